@@ -1,0 +1,3 @@
+from mlci_action.cli import main
+
+raise SystemExit(main())

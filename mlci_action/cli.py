@@ -1,0 +1,119 @@
+"""The `mlci` command: parse arguments, call one subcommand, handle errors once."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from mlci_action import __version__
+from mlci_action.errors import MlciError
+
+EXIT_PASS, EXIT_FAIL, EXIT_INPUT, EXIT_BUG = 0, 1, 2, 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlci", description="CI/CD for machine-learning repositories."
+    )
+    parser.add_argument("--version", action="version", version=f"mlci {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser(
+        "run", help="train, test and compare against the baseline; write the report"
+    )
+    run.add_argument(
+        "project", nargs="?", default=".", type=Path, help="project directory (with mlci.yaml)"
+    )
+    run.add_argument(
+        "--base", metavar="GIT_REF", help="baseline commit, branch or tag to compare against"
+    )
+    run.add_argument("--out", type=Path, help="output directory (default: PROJECT/.mlci/out)")
+    run.add_argument(
+        "--no-cache", action="store_true", help="retrain and retest even if nothing changed"
+    )
+
+    validate = sub.add_parser(
+        "validate", help="check mlci.yaml, the data files and the data schema"
+    )
+    validate.add_argument("project", nargs="?", default=".", type=Path)
+
+    init = sub.add_parser("init", help="scaffold mlci.yaml and a data schema into a repository")
+    init.add_argument("project", nargs="?", default=".", type=Path)
+    init.add_argument("--train", required=True, help="training data file (CSV or Parquet)")
+    init.add_argument("--test", required=True, help="test data file")
+    init.add_argument("--target", required=True, help="the column to predict")
+    init.add_argument("--task", choices=["classification", "regression"], help="default: inferred")
+    init.add_argument("--name", help="model name (default: the directory name)")
+    init.add_argument("--force", action="store_true", help="overwrite existing files")
+
+    sub.add_parser("schema", help="print the JSON Schema of mlci.yaml")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.environ) -> int:
+    args = _parser().parse_args(argv)
+    console = Console(stderr=True, highlight=False)
+    try:
+        if args.command == "run":
+            return command_run(args, environ)
+        if args.command == "validate":
+            from mlci_action.commands.validate import validate
+
+            return validate(args.project.resolve(), console)
+        if args.command == "init":
+            from mlci_action.commands.init import init
+
+            return init(args, console)
+        from mlci_action.commands.schema import print_schema
+
+        return print_schema()
+    except MlciError as exc:
+        console.print(f"[bold red]error:[/] {escape(exc.message)}")
+        if exc.hint:
+            console.print(f"  [dim]hint:[/] {escape(exc.hint)}")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        console.print("[red]interrupted[/]")
+        return 130
+    except Exception:
+        logging.getLogger("mlci").exception("mlci hit a bug; please report it with this traceback")
+        return EXIT_BUG
+
+
+def command_run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from mlci_action.cache import default_cache_dir
+    from mlci_action.commands.run import execute
+    from mlci_action.pipeline import Options
+    from mlci_action.terminal import TerminalProgress
+
+    project = args.project.resolve()
+    if not project.is_dir():
+        raise MlciError(
+            f"{args.project}: not a directory",
+            hint="give the project directory that holds mlci.yaml",
+        )
+    cache_dir = (
+        Path(environ["MLCI_CACHE_DIR"]) if environ.get("MLCI_CACHE_DIR") else default_cache_dir()
+    )
+    options = Options(
+        project=project,
+        out=(args.out or project / ".mlci" / "out").resolve(),
+        cache_dir=cache_dir,
+        base=args.base,
+        no_cache=args.no_cache,
+    )
+    progress = TerminalProgress()
+    outcome = execute(options, progress)
+    progress.summary(outcome.record, str(outcome.report))
+    return EXIT_PASS if outcome.record.verdict == "pass" else EXIT_FAIL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

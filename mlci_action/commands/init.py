@@ -1,0 +1,81 @@
+"""`mlci init`: scaffold mlci.yaml and a pandera schema inferred from the training data."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from rich.console import Console
+
+from mlci_action.cache import atomic_write
+from mlci_action.config import CONFIG_FILE, load_config
+from mlci_action.errors import InputError
+from mlci_action.preflight import check_data_file
+
+SCHEMA_FILE = "schema.yaml"
+
+
+def _infer_task(target: object) -> str:
+    import pandas as pd
+
+    series: pd.Series = target  # type: ignore[assignment]
+    if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        return "classification"
+    if pd.api.types.is_integer_dtype(series) and series.nunique() <= 20:
+        return "classification"
+    return "regression"
+
+
+def init(args: argparse.Namespace, console: Console) -> int:
+    project: Path = args.project.resolve()
+    config_path, schema_path = project / CONFIG_FILE, project / SCHEMA_FILE
+    for path in (config_path, schema_path):
+        if path.exists() and not args.force:
+            raise InputError(f"{path} already exists", hint="pass --force to overwrite it")
+    check_data_file(project, args.train, "--train", args.target)
+    check_data_file(project, args.test, "--test", args.target)
+    import pandera.pandas as pa
+    import yaml
+
+    from mlci_action.worker.frames import read_table
+
+    frame = read_table(project / args.train, what="training data")
+    task = args.task or _infer_task(frame[args.target])
+    schema = yaml.safe_load(pa.infer_schema(frame).to_yaml())
+    schema.pop("index", None)
+    schema["coerce"] = True
+    name = args.name or re.sub(r"[^a-z0-9._-]+", "-", project.name.lower()).strip("-.") or "model"
+    estimator = (
+        "sklearn.ensemble.RandomForestClassifier"
+        if task == "classification"
+        else "sklearn.linear_model.Ridge"
+    )
+    text = (
+        Environment(loader=PackageLoader("mlci_action", "templates"), undefined=StrictUndefined)
+        .get_template("mlci.yaml.j2")
+        .render(
+            name=name,
+            train=args.train,
+            test=args.test,
+            target=args.target,
+            schema=SCHEMA_FILE,
+            task=task,
+            estimator=estimator,
+            requirements=(project / "requirements.txt").is_file(),
+        )
+    )
+    atomic_write(schema_path, yaml.safe_dump(schema, sort_keys=False))
+    if not (project / "requirements.txt").is_file():
+        atomic_write(project / "requirements.txt", "scikit-learn>=1.3\npandas>=2.1\nskops>=0.10\n")
+        console.print("[green]✔[/] wrote requirements.txt")
+    atomic_write(config_path, text)
+    load_config(project)  # what we wrote must be valid
+    console.print(
+        f"[green]✔[/] wrote {SCHEMA_FILE} (inferred from {args.train}: review its ranges)"
+    )
+    console.print(
+        f"[green]✔[/] wrote {CONFIG_FILE} ({task}); next: `mlci validate`, then `mlci run`"
+    )
+    return 0

@@ -1,0 +1,191 @@
+"""`mlci run`: the whole pipeline, from source to report, with the run cache in between."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mlci_action import __version__
+from mlci_action.cache import RunCache, atomic_copy, atomic_write
+from mlci_action.config import Config, load_config
+from mlci_action.errors import MlciError
+from mlci_action.executors import EXECUTORS
+from mlci_action.params import diff, load_params
+from mlci_action.pipeline import Options, Progress, RunContext, RunState, Side, run_stages
+from mlci_action.preflight import check_inputs
+from mlci_action.record import CacheInfo, RunRecord, Source, StageResult, Status
+from mlci_action.report.render import render_markdown
+from mlci_action.stages import SOURCE, STAGES
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    record: RunRecord
+    report: Path
+    run_json: Path
+
+
+def _summary(state: RunState) -> str:
+    failed = [(n, s) for n, s in state.stages.items() if s.status == Status.FAILED]
+    if failed:
+        return "; ".join(f"{name}: {stage.reason}" for name, stage in failed)
+    parts = []
+    if state.gates:
+        parts.append(f"all {len(state.gates)} gates passed")
+    if state.evaluation:
+        first, metric = next(iter(state.evaluation.metrics.items()))
+        text = f"{first} {metric.candidate:.4g}"
+        if metric.delta is not None:
+            text += f" ({metric.delta:+.3g} vs baseline)"
+        parts.append(text)
+    if state.data:
+        parts.append(f"{len(state.data.checks)} data checks passed")
+    if state.model_tests:
+        parts.append(f"{state.model_tests.passed} model tests passed")
+    if state.baseline is not None and state.baseline.error:
+        parts.append(f"baseline not compared: {state.baseline.error}")
+    return "; ".join(parts) or "all stages passed"
+
+
+def _params(state: RunState) -> dict[str, dict[str, str | None]]:
+    candidate = load_params(state.candidate.project, state.candidate.config)
+    base = state.baseline
+    baseline = None
+    if base is not None and base.project.is_absolute():
+        try:
+            baseline = load_params(base.project, base.config)
+        except MlciError:
+            baseline = None
+    return diff(baseline, candidate) if base is not None else {}
+
+
+def _record(ctx: RunContext, state: RunState, run_key: str, started: float) -> RunRecord:
+    verdict = "pass" if all(s.status != Status.FAILED for s in state.stages.values()) else "fail"
+    base = state.baseline
+    return RunRecord(
+        mlci_version=__version__,
+        name=ctx.config.name,
+        verdict=verdict,
+        summary=_summary(state),
+        started_at=ctx.started_at,
+        seconds=round(time.perf_counter() - started, 3),
+        candidate=state.candidate.source,
+        baseline=base.source if base is not None else None,
+        stages=state.stages,
+        metrics=state.evaluation.metrics if state.evaluation else {},
+        gates=list(state.gates),
+        data=state.data,
+        model_tests=state.model_tests,
+        environment=state.environment,
+        params=_params(state),
+        cache=CacheInfo(
+            hit=False,
+            key=run_key,
+            trained={
+                "candidate": not state.candidate.model_cached,
+                **({"baseline": not base.model_cached} if base is not None and base.model else {}),
+            },
+        ),
+    )
+
+
+def _artifacts(ctx: RunContext, state: RunState) -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    if state.candidate.model:
+        files["models/candidate.skops"] = state.candidate.model
+    if state.baseline is not None and state.baseline.model and not state.baseline.error:
+        files["models/baseline.skops"] = state.baseline.model
+    predictions = ctx.workdir / "predictions.csv"
+    if predictions.is_file():
+        files["predictions.csv"] = predictions
+    logs = ctx.workdir / "logs"
+    if logs.is_dir():
+        files.update({f"logs/{log.name}": log for log in sorted(logs.glob("*.log"))})
+    return files
+
+
+def publish(out: Path, record: RunRecord, files: dict[str, Path]) -> RunOutcome:
+    """Write the out dir: artifacts first, then the report, then run.json, each atomically."""
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in ("models", "logs"):
+        shutil.rmtree(out / stale, ignore_errors=True)
+    (out / "predictions.csv").unlink(missing_ok=True)
+    for name, path in files.items():
+        atomic_copy(path, out / name)
+    record = record.model_copy(update={"artifacts": {name: name for name in files}})
+    report, run_json = out / "report.md", out / "run.json"
+    atomic_write(report, render_markdown(record))
+    atomic_write(run_json, record.model_dump_json(indent=2))
+    return RunOutcome(record, report, run_json)
+
+
+def execute(options: Options, progress: Progress) -> RunOutcome:
+    project = options.project
+    config: Config = load_config(project)
+    check_inputs(project, config)
+    executor = EXECUTORS[config.environment.executor](options.cache_dir)
+    cache = RunCache(options.cache_dir)
+    started = time.perf_counter()
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlci-run-")))
+        ctx = RunContext(
+            options=options,
+            config=config,
+            executor=executor,
+            progress=progress,
+            workdir=workdir,
+            stack=stack,
+            started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        placeholder = Source(role="candidate", ref="working tree")
+        state = run_stages(ctx, RunState(candidate=Side(placeholder, project, config)), [SOURCE])
+        base = state.baseline
+        run_key = RunCache.run_key(
+            state.candidate.source.key or "", base.source.key if base else None, executor.name
+        )
+        hit = None if options.no_cache else cache.run(run_key)
+        if hit is not None:
+            record, folder = hit
+            record = record.model_copy(
+                update={
+                    "cache": record.cache.model_copy(update={"hit": True}),
+                    "stages": {
+                        **state.stages,
+                        **{n: s for n, s in record.stages.items() if n != "source"},
+                    },
+                }
+            )
+            files = {name: folder / name for name in record.artifacts if (folder / name).is_file()}
+            for name, stage in record.stages.items():
+                progress.stage_finished(
+                    name,
+                    stage
+                    if name == "source"
+                    else stage.model_copy(
+                        update={"status": Status.CACHED} if stage.status == Status.PASSED else {}
+                    ),
+                )
+            progress.note(
+                f"nothing changed since run {record.started_at}: results reused from the cache"
+            )
+            return publish(options.out, record, files)
+        state = run_stages(ctx, state, STAGES)
+        report_started = time.perf_counter()
+        record = _record(ctx, state, run_key, started)
+        files = _artifacts(ctx, state)
+        report_stage = StageResult(
+            status=Status.PASSED, seconds=round(time.perf_counter() - report_started, 3)
+        )
+        record = record.model_copy(update={"stages": {**record.stages, "report": report_stage}})
+        progress.stage_finished("report", report_stage)
+        outcome = publish(options.out, record, files)
+        if not state.errored:
+            cache.store_run(
+                run_key, outcome.record, {n: options.out / n for n in outcome.record.artifacts}
+            )
+        return outcome

@@ -1,0 +1,288 @@
+"""mlci.yaml as typed, immutable records, checked once at entry."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from mlci_action.errors import ConfigError
+from mlci_action.metrics import CATALOG, DEFAULT_METRICS, Task
+from mlci_action.yamlfile import YamlDocument, load_yaml
+
+CONFIG_FILE = "mlci.yaml"
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LeakageCheck(_Model):
+    enabled: bool = True
+    max_rows: Annotated[int, Field(ge=0)] = 0
+    """How many rows may appear in both the train and the test file."""
+
+
+class TargetCheck(_Model):
+    enabled: bool = True
+    max_missing: Annotated[float, Field(ge=0, le=1)] = 0.0
+    """Largest share of missing target values allowed in either file."""
+    min_class_share: Annotated[float, Field(ge=0, le=1)] = 0.0
+    """Classification: every class must hold at least this share of the training rows."""
+    max_shift: Annotated[float, Field(ge=0, le=1)] = 0.25
+    """Largest train/test shift of the target: total variation distance of the class shares
+    (classification) or the KS statistic (regression)."""
+
+
+class DriftCheck(_Model):
+    enabled: bool = True
+    ks_threshold: Annotated[float, Field(gt=0, le=1)] = 0.2
+    """Numeric features: the largest two-sample KS statistic counted as no drift."""
+    psi_threshold: Annotated[float, Field(gt=0)] = 0.2
+    """Categorical features: the largest population stability index counted as no drift."""
+    fail_on_drift: bool = False
+    """Drift is reported as a warning unless this is true."""
+
+
+class DataChecks(_Model):
+    leakage: LeakageCheck = LeakageCheck()
+    target: TargetCheck = TargetCheck()
+    drift: DriftCheck = DriftCheck()
+
+
+class Data(_Model):
+    train: str
+    test: str
+    target: str
+    schema_: Annotated[str | None, Field(alias="schema")] = None
+    """``path.py:ClassName`` (a pandera DataFrameModel) or ``path.yaml`` (pandera's YAML)."""
+    checks: DataChecks = DataChecks()
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _schema_form(self) -> Data:
+        if self.schema_ is not None:
+            path, _, name = self.schema_.partition(":")
+            if path.endswith(".py") and not name:
+                raise ValueError(
+                    "a Python schema must name its class: 'schema.py:MySchema' "
+                    "(a pandera DataFrameModel)"
+                )
+            if not path.endswith((".py", ".yaml", ".yml")):
+                raise ValueError(
+                    "schema must be 'file.py:ClassName' (pandera DataFrameModel) "
+                    "or 'file.yaml' (pandera YAML schema)"
+                )
+        return self
+
+
+class Environment(_Model):
+    requirements: list[str] = Field(default_factory=lambda: ["requirements.txt"])
+    lock: str | None = None
+    """A fully pinned requirements file (uv/pip-compile format), installed with ``uv pip sync``."""
+    python: Annotated[str | None, Field(pattern=r"^3\.\d{1,2}$")] = None
+    """Python version of the environment, e.g. "3.11"; default: the one running mlci."""
+    executor: Literal["local", "current"] = "local"
+    """local: a uv virtual environment per requirements hash; current: mlci's own interpreter."""
+
+
+class Training(_Model):
+    command: str | None = None
+    """A command that writes a skops model file to ``$MLCI_MODEL_PATH`` (also ``{model}``)."""
+    estimator: str | None = None
+    """Or: a scikit-learn estimator by import path, e.g. sklearn.linear_model.Ridge."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    params_file: str | None = None
+    """A YAML or JSON file of training parameters, shown in the params diff."""
+    seed: int = 42
+    timeout: Annotated[int, Field(gt=0)] = 3600
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Training:
+        if (self.command is None) == (self.estimator is None):
+            raise ValueError("give exactly one of 'command' or 'estimator'")
+        if self.estimator is not None and "." not in self.estimator:
+            raise ValueError(
+                "'estimator' is an import path, e.g. sklearn.ensemble.RandomForestClassifier"
+            )
+        return self
+
+
+class Bootstrap(_Model):
+    resamples: Annotated[int, Field(ge=0, le=100_000)] = 1000
+    confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
+    seed: int = 0
+
+
+class Evaluation(_Model):
+    task: Task
+    metrics: list[str] = Field(default_factory=list)
+    bootstrap: Bootstrap = Bootstrap()
+    trusted_types: list[str] = Field(default_factory=list)
+    """Types beyond scikit-learn, numpy and scipy that a model file may hold."""
+
+    @model_validator(mode="after")
+    def _known_metrics(self) -> Evaluation:
+        for name in self.metrics:
+            spec = CATALOG.get(name)
+            if spec is None:
+                known = ", ".join(n for n, s in CATALOG.items() if s.task == self.task)
+                raise ValueError(f"unknown metric {name!r}; known for {self.task}: {known}")
+            if spec.task != self.task:
+                raise ValueError(f"metric {name!r} is for {spec.task}, not {self.task}")
+        return self
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        return tuple(self.metrics) or DEFAULT_METRICS[self.task]
+
+
+class Gate(_Model):
+    """MLflow MetricThreshold semantics, plus friendlier regression limits."""
+
+    threshold: float | None = None
+    """Absolute floor (greater is better) or ceiling (smaller is better)."""
+    min_absolute_change: float | None = None
+    """The candidate must beat the baseline by at least this much; negative allows a regression."""
+    min_relative_change: float | None = None
+    """As min_absolute_change, relative to the baseline's value."""
+    max_regression: Annotated[float | None, Field(ge=0)] = None
+    """Largest absolute worsening allowed against the baseline."""
+    max_relative_regression: Annotated[float | None, Field(ge=0)] = None
+    """Largest relative worsening allowed against the baseline (0.02 = 2 %)."""
+    greater_is_better: bool | None = None
+    """Default: from the metric."""
+    require_significant: bool = False
+    """An improvement only counts when its confidence interval excludes zero."""
+
+
+class ModelTests(_Model):
+    path: str = "tests"
+    timeout: Annotated[int, Field(gt=0)] = 900
+    args: list[str] = Field(default_factory=list)
+
+
+class DeployPolicy(_Model):
+    on_push_to: list[str] = Field(default_factory=lambda: ["main"])
+    required_approvals: Annotated[int, Field(ge=0)] = 1
+    allow_dispatch: bool = True
+
+
+class Deploy(_Model):
+    registry: str | None = None
+    image: str | None = None
+    tags: list[str] = Field(default_factory=lambda: ["latest"])
+    base_image: str = "python:3.12-slim"
+    dockerfile: str | None = None
+    policy: DeployPolicy = DeployPolicy()
+
+
+class Config(_Model):
+    version: Literal[1] = 1
+    name: Annotated[str, Field(pattern=_NAME.pattern)]
+    """The model's name: lower case, digits, '.', '_' and '-'."""
+    data: Data
+    environment: Environment = Environment()
+    training: Training
+    evaluation: Evaluation
+    gates: dict[str, Gate] = Field(default_factory=dict)
+    model_tests: ModelTests | None = None
+    deploy: Deploy = Deploy()
+    baseline: str | None = None
+    """Default git ref to compare against when --base is not given."""
+
+    @model_validator(mode="after")
+    def _gates_name_metrics(self) -> Config:
+        for name in self.gates:
+            if name not in self.evaluation.metric_names:
+                raise ValueError(
+                    f"gate {name!r} names a metric that is not evaluated; "
+                    f"add it to evaluation.metrics ({', '.join(self.evaluation.metric_names)})"
+                )
+        return self
+
+
+def _describe(error: Any) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    message = str(error["msg"])
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    if (
+        "input" in error
+        and kind not in ("model_type", "dict_type")
+        and not isinstance(error["input"], dict)
+    ):
+        message += f" (got {error['input']!r})"
+    return message
+
+
+def _allowed_keys(loc: tuple[str | int, ...]) -> list[str]:
+    model: type[BaseModel] | None = Config
+    for part in loc[:-1]:
+        if model is None or not isinstance(part, str):
+            return []
+        field = model.model_fields.get(part) or next(
+            (f for f in model.model_fields.values() if f.alias == part), None
+        )
+        annotation = getattr(field, "annotation", None)
+        model = (
+            annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel)
+            else None
+        )
+    if model is None:
+        return []
+    return [f.alias or n for n, f in model.model_fields.items()]
+
+
+def parse_config(doc: YamlDocument) -> Config:
+    if not isinstance(doc.data, dict):
+        raise ConfigError(
+            f"{doc.path}: expected a mapping of keys (name, data, training, evaluation, ...), "
+            f"got {type(doc.data).__name__}",
+            hint="run `mlci init` to scaffold one, or `mlci schema` for the full schema",
+        )
+    try:
+        return Config.model_validate(doc.data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            field = ".".join(str(p) for p in loc) or "(top level)"
+            line = doc.line_of(loc)
+            where = f"{doc.path}:{line}" if line else str(doc.path)
+            text = f"{where}: {field}: {_describe(error)}"
+            if error["type"] == "extra_forbidden":
+                allowed = _allowed_keys(loc)
+                if allowed:
+                    text += f"; expected one of: {', '.join(allowed)}"
+            problems.append(text)
+        raise ConfigError(
+            "mlci.yaml is not valid:\n  " + "\n  ".join(problems),
+            hint="`mlci schema` prints the JSON Schema of mlci.yaml",
+        ) from None
+
+
+def load_config(project: Path) -> Config:
+    path = project / CONFIG_FILE
+    if not path.is_file():
+        raise ConfigError(
+            f"{path}: no mlci.yaml in {project}",
+            hint="run `mlci init` in the repository to create one",
+        )
+    return parse_config(load_yaml(path))
+
+
+def json_schema() -> dict[str, Any]:
+    schema = Config.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "mlci.yaml"
+    return schema

@@ -1,0 +1,116 @@
+"""The executor interface: the edge between mlci's stages and the place code runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from mlci_action import proc
+from mlci_action.config import Environment
+from mlci_action.errors import InputError, StageFailure
+from mlci_action.hashing import value_digest
+from mlci_action.record import EnvironmentInfo
+
+MLCI_SOURCE = Path(__file__).resolve().parents[2]
+"""The directory holding the mlci_action package, put on the environment's path."""
+
+RUNTIME_REQUIREMENTS = (
+    "pandas>=2.1",
+    "pandera>=0.20",
+    "scikit-learn>=1.3",
+    "skops>=0.10",
+    "scipy>=1.11",
+    "pytest>=8",
+    "pydantic>=2.7,<3",
+    "pyyaml>=6",
+)
+
+
+def environment_key(project: Path, env: Environment, python: str, executor: str) -> str:
+    """Content hash of everything that decides what the environment holds."""
+    files = [*env.requirements, *([env.lock] if env.lock else [])]
+    contents = {}
+    for name in files:
+        path = project / name
+        contents[name] = path.read_text(encoding="utf-8") if path.is_file() else None
+    return value_digest(
+        {"files": contents, "python": python, "runtime": RUNTIME_REQUIREMENTS, "executor": executor}
+    )
+
+
+def check_environment_files(project: Path, env: Environment) -> None:
+    for name in [*env.requirements, *([env.lock] if env.lock else [])]:
+        if not (project / name).is_file():
+            raise InputError(
+                f"{project / name}: requirements file named in mlci.yaml (environment) not found",
+                hint="create it, or list the right files under environment.requirements",
+            )
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """A prepared environment: run commands and worker tasks in it."""
+
+    info: EnvironmentInfo
+    python: str
+    bin_dir: Path | None = None
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+    def environ(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
+        merged = {**self.extra_env, **(env or {})}
+        if self.bin_dir is not None:
+            merged["PATH"] = f"{self.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+            merged["VIRTUAL_ENV"] = str(self.bin_dir.parent)
+        merged.setdefault("PYTHONHASHSEED", "0")
+        return merged
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        log: Path | None = None,
+    ) -> proc.ProcResult:
+        return proc.run(argv, cwd=cwd, env=self.environ(env), timeout=timeout, log=log)
+
+    def worker(
+        self, task: str, request: Mapping[str, Any], *, cwd: Path, log: Path | None = None
+    ) -> Any:
+        """Run a worker task; its InputError becomes ours (exit 2), any failure a StageFailure."""
+        with tempfile.TemporaryDirectory(prefix="mlci-worker-") as tmp:
+            req, res = Path(tmp) / "request.json", Path(tmp) / "result.json"
+            req.write_text(json.dumps(request), encoding="utf-8")
+            done = self.run(
+                [self.python, "-m", "mlci_action.worker", task, str(req), str(res)],
+                cwd=cwd,
+                log=log,
+            )
+            if not res.is_file():
+                raise StageFailure(
+                    f"the {task} worker exited with code {done.returncode} and no result",
+                    log_tail=done.tail(),
+                )
+            payload = json.loads(res.read_text(encoding="utf-8"))
+        if payload["ok"]:
+            return payload["result"]
+        if payload["kind"] == "input":
+            raise InputError(payload["message"], hint=payload.get("hint"))
+        tail = payload.get("traceback") or done.tail()
+        raise StageFailure(payload["message"], hint=payload.get("hint"), log_tail=tail)
+
+
+class Executor(Protocol):
+    name: str
+
+    def __init__(self, cache_dir: Path) -> None: ...
+
+    def key(self, project: Path, env: Environment) -> str: ...
+
+    def prepare(self, project: Path, env: Environment, log: Path) -> Runtime: ...

@@ -1,0 +1,32 @@
+"""The ``current`` executor: the interpreter running mlci is the environment."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from pathlib import Path
+
+from mlci_action.config import Environment
+from mlci_action.executors.base import MLCI_SOURCE, Runtime, environment_key
+from mlci_action.record import EnvironmentInfo
+
+
+class CurrentExecutor:
+    name = "current"
+
+    def __init__(self, cache_dir: Path) -> None:
+        self.cache_dir = cache_dir
+
+    def key(self, project: Path, env: Environment) -> str:
+        return environment_key(
+            project, env, f"{sys.executable}:{platform.python_version()}", self.name
+        )
+
+    def prepare(self, project: Path, env: Environment, log: Path) -> Runtime:
+        info = EnvironmentInfo(
+            key=self.key(project, env),
+            python=platform.python_version(),
+            executor=self.name,
+            reused=True,
+        )
+        return Runtime(info=info, python=sys.executable, extra_env={"PYTHONPATH": str(MLCI_SOURCE)})

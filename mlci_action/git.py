@@ -1,0 +1,96 @@
+"""Git, for the source stage: resolve refs, read commits, check out a baseline worktree."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from mlci_action.errors import InputError
+
+
+def _git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise subprocess.CalledProcessError(done.returncode, args, done.stdout, done.stderr)
+    return done.stdout.strip()
+
+
+def repo_root(path: Path) -> Path | None:
+    try:
+        return Path(_git(path, "rev-parse", "--show-toplevel")).resolve()
+    except (subprocess.CalledProcessError, FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def require_repo(path: Path, why: str) -> Path:
+    root = repo_root(path)
+    if root is None:
+        raise InputError(
+            f"{path} is not inside a git repository, but {why}",
+            hint="run `git init` and commit the project, or leave out --base",
+        )
+    return root
+
+
+def head(root: Path) -> str | None:
+    try:
+        return _git(root, "rev-parse", "HEAD")
+    except subprocess.CalledProcessError:
+        return None  # no commits yet
+
+
+def is_dirty(root: Path, rel: str) -> bool:
+    return bool(_git(root, "status", "--porcelain", "--untracked-files=normal", "--", rel or "."))
+
+
+def resolve(root: Path, ref: str) -> str:
+    try:
+        return _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    except subprocess.CalledProcessError:
+        raise InputError(
+            f"baseline ref {ref!r} does not exist in {root}",
+            hint="give a branch, tag or commit that exists (in CI, fetch it first: "
+            "actions/checkout with fetch-depth: 0)",
+        ) from None
+
+
+def tree_id(root: Path, sha: str, rel: str) -> str | None:
+    """The git tree id of directory ``rel`` at ``sha``: a content hash for free."""
+    try:
+        return _git(root, "rev-parse", f"{sha}:{rel}" if rel else f"{sha}^{{tree}}")
+    except subprocess.CalledProcessError:
+        return None
+
+
+def describe(root: Path, sha: str) -> str:
+    try:
+        return _git(root, "log", "-1", "--format=%s", sha)
+    except subprocess.CalledProcessError:
+        return ""
+
+
+@contextmanager
+def worktree(root: Path, sha: str) -> Iterator[Path]:
+    """A detached, temporary checkout of ``sha``; removed afterwards."""
+    parent = Path(tempfile.mkdtemp(prefix="mlci-baseline-"))
+    path = parent / "tree"
+    try:
+        _git(root, "worktree", "add", "--detach", "--quiet", str(path), sha)
+    except subprocess.CalledProcessError as exc:
+        shutil.rmtree(parent, ignore_errors=True)
+        raise InputError(f"cannot check out baseline {sha[:12]}: {exc.stderr.strip()}") from None
+    try:
+        yield path
+    finally:
+        subprocess.run(
+            ["git", "worktree", "remove", "--force", str(path)],
+            cwd=root,
+            capture_output=True,
+            check=False,
+        )
+        shutil.rmtree(parent, ignore_errors=True)
+        subprocess.run(["git", "worktree", "prune"], cwd=root, capture_output=True, check=False)

@@ -1,0 +1,74 @@
+"""Content hashes: the keys of the environment cache and the run cache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+_SKIP_DIRS = {
+    ".git",
+    ".mlci",
+    ".venv",
+    "venv",
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    "node_modules",
+}
+_CHUNK = 1 << 20
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.blake2b(digest_size=20)
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def value_digest(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
+
+
+def _git_files(root: Path) -> list[str] | None:
+    try:
+        out = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "."],
+            cwd=root,
+            capture_output=True,
+            check=True,
+        ).stdout
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        return None
+    return [name for name in out.decode().split("\0") if name]
+
+
+def _walk_files(root: Path) -> Iterable[str]:
+    for path in root.rglob("*"):
+        rel = path.relative_to(root)
+        if any(part in _SKIP_DIRS for part in rel.parts):
+            continue
+        if path.is_file():
+            yield rel.as_posix()
+
+
+def tree_digest(root: Path) -> str:
+    """Hash of every file in ``root`` that git would track (or every file, outside git)."""
+    names = _git_files(root)
+    files = sorted(
+        name
+        for name in (names if names is not None else _walk_files(root))
+        if not any(part in _SKIP_DIRS for part in Path(name).parts)
+    )
+    digest = hashlib.blake2b(digest_size=20)
+    for name in files:
+        path = root / name
+        if not path.is_file():  # deleted in the work tree but still in the index
+            continue
+        digest.update(name.encode() + b"\0" + file_digest(path).encode() + b"\n")
+    return digest.hexdigest()

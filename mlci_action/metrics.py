@@ -1,0 +1,53 @@
+"""The metrics mlci knows: a plain catalog, cheap to import (no scikit-learn here).
+
+The functions that compute them live in :mod:`mlci_action.worker.scoring`, which runs inside
+the project's environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Task = Literal["classification", "regression"]
+Input = Literal["label", "proba"]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str
+    task: Task
+    greater_is_better: bool
+    input: Input = "label"
+    description: str = ""
+
+
+_SPECS = [
+    MetricSpec("accuracy", "classification", True, description="share of correct labels"),
+    MetricSpec("balanced_accuracy", "classification", True),
+    MetricSpec("f1", "classification", True, description="binary F1 of the positive class"),
+    MetricSpec("f1_macro", "classification", True),
+    MetricSpec("f1_weighted", "classification", True),
+    MetricSpec("precision", "classification", True),
+    MetricSpec("precision_macro", "classification", True),
+    MetricSpec("recall", "classification", True),
+    MetricSpec("recall_macro", "classification", True),
+    MetricSpec("roc_auc", "classification", True, "proba"),
+    MetricSpec("roc_auc_ovr", "classification", True, "proba"),
+    MetricSpec("log_loss", "classification", False, "proba"),
+    MetricSpec("brier_score", "classification", False, "proba"),
+    MetricSpec("mae", "regression", False, description="mean absolute error"),
+    MetricSpec("mse", "regression", False, description="mean squared error"),
+    MetricSpec("rmse", "regression", False, description="root mean squared error"),
+    MetricSpec("r2", "regression", True),
+    MetricSpec("mape", "regression", False, description="mean absolute percentage error"),
+    MetricSpec("median_ae", "regression", False),
+    MetricSpec("explained_variance", "regression", True),
+]
+
+CATALOG: dict[str, MetricSpec] = {spec.name: spec for spec in _SPECS}
+
+DEFAULT_METRICS: dict[Task, tuple[str, ...]] = {
+    "classification": ("accuracy", "f1_macro"),
+    "regression": ("rmse", "mae", "r2"),
+}

@@ -1,0 +1,62 @@
+"""Checks of every input a run needs, done once at entry, before any work starts."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from mlci_action.config import CONFIG_FILE, Config
+from mlci_action.errors import ConfigError, InputError
+from mlci_action.executors.base import check_environment_files
+from mlci_action.params import load_params
+
+
+def _where(config_key: str) -> str:
+    return f"{CONFIG_FILE} ({config_key})"
+
+
+def check_data_file(project: Path, name: str, key: str, target: str) -> None:
+    path = project / name
+    if not path.is_file():
+        raise InputError(f"{path}: data file not found", hint=f"fix {_where(key)} or add the file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: data file is empty", hint="it needs a header row and data rows")
+    if path.suffix.lower() in (".csv", ".tsv"):
+        try:
+            with path.open(newline="", encoding="utf-8") as handle:
+                header = next(
+                    csv.reader(handle, delimiter="\t" if path.suffix.lower() == ".tsv" else ","), []
+                )
+        except UnicodeDecodeError:
+            raise InputError(
+                f"{path}: data file is not UTF-8 text", hint="save it as UTF-8 CSV"
+            ) from None
+        except csv.Error as exc:
+            raise InputError(f"{path}: data file cannot be parsed as CSV: {exc}") from None
+        if target not in header:
+            shown = ", ".join(header[:20]) or "(none)"
+            raise InputError(
+                f"{path}: target column {target!r} is not in the header (columns: {shown})",
+                hint=f"set {_where('data.target')} to one of the columns",
+            )
+
+
+def check_inputs(project: Path, config: Config) -> None:
+    data = config.data
+    check_data_file(project, data.train, "data.train", data.target)
+    check_data_file(project, data.test, "data.test", data.target)
+    if data.schema_:
+        schema_path = project / data.schema_.partition(":")[0]
+        if not schema_path.is_file():
+            raise ConfigError(
+                f"{schema_path}: schema file named in {_where('data.schema')} not found"
+            )
+    if config.model_tests is not None and not (project / config.model_tests.path).exists():
+        raise ConfigError(
+            f"{project / config.model_tests.path}: model tests path named in {_where('model_tests.path')} "
+            "does not exist",
+            hint="create the tests, or remove model_tests from mlci.yaml",
+        )
+    if config.environment.executor == "local":
+        check_environment_files(project, config.environment)
+    load_params(project, config)

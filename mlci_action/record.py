@@ -1,0 +1,148 @@
+"""The run record: immutable results that flow through one run and become run.json."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Status(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CACHED = "cached"
+
+
+class StageResult(Record):
+    status: Status
+    seconds: float = 0.0
+    reason: str | None = None
+    log_tail: str | None = None
+
+
+class Source(Record):
+    """One side of the comparison."""
+
+    role: Literal["candidate", "baseline"]
+    ref: str
+    sha: str | None = None
+    dirty: bool = False
+    key: str | None = None
+    """Content hash of code, data, params and environment: the training cache key."""
+
+
+class EnvironmentInfo(Record):
+    key: str
+    python: str
+    executor: str
+    reused: bool
+    packages: dict[str, str] = Field(default_factory=dict)
+
+
+class CheckFailure(Record):
+    check: str
+    column: str | None = None
+    count: int
+    examples: list[str] = Field(default_factory=list)
+
+
+class DataCheck(Record):
+    name: str
+    kind: Literal["schema", "leakage", "target", "drift"]
+    dataset: str
+    """train, test, or train→test / baseline→candidate for comparisons."""
+    passed: bool
+    severity: Literal["error", "warning"] = "error"
+    detail: str = ""
+    column: str | None = None
+    statistic: float | None = None
+    threshold: float | None = None
+    failures: list[CheckFailure] = Field(default_factory=list)
+
+
+class DataReport(Record):
+    passed: bool
+    rows: dict[str, int] = Field(default_factory=dict)
+    checks: list[DataCheck] = Field(default_factory=list)
+    seconds: float = 0.0
+
+
+class MetricResult(Record):
+    baseline: float | None = None
+    candidate: float | None = None
+    delta: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    greater_is_better: bool = True
+    significant: bool | None = None
+    """Whether the confidence interval of the delta excludes zero."""
+
+
+class GateResult(Record):
+    name: str
+    metric: str
+    passed: bool
+    reason: str
+
+
+class ModelTest(Record):
+    nodeid: str
+    outcome: Literal["passed", "failed", "skipped", "error"]
+    seconds: float = 0.0
+    message: str | None = None
+
+
+class ModelTestsReport(Record):
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    errors: int = 0
+    tests: list[ModelTest] = Field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and self.errors == 0
+
+
+class CacheInfo(Record):
+    hit: bool
+    key: str
+    trained: dict[str, bool] = Field(default_factory=dict)
+    """Per side, whether the model came from the training cache."""
+
+
+class Evaluation(Record):
+    rows: int
+    metrics: dict[str, MetricResult]
+    predictions_file: str | None = None
+
+
+class RunRecord(Record):
+    """Everything a run found. run.json is this record, serialized."""
+
+    schema_version: Literal[1] = 1
+    mlci_version: str
+    name: str
+    verdict: Literal["pass", "fail"]
+    summary: str
+    started_at: str
+    seconds: float
+    candidate: Source
+    baseline: Source | None = None
+    stages: dict[str, StageResult]
+    metrics: dict[str, MetricResult] = Field(default_factory=dict)
+    gates: list[GateResult] = Field(default_factory=list)
+    data: DataReport | None = None
+    model_tests: ModelTestsReport | None = None
+    environment: EnvironmentInfo | None = None
+    params: dict[str, dict[str, str | None]] = Field(default_factory=dict)
+    """Flattened training parameters that differ: {name: {baseline, candidate}}."""
+    cache: CacheInfo
+    artifacts: dict[str, str] = Field(default_factory=dict)
+    """Files written for this run, relative to the out dir (models, predictions)."""

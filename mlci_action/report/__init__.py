@@ -1,0 +1,1 @@
+"""Rendering of the run record: pure functions from a RunRecord to text."""

@@ -1,0 +1,63 @@
+"""Data tests: the project's pandera schema plus leakage, target and drift checks."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from mlci_action.config import Data
+from mlci_action.errors import StageFailure
+from mlci_action.pipeline import RunContext, RunState, StageOutput
+from mlci_action.record import DataReport, Status
+
+
+def schema_spec(data: Data) -> dict[str, Any] | None:
+    if data.schema_ is None:
+        return None
+    path, _, name = data.schema_.partition(":")
+    if path.endswith(".py"):
+        return {"kind": "python", "path": path, "name": name}
+    return {"kind": "yaml", "path": path}
+
+
+class DataTests:
+    name = "data_tests"
+    needs = ("environment",)
+
+    def run(self, ctx: RunContext, state: RunState) -> StageOutput:
+        side = state.candidate
+        if side.runtime is None:
+            raise StageFailure("no environment was prepared")
+        data = side.config.data
+        baseline_train = None
+        base = state.baseline
+        if (
+            base is not None
+            and base.project.is_absolute()
+            and (base.project / base.config.data.train).is_file()
+        ):
+            baseline_train = str((base.project / base.config.data.train).resolve())
+        request = {
+            "project_dir": str(side.project.resolve()),
+            "train_path": str((side.project / data.train).resolve()),
+            "test_path": str((side.project / data.test).resolve()),
+            "target": data.target,
+            "task": side.config.evaluation.task,
+            "schema": schema_spec(data),
+            "checks": data.checks.model_dump(mode="json"),
+            "baseline_train_path": baseline_train,
+        }
+        result = side.runtime.worker(
+            "data-tests", request, cwd=side.project, log=ctx.log_path("data-tests")
+        )
+        report = DataReport.model_validate(result)
+        state = replace(state, data=report)
+        failed = [c for c in report.checks if not c.passed and c.severity == "error"]
+        warned = [c for c in report.checks if not c.passed and c.severity == "warning"]
+        if failed:
+            names = ", ".join(sorted({f"{c.name} ({c.dataset})" for c in failed}))
+            return StageOutput(state, Status.FAILED, f"{len(failed)} data check(s) failed: {names}")
+        reason = f"{len(report.checks)} checks passed"
+        if warned:
+            reason += f", {len(warned)} warning(s)"
+        return StageOutput(state, reason=reason)

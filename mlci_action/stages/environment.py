@@ -1,0 +1,72 @@
+"""Environment: check out the baseline, then build (or reuse) each side's environment."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from mlci_action import git
+from mlci_action.cache import RunCache
+from mlci_action.config import load_config
+from mlci_action.errors import ConfigError, InputError
+from mlci_action.executors.base import check_environment_files
+from mlci_action.pipeline import RunContext, RunState, Side, StageOutput
+
+
+class BuildEnvironment:
+    name = "environment"
+    needs = ("source",)
+
+    def run(self, ctx: RunContext, state: RunState) -> StageOutput:
+        cache = RunCache(ctx.options.cache_dir)
+        candidate = state.candidate
+        runtime = ctx.executor.prepare(
+            candidate.project, ctx.config.environment, ctx.log_path("environment")
+        )
+        state = replace(
+            state, candidate=replace(candidate, runtime=runtime), environment=runtime.info
+        )
+        notes = [
+            f"{'reused' if runtime.info.reused else 'built'} {runtime.info.executor} environment "
+            f"{runtime.info.key[:12]} (Python {runtime.info.python})"
+        ]
+        baseline = state.baseline
+        if baseline is not None and baseline.error is None:
+            baseline = self._checkout(ctx, baseline)
+            if (
+                baseline.error is None
+                and baseline.source.key
+                and cache.model(baseline.source.key) is None
+            ):
+                if baseline.config.environment == ctx.config.environment and (
+                    ctx.executor.key(baseline.project, baseline.config.environment)
+                    == runtime.info.key
+                ):
+                    base_runtime = runtime
+                else:
+                    base_runtime = ctx.executor.prepare(
+                        baseline.project,
+                        baseline.config.environment,
+                        ctx.log_path("environment-baseline"),
+                    )
+                    notes.append(f"baseline environment {base_runtime.info.key[:12]}")
+                baseline = replace(baseline, runtime=base_runtime)
+            state = replace(state, baseline=baseline)
+        return StageOutput(state, reason="; ".join(notes))
+
+    def _checkout(self, ctx: RunContext, baseline: Side) -> Side:
+        root = ctx.extras["git_root"]
+        tree = ctx.stack.enter_context(git.worktree(root, baseline.source.sha or "HEAD"))
+        project = tree / baseline.project
+        config = ctx.config
+        if ctx.extras.get("baseline_has_config"):
+            try:
+                config = load_config(project)
+            except ConfigError as exc:
+                return replace(
+                    baseline, project=project, error=f"its mlci.yaml is not valid: {exc.message}"
+                )
+        try:
+            check_environment_files(project, config.environment)
+        except InputError as exc:
+            return replace(baseline, project=project, config=config, error=exc.message)
+        return replace(baseline, project=project, config=config)

@@ -1,0 +1,48 @@
+"""Evaluate: mlci scores the candidate and the baseline itself, on the same test data."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from mlci_action.errors import StageFailure
+from mlci_action.pipeline import RunContext, RunState, StageOutput
+from mlci_action.record import Evaluation
+
+
+class Evaluate:
+    name = "evaluate"
+    needs = ("train",)
+
+    def run(self, ctx: RunContext, state: RunState) -> StageOutput:
+        side, base = state.candidate, state.baseline
+        if side.runtime is None or side.model is None:
+            raise StageFailure("no trained candidate model")
+        config = side.config
+        baseline_model = base.model if base is not None and base.error is None else None
+        predictions = ctx.workdir / "predictions.csv"
+        result = side.runtime.worker(
+            "evaluate",
+            {
+                "test_path": str((side.project / config.data.test).resolve()),
+                "target": config.data.target,
+                "task": config.evaluation.task,
+                "metrics": list(config.evaluation.metric_names),
+                "bootstrap": config.evaluation.bootstrap.model_dump(),
+                "candidate_model": str(side.model),
+                "baseline_model": str(baseline_model) if baseline_model else None,
+                "trusted_types": config.evaluation.trusted_types,
+                "predictions_path": str(predictions),
+            },
+            cwd=side.project,
+            log=ctx.log_path("evaluate"),
+        )
+        evaluation = Evaluation.model_validate(result)
+        parts = [
+            f"{name} {m.candidate:.4g}"
+            for name, m in evaluation.metrics.items()
+            if m.candidate is not None
+        ]
+        return StageOutput(
+            replace(state, evaluation=evaluation),
+            reason=f"{evaluation.rows} rows: " + ", ".join(parts),
+        )

@@ -1,0 +1,102 @@
+"""Gates: absolute bounds and limits against the baseline (MLflow MetricThreshold semantics)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from mlci_action.config import Gate
+from mlci_action.errors import StageFailure
+from mlci_action.metrics import CATALOG
+from mlci_action.pipeline import RunContext, RunState, StageOutput
+from mlci_action.record import GateResult, MetricResult, Status
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def check_gate(metric: str, gate: Gate, result: MetricResult) -> GateResult:
+    """Every rule of ``gate`` against ``result``; the reason lists each rule and its outcome."""
+    better = (
+        gate.greater_is_better
+        if gate.greater_is_better is not None
+        else CATALOG[metric].greater_is_better
+    )
+    cand, base = result.candidate, result.baseline
+    if cand is None or math.isnan(cand):
+        return GateResult(name=metric, metric=metric, passed=False, reason="no candidate value")
+    problems: list[str] = []
+    checks: list[str] = []
+    if gate.threshold is not None:
+        ok = cand >= gate.threshold if better else cand <= gate.threshold
+        text = f"{_fmt(cand)} {'≥' if better else '≤'} {_fmt(gate.threshold)}"
+        (checks if ok else problems).append(
+            text if ok else f"{_fmt(cand)} is not {text.split(' ', 1)[1]}"
+        )
+    relative_rules = [
+        ("min_absolute_change", gate.min_absolute_change, False),
+        ("min_relative_change", gate.min_relative_change, True),
+        ("max_regression", None if gate.max_regression is None else -gate.max_regression, False),
+        (
+            "max_relative_regression",
+            None if gate.max_relative_regression is None else -gate.max_relative_regression,
+            True,
+        ),
+    ]
+    wanted = [(name, bound, rel) for name, bound, rel in relative_rules if bound is not None]
+    if wanted or gate.require_significant:
+        if base is None:
+            checks.append("no baseline: comparisons not checked")
+        else:
+            improvement = (cand - base) if better else (base - cand)
+            for name, bound, relative in wanted:
+                assert bound is not None
+                value = improvement / abs(base) if relative and base != 0 else improvement
+                shown = f"{value:+.2%}" if relative else f"{value:+.4g}"
+                limit = f"{bound:+.2%}" if relative else f"{bound:+.4g}"
+                if value >= bound - 1e-12:
+                    checks.append(f"{name}: {shown} ≥ {limit}")
+                else:
+                    problems.append(f"{name}: change {shown} is below {limit}")
+            if gate.require_significant:
+                low, high = result.ci_low, result.ci_high
+                if low is None or high is None:
+                    problems.append("significance required but no confidence interval")
+                else:
+                    lower = low if better else -high
+                    if lower > 0:
+                        checks.append("improvement is significant")
+                    else:
+                        problems.append(
+                            f"improvement not significant (CI [{_fmt(low)}, {_fmt(high)}])"
+                        )
+    if problems:
+        return GateResult(name=metric, metric=metric, passed=False, reason="; ".join(problems))
+    return GateResult(
+        name=metric, metric=metric, passed=True, reason="; ".join(checks) or "no rules"
+    )
+
+
+class Gates:
+    name = "gates"
+    needs = ("evaluate",)
+
+    def run(self, ctx: RunContext, state: RunState) -> StageOutput:
+        if state.evaluation is None:
+            raise StageFailure("no evaluation")
+        results = tuple(
+            check_gate(name, gate, state.evaluation.metrics[name])
+            for name, gate in ctx.config.gates.items()
+        )
+        state = replace(state, gates=results)
+        failed = [g.name for g in results if not g.passed]
+        if failed:
+            return StageOutput(
+                state,
+                Status.FAILED,
+                f"{len(failed)} of {len(results)} gates failed: {', '.join(failed)}",
+            )
+        return StageOutput(
+            state, reason=f"{len(results)} gates passed" if results else "no gates configured"
+        )

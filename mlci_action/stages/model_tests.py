@@ -1,0 +1,85 @@
+"""Model tests: the project's pytest suite, given the trained models through fixtures."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from mlci_action.errors import StageFailure
+from mlci_action.pipeline import RunContext, RunState, StageOutput
+from mlci_action.record import ModelTest, ModelTestsReport, Status
+from mlci_action.stages.train import data_env
+
+
+class ModelTestsStage:
+    name = "model_tests"
+    needs = ("train",)
+
+    def run(self, ctx: RunContext, state: RunState) -> StageOutput:
+        side, base = state.candidate, state.baseline
+        settings = side.config.model_tests
+        if settings is None:
+            return StageOutput(state, Status.SKIPPED, "no model_tests in mlci.yaml")
+        if side.runtime is None or side.model is None:
+            raise StageFailure("no trained candidate model")
+        results = ctx.workdir / "model-tests.json"
+        env = {
+            **data_env(side),
+            "MLCI_MODEL_PATH": str(side.model),
+            "MLCI_BASELINE_MODEL_PATH": str(base.model)
+            if base and base.model and not base.error
+            else "",
+            "MLCI_TRUSTED_TYPES": json.dumps(side.config.evaluation.trusted_types),
+            "MLCI_RESULTS_PATH": str(results),
+        }
+        argv = [
+            side.runtime.python,
+            "-m",
+            "pytest",
+            settings.path,
+            "-p",
+            "mlci_action.pytest_plugin",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--no-header",
+            "-rN",
+            "--color=no",
+            *settings.args,
+        ]
+        done = side.runtime.run(
+            argv,
+            cwd=side.project,
+            env=env,
+            timeout=settings.timeout,
+            log=ctx.log_path("model-tests"),
+        )
+        if done.timed_out:
+            raise StageFailure(
+                f"model tests timed out after {settings.timeout}s", log_tail=done.tail()
+            )
+        if not results.is_file():
+            raise StageFailure(
+                f"pytest exited with code {done.returncode} before running tests",
+                log_tail=done.tail(),
+            )
+        payload = json.loads(results.read_text(encoding="utf-8"))
+        tests = [ModelTest.model_validate(t) for t in payload["tests"]]
+        report = ModelTestsReport(
+            passed=sum(t.outcome == "passed" for t in tests),
+            failed=sum(t.outcome == "failed" for t in tests),
+            skipped=sum(t.outcome == "skipped" for t in tests),
+            errors=sum(t.outcome == "error" for t in tests),
+            tests=tests,
+        )
+        state = replace(state, model_tests=report)
+        if payload["exitstatus"] == 5 or not tests:
+            return StageOutput(
+                state, Status.FAILED, f"no tests collected in {settings.path}", done.tail()
+            )
+        if not report.ok or payload["exitstatus"] not in (0,):
+            reason = f"{report.failed} failed, {report.errors} errors, {report.passed} passed"
+            if payload["exitstatus"] not in (0, 1):
+                reason = f"pytest exit {payload['exitstatus']}: " + reason
+            return StageOutput(state, Status.FAILED, reason, done.tail())
+        return StageOutput(state, reason=f"{report.passed} passed, {report.skipped} skipped")

@@ -1,0 +1,89 @@
+"""Source: the candidate (the working tree) and the baseline (a git ref), with content keys."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+from mlci_action import __version__, git
+from mlci_action.config import CONFIG_FILE
+from mlci_action.hashing import file_digest, tree_digest, value_digest
+from mlci_action.pipeline import RunContext, RunState, Side, StageOutput
+from mlci_action.record import Source
+
+
+def _outside_data(project: Path, names: list[str]) -> dict[str, str]:
+    """Digests of data files that live outside the project tree (the tree digest misses them)."""
+    digests = {}
+    for name in names:
+        path = (project / name).resolve()
+        if not path.is_relative_to(project.resolve()) and path.is_file():
+            digests[name] = file_digest(path)
+    return digests
+
+
+class SourceStage:
+    name = "source"
+    needs: tuple[str, ...] = ()
+
+    def run(self, ctx: RunContext, state: RunState) -> StageOutput:
+        project, config = ctx.options.project, ctx.config
+        root = git.repo_root(project)
+        sha = git.head(root) if root else None
+        rel = project.resolve().relative_to(root).as_posix() if root else ""
+        if rel == ".":
+            rel = ""
+        candidate_key = value_digest(
+            {
+                "tree": tree_digest(project),
+                "data": _outside_data(project, [config.data.train, config.data.test]),
+                "env": ctx.executor.key(project, config.environment),
+                "mlci": __version__,
+            }
+        )
+        candidate = Source(
+            role="candidate",
+            ref="working tree" if root is None or git.is_dirty(root, rel) else "HEAD",
+            sha=sha,
+            dirty=bool(root and git.is_dirty(root, rel)),
+            key=candidate_key,
+        )
+        state = replace(state, candidate=replace(state.candidate, source=candidate))
+        ref = ctx.options.base or config.baseline
+        if ref is None:
+            return StageOutput(state, reason="no baseline: pass --base REF to compare")
+        root = git.require_repo(project, f"a baseline ({ref!r}) was asked for")
+        base_sha = git.resolve(root, ref)
+        tree = git.tree_id(root, base_sha, rel)
+        own_config = tree is not None and _has_file(
+            root, base_sha, f"{rel}/{CONFIG_FILE}".lstrip("/")
+        )
+        key = value_digest(
+            {
+                "tree": tree,
+                "config": None if own_config else config.model_dump(mode="json"),
+                "executor": ctx.executor.name,
+                "python": config.environment.python or platform.python_version(),
+                "mlci": __version__,
+            }
+        )
+        baseline = Side(
+            source=Source(role="baseline", ref=ref, sha=base_sha, key=key),
+            project=Path(rel),  # relative until the environment stage checks it out
+            config=config,
+            error=None if tree is not None else f"{rel or '.'} does not exist at {ref}",
+        )
+        ctx.extras["git_root"] = root
+        ctx.extras["baseline_has_config"] = own_config
+        return StageOutput(
+            replace(state, baseline=baseline), reason=f"baseline {ref} @ {base_sha[:12]}"
+        )
+
+
+def _has_file(root: Path, sha: str, path: str) -> bool:
+    done = subprocess.run(
+        ["git", "cat-file", "-e", f"{sha}:{path}"], cwd=root, capture_output=True, check=False
+    )
+    return done.returncode == 0

@@ -1,0 +1,116 @@
+"""Train: run the project's training command (or fit its estimator) once per side, cached."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import replace
+from pathlib import Path
+
+from mlci_action.cache import RunCache
+from mlci_action.errors import MlciError, StageFailure
+from mlci_action.params import load_params
+from mlci_action.pipeline import RunContext, RunState, Side, StageOutput
+
+
+def data_env(side: Side, test_project: Path | None = None) -> dict[str, str]:
+    """The variables every command run by mlci sees (training, model tests)."""
+    data = side.config.data
+    return {
+        "MLCI_TRAIN_PATH": str((side.project / data.train).resolve()),
+        "MLCI_TEST_PATH": str(((test_project or side.project) / data.test).resolve()),
+        "MLCI_TARGET": data.target,
+        "MLCI_SEED": str(side.config.training.seed),
+        "MLCI_TASK": side.config.evaluation.task,
+    }
+
+
+def train_side(ctx: RunContext, side: Side, cache: RunCache) -> Side:
+    key = side.source.key or ""
+    cached = cache.model(key) if key and not ctx.options.no_cache else None
+    if cached is not None:
+        return replace(side, model=cached, model_cached=True)
+    if side.runtime is None:
+        raise StageFailure(f"no environment was prepared for the {side.source.role}")
+    training = side.config.training
+    folder = ctx.workdir / side.source.role
+    folder.mkdir(parents=True, exist_ok=True)
+    model = folder / "model.skops"
+    params = load_params(side.project, side.config)
+    params_path = folder / "params.json"
+    params_path.write_text(json.dumps(params), encoding="utf-8")
+    env = {**data_env(side), "MLCI_MODEL_PATH": str(model), "MLCI_PARAMS_PATH": str(params_path)}
+    log = ctx.log_path(f"train-{side.source.role}")
+    if training.command is not None:
+        fields = {
+            "model": str(model),
+            "train": env["MLCI_TRAIN_PATH"],
+            "test": env["MLCI_TEST_PATH"],
+            "target": side.config.data.target,
+            "params": str(params_path),
+            "seed": str(training.seed),
+        }
+        try:
+            argv = [part.format(**fields) for part in shlex.split(training.command)]
+        except (KeyError, ValueError, IndexError) as exc:
+            raise StageFailure(
+                f"training.command cannot be expanded: {exc}",
+                hint="placeholders are {model} {train} {test} {target} {params} {seed}",
+            ) from None
+        done = side.runtime.run(argv, cwd=side.project, env=env, timeout=training.timeout, log=log)
+        if done.timed_out:
+            raise StageFailure(
+                f"training timed out after {training.timeout}s", log_tail=done.tail()
+            )
+        if not done.ok:
+            raise StageFailure(
+                f"training command `{training.command}` exited with code {done.returncode}",
+                log_tail=done.tail(),
+            )
+        if not model.is_file():
+            raise StageFailure(
+                f"training command `{training.command}` wrote no model to $MLCI_MODEL_PATH",
+                log_tail=done.tail(),
+                hint="save the model with skops.io.dump(model, os.environ['MLCI_MODEL_PATH'])",
+            )
+    else:
+        side.runtime.worker(
+            "train-estimator",
+            {
+                "train_path": env["MLCI_TRAIN_PATH"],
+                "target": side.config.data.target,
+                "estimator": training.estimator,
+                "params": params,
+                "seed": training.seed,
+                "model_path": str(model),
+            },
+            cwd=side.project,
+            log=log,
+        )
+    stored = cache.store_model(key, model) if key else model
+    return replace(side, model=stored, model_cached=False)
+
+
+class Train:
+    name = "train"
+    needs = ("environment",)
+
+    def run(self, ctx: RunContext, state: RunState) -> StageOutput:
+        cache = RunCache(ctx.options.cache_dir)
+        candidate = train_side(ctx, state.candidate, cache)
+        notes = ["candidate " + ("reused from cache" if candidate.model_cached else "trained")]
+        baseline = state.baseline
+        if baseline is not None and baseline.error is None:
+            try:
+                baseline = train_side(ctx, baseline, cache)
+                notes.append(
+                    "baseline " + ("reused from cache" if baseline.model_cached else "trained")
+                )
+            except MlciError as exc:  # a broken baseline must not block the candidate
+                baseline = replace(baseline, error=f"training failed: {exc.message}")
+                notes.append(f"baseline could not be trained ({exc.message}); no comparison")
+        elif baseline is not None:
+            notes.append(f"baseline unusable: {baseline.error}")
+        return StageOutput(
+            replace(state, candidate=candidate, baseline=baseline), reason="; ".join(notes)
+        )

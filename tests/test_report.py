@@ -1,0 +1,105 @@
+"""The report: pure rendering of a run record; PR-controlled text is escaped; size-limited."""
+
+from __future__ import annotations
+
+from mlci_action.record import (
+    CacheInfo,
+    CheckFailure,
+    DataCheck,
+    DataReport,
+    GateResult,
+    MetricResult,
+    ModelTest,
+    ModelTestsReport,
+    RunRecord,
+    Source,
+    StageResult,
+    Status,
+)
+from mlci_action.report.escape import md, pre
+from mlci_action.report.render import render_limited, render_markdown
+
+EVIL = "x</td><img src=x onerror=alert(1)> @octocat [click](https://evil.example) | **b** `c`"
+
+
+def record(**changes) -> RunRecord:
+    base = RunRecord(
+        mlci_version="0.1.0",
+        name="demo",
+        verdict="fail",
+        summary="gates: 1 of 1 gates failed: accuracy",
+        started_at="2026-11-27T00:00:00+00:00",
+        seconds=12.5,
+        candidate=Source(role="candidate", ref="HEAD", sha="a" * 40),
+        baseline=Source(role="baseline", ref="main", sha="b" * 40),
+        stages={
+            "source": StageResult(status=Status.PASSED, seconds=0.1),
+            "train": StageResult(status=Status.FAILED, seconds=2.0, reason=EVIL, log_tail=f"line 1\n{EVIL}\n</pre>"),
+        },
+        metrics={
+            "accuracy": MetricResult(baseline=0.95, candidate=0.9, delta=-0.05, ci_low=-0.08, ci_high=-0.02, significant=True)
+        },
+        gates=[GateResult(name="accuracy", metric="accuracy", passed=False, reason="max_regression: change -0.05 is below -0.02")],
+        data=DataReport(
+            passed=False,
+            rows={"train": 100, "test": 20},
+            checks=[
+                DataCheck(
+                    name="schema",
+                    kind="schema",
+                    dataset="train",
+                    passed=False,
+                    detail="1 check failed",
+                    failures=[CheckFailure(check="in_range(0, 1)", column=EVIL, count=3, examples=[EVIL, "2"])],
+                )
+            ],
+        ),
+        model_tests=ModelTestsReport(
+            passed=1, failed=1, tests=[ModelTest(nodeid=f"tests/test_m.py::test_{EVIL}", outcome="failed", message=EVIL)]
+        ),
+        params={"C": {"baseline": "1.0", "candidate": EVIL}},
+        cache=CacheInfo(hit=False, key="k" * 40),
+    )
+    return base.model_copy(update=changes)
+
+
+def test_escape_neutralises_markdown_html_and_mentions():
+    text = md(EVIL)
+    for bad in ("<img", "</td>", "@octocat", "](", "**", "`c`", " | "):
+        assert bad not in text
+    assert "&#64;octocat" in text
+    assert "<" not in pre("</pre><script>") and "&#64;" in pre("@x")
+
+
+def test_report_has_verdict_table_chart_and_details():
+    text = render_markdown(record())
+    assert text.splitlines()[0].startswith("## ❌ mlci · demo: fail")
+    assert "| accuracy ↑ | 0.95 | **0.9** | -0.05 | [-0.08, -0.02] significant | ❌" in text
+    assert "```mermaid\nxychart-beta" in text
+    assert "### Data checks: ❌" in text and "### Model tests: ❌ 1 passed, 1 failed" in text
+    assert "<details><summary>Parameters changed (1)</summary>" in text
+    assert "### What failed" in text
+
+
+def test_everything_from_the_pr_is_escaped():
+    text = render_markdown(record())
+    assert "<img" not in text and "@octocat" not in text
+    # inside <pre> (an HTML block) markdown is not parsed; everywhere else links are broken up
+    outside = text.split("<pre>")[0] + text.split("</pre>")[1]
+    assert "](https://evil" not in outside
+    # the only raw HTML is ours
+    assert text.count("<pre>") == text.count("</pre>") == 1
+
+
+def test_cache_hit_and_pass_are_said():
+    text = render_markdown(record(verdict="pass", cache=CacheInfo(hit=True, key="c" * 40)))
+    assert text.splitlines()[0].startswith("## ✅")
+    assert "reused from cache" in text
+
+
+def test_limit_keeps_headline_and_metrics_table():
+    huge = record(stages={"train": StageResult(status=Status.FAILED, reason="x", log_tail="y" * 100_000)})
+    text = render_limited(huge, limit=65_536, marker="<!-- mlci:demo -->")
+    assert len(text) <= 65_536
+    assert text.startswith("<!-- mlci:demo -->")
+    assert "| accuracy ↑ |" in text and "left out to fit" in text
