@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from rich.console import Console
+from rich.status import Status as Spinner
 from rich.markup import escape
 from rich.table import Table
 
@@ -22,20 +23,20 @@ _ICONS = {
 class TerminalProgress:
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console(stderr=True, highlight=False)
-        self._status: object | None = None
+        self._status: Spinner | None = None
         self._started = 0.0
 
     def stage_started(self, name: str) -> None:
         self._started = time.perf_counter()
         if self.console.is_terminal:
             self._status = self.console.status(f"[bold]{name}[/] …")
-            self._status.__enter__()  # type: ignore[attr-defined]
+            self._status.__enter__()
         else:
             self.console.print(f"▶ {name}")
 
     def stage_finished(self, name: str, result: StageResult) -> None:
         if self._status is not None:
-            self._status.__exit__(None, None, None)  # type: ignore[attr-defined]
+            self._status.__exit__(None, None, None)
             self._status = None
         note = f" [dim]{escape(result.reason)}[/]" if result.reason else ""
         self.console.print(f"{_ICONS[result.status]} {name:<12} {result.seconds:6.1f}s{note}")

@@ -27,7 +27,11 @@ def git(*args: str) -> None:
 
 def main() -> int:
     shutil.rmtree(DEMO, ignore_errors=True)
-    shutil.copytree(ROOT / "examples" / "classification", DEMO, ignore=shutil.ignore_patterns(".mlci", "*.skops", "__pycache__"))
+    shutil.copytree(
+        ROOT / "examples" / "classification",
+        DEMO,
+        ignore=shutil.ignore_patterns(".mlci", "*.skops", "__pycache__"),
+    )
     git("init", "--quiet", "--initial-branch=main")
     git("add", "-A")
     git("commit", "--quiet", "-m", "baseline: logistic regression, C=1.0")
@@ -35,7 +39,9 @@ def main() -> int:
     params.write_text(params.read_text().replace("C: 1.0", "C: 0.5"))
     git("commit", "--quiet", "-am", "candidate: stronger regularisation (C=0.5)")
     print(f"demo repository: {DEMO} (baseline HEAD~1, candidate HEAD)\n", flush=True)
-    code = subprocess.run([sys.executable, "-m", "mlci_action", "run", str(DEMO), "--base", "HEAD~1"]).returncode
+    code = subprocess.run(
+        [sys.executable, "-m", "mlci_action", "run", str(DEMO), "--base", "HEAD~1"]
+    ).returncode
     report = DEMO / ".mlci" / "out" / "report.md"
     print(f"\nreport:   {report}\nrun.json: {report.with_name('run.json')}")
     return 0 if code in (0, 1) else code

@@ -20,7 +20,7 @@ SCHEMA_FILE = "schema.yaml"
 def _infer_task(target: object) -> str:
     import pandas as pd
 
-    series: pd.Series = target  # type: ignore[assignment]
+    series = pd.Series(target)
     if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
         return "classification"
     if pd.api.types.is_integer_dtype(series) and series.nunique() <= 20:
@@ -43,7 +43,7 @@ def init(args: argparse.Namespace, console: Console) -> int:
 
     frame = read_table(project / args.train, what="training data")
     task = args.task or _infer_task(frame[args.target])
-    schema = yaml.safe_load(pa.infer_schema(frame).to_yaml())
+    schema = yaml.safe_load(pa.infer_schema(frame).to_yaml() or "{}")
     schema.pop("index", None)
     schema["coerce"] = True
     name = args.name or re.sub(r"[^a-z0-9._-]+", "-", project.name.lower()).strip("-.") or "model"

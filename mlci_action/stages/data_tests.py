@@ -22,7 +22,7 @@ def schema_spec(data: Data) -> dict[str, Any] | None:
 
 class DataTests:
     name = "data_tests"
-    needs = ("environment",)
+    needs: tuple[str, ...] = ("environment",)
 
     def run(self, ctx: RunContext, state: RunState) -> StageOutput:
         side = state.candidate

@@ -14,7 +14,7 @@ from mlci_action.pipeline import RunContext, RunState, Side, StageOutput
 
 class BuildEnvironment:
     name = "environment"
-    needs = ("source",)
+    needs: tuple[str, ...] = ("source",)
 
     def run(self, ctx: RunContext, state: RunState) -> StageOutput:
         cache = RunCache(ctx.options.cache_dir)

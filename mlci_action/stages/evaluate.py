@@ -11,7 +11,7 @@ from mlci_action.record import Evaluation
 
 class Evaluate:
     name = "evaluate"
-    needs = ("train",)
+    needs: tuple[str, ...] = ("train",)
 
     def run(self, ctx: RunContext, state: RunState) -> StageOutput:
         side, base = state.candidate, state.baseline

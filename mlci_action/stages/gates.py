@@ -80,7 +80,7 @@ def check_gate(metric: str, gate: Gate, result: MetricResult) -> GateResult:
 
 class Gates:
     name = "gates"
-    needs = ("evaluate",)
+    needs: tuple[str, ...] = ("evaluate",)
 
     def run(self, ctx: RunContext, state: RunState) -> StageOutput:
         if state.evaluation is None:

@@ -13,7 +13,7 @@ from mlci_action.stages.train import data_env
 
 class ModelTestsStage:
     name = "model_tests"
-    needs = ("train",)
+    needs: tuple[str, ...] = ("train",)
 
     def run(self, ctx: RunContext, state: RunState) -> StageOutput:
         side, base = state.candidate, state.baseline

@@ -93,7 +93,7 @@ def train_side(ctx: RunContext, side: Side, cache: RunCache) -> Side:
 
 class Train:
     name = "train"
-    needs = ("environment",)
+    needs: tuple[str, ...] = ("environment",)
 
     def run(self, ctx: RunContext, state: RunState) -> StageOutput:
         cache = RunCache(ctx.options.cache_dir)
