@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -98,41 +99,77 @@ class Stage(Protocol):
     def run(self, ctx: RunContext, state: RunState) -> StageOutput: ...
 
 
-def run_stages(ctx: RunContext, state: RunState, stages: list[Stage]) -> RunState:
-    """Run each stage in order; a stage whose needs failed is skipped with the reason."""
-    for stage in stages:
-        blocked = [
-            need
-            for need in stage.needs
-            if state.stages.get(need) is None
-            or state.stages[need].status in (Status.FAILED, Status.SKIPPED)
-        ]
-        if blocked:
-            result = StageResult(
-                status=Status.SKIPPED, reason=f"needs {', '.join(blocked)}, which did not pass"
-            )
-            state = replace(state, stages={**state.stages, stage.name: result})
-            ctx.progress.stage_finished(stage.name, result)
-            continue
-        ctx.progress.stage_started(stage.name)
-        started = time.perf_counter()
-        try:
-            out = stage.run(ctx, state)
-            result = StageResult(
-                status=out.status,
-                seconds=round(time.perf_counter() - started, 3),
-                reason=out.reason,
-                log_tail=out.log_tail,
-            )
-            state = out.state
-        except StageFailure as exc:
-            result = StageResult(
-                status=Status.FAILED,
-                seconds=round(time.perf_counter() - started, 3),
-                reason=str(exc),
-                log_tail=exc.log_tail,
-            )
-            state = replace(state, errored=(*state.errored, stage.name))
-        state = replace(state, stages={**state.stages, stage.name: result})
-        ctx.progress.stage_finished(stage.name, result)
+def _blocked(stage: Stage, stages: dict[str, StageResult]) -> list[str]:
+    return [
+        need
+        for need in stage.needs
+        if need in stages and stages[need].status in (Status.FAILED, Status.SKIPPED)
+    ]
+
+
+def _ready(stage: Stage, stages: dict[str, StageResult]) -> bool:
+    return all(need in stages for need in stage.needs)
+
+
+def _execute(ctx: RunContext, stage: Stage, state: RunState) -> tuple[StageResult, dict[str, Any]]:
+    """Run one stage; return its result and the state fields it changed."""
+    ctx.progress.stage_started(stage.name)
+    started = time.perf_counter()
+    try:
+        out = stage.run(ctx, state)
+    except StageFailure as exc:
+        result = StageResult(
+            status=Status.FAILED,
+            seconds=round(time.perf_counter() - started, 3),
+            reason=str(exc),
+            log_tail=exc.log_tail,
+        )
+        return result, {"errored": (stage.name,)}
+    result = StageResult(
+        status=out.status,
+        seconds=round(time.perf_counter() - started, 3),
+        reason=out.reason,
+        log_tail=out.log_tail,
+    )
+    changed = {
+        f.name: getattr(out.state, f.name)
+        for f in fields(RunState)
+        if f.name not in ("stages", "errored")
+        and getattr(out.state, f.name) is not getattr(state, f.name)
+    }
+    return result, changed
+
+
+def run_stages(ctx: RunContext, state: RunState, stages: list[Stage], workers: int = 2) -> RunState:
+    """Run the stages as a graph: each starts once its needs are done, up to ``workers`` at a
+    time (stages run subprocesses, so threads suffice). A stage whose needs did not pass is
+    skipped with the reason. Concurrent stages change disjoint fields of the state.
+    """
+    pending = list(stages)
+    running: dict[Future[tuple[StageResult, dict[str, Any]]], Stage] = {}
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mlci-stage") as pool:
+        while pending or running:
+            for stage in [s for s in pending if _ready(s, state.stages)]:
+                pending.remove(stage)
+                blocked = _blocked(stage, state.stages)
+                if blocked:
+                    reason = f"needs {', '.join(blocked)}, which did not pass"
+                    result = StageResult(status=Status.SKIPPED, reason=reason)
+                    state = replace(state, stages={**state.stages, stage.name: result})
+                    ctx.progress.stage_finished(stage.name, result)
+                else:
+                    running[pool.submit(_execute, ctx, stage, state)] = stage
+            if not running:
+                if pending:  # needs that no stage provides: a programming error
+                    raise RuntimeError(f"stages with unmet needs: {[s.name for s in pending]}")
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                stage = running.pop(future)
+                result, changed = future.result()
+                errored = (*state.errored, *changed.pop("errored", ()))
+                state = replace(
+                    state, **changed, errored=errored, stages={**state.stages, stage.name: result}
+                )
+                ctx.progress.stage_finished(stage.name, result)
     return state

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
+import threading
 
 from rich.console import Console
-from rich.status import Status as Spinner
 from rich.markup import escape
 from rich.table import Table
 
@@ -21,28 +20,24 @@ _ICONS = {
 
 
 class TerminalProgress:
+    """Progress lines per stage; safe to call from the threads stages run in."""
+
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console(stderr=True, highlight=False)
-        self._status: Spinner | None = None
-        self._started = 0.0
+        self._lock = threading.Lock()
 
     def stage_started(self, name: str) -> None:
-        self._started = time.perf_counter()
-        if self.console.is_terminal:
-            self._status = self.console.status(f"[bold]{name}[/] …")
-            self._status.__enter__()
-        else:
-            self.console.print(f"▶ {name}")
+        with self._lock:
+            self.console.print(f"[dim]▶ {name} …[/]")
 
     def stage_finished(self, name: str, result: StageResult) -> None:
-        if self._status is not None:
-            self._status.__exit__(None, None, None)
-            self._status = None
         note = f" [dim]{escape(result.reason)}[/]" if result.reason else ""
-        self.console.print(f"{_ICONS[result.status]} {name:<12} {result.seconds:6.1f}s{note}")
+        with self._lock:
+            self.console.print(f"{_ICONS[result.status]} {name:<12} {result.seconds:6.1f}s{note}")
 
     def note(self, text: str) -> None:
-        self.console.print(f"[dim]{escape(text)}[/]")
+        with self._lock:
+            self.console.print(f"[dim]{escape(text)}[/]")
 
     def summary(self, record: RunRecord, report_path: str) -> None:
         if record.metrics:

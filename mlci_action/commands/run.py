@@ -20,7 +20,7 @@ from mlci_action.pipeline import Options, Progress, RunContext, RunState, Side, 
 from mlci_action.preflight import check_inputs
 from mlci_action.record import CacheInfo, RunRecord, Source, StageResult, Status
 from mlci_action.report.render import render_markdown
-from mlci_action.stages import SOURCE, STAGES
+from mlci_action.stages import SOURCE, STAGE_NAMES, STAGES
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def _record(ctx: RunContext, state: RunState, run_key: str, started: float) -> R
         seconds=round(time.perf_counter() - started, 3),
         candidate=state.candidate.source,
         baseline=base.source if base is not None else None,
-        stages=state.stages,
+        stages={n: state.stages[n] for n in STAGE_NAMES if n in state.stages},
         metrics=state.evaluation.metrics if state.evaluation else {},
         gates=list(state.gates),
         data=state.data,

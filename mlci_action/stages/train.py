@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -97,20 +98,24 @@ class Train:
 
     def run(self, ctx: RunContext, state: RunState) -> StageOutput:
         cache = RunCache(ctx.options.cache_dir)
-        candidate = train_side(ctx, state.candidate, cache)
-        notes = ["candidate " + ("reused from cache" if candidate.model_cached else "trained")]
         baseline = state.baseline
-        if baseline is not None and baseline.error is None:
-            try:
-                baseline = train_side(ctx, baseline, cache)
-                notes.append(
-                    "baseline " + ("reused from cache" if baseline.model_cached else "trained")
-                )
-            except MlciError as exc:  # a broken baseline must not block the candidate
-                baseline = replace(baseline, error=f"training failed: {exc.message}")
-                notes.append(f"baseline could not be trained ({exc.message}); no comparison")
-        elif baseline is not None:
+        usable = baseline is not None and baseline.error is None
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="mlci-train") as pool:
+            base_job = (
+                pool.submit(train_side, ctx, baseline, cache) if usable and baseline else None
+            )
+            candidate = train_side(ctx, state.candidate, cache)
+            notes = ["candidate " + ("reused from cache" if candidate.model_cached else "trained")]
+            if base_job is not None and baseline is not None:
+                try:
+                    baseline = base_job.result()
+                    notes.append(
+                        "baseline " + ("reused from cache" if baseline.model_cached else "trained")
+                    )
+                except MlciError as exc:  # a broken baseline must not block the candidate
+                    baseline = replace(baseline, error=f"training failed: {exc.message}")
+                    notes.append(f"baseline could not be trained ({exc.message}); no comparison")
+        if baseline is not None and not usable:
             notes.append(f"baseline unusable: {baseline.error}")
-        return StageOutput(
-            replace(state, candidate=candidate, baseline=baseline), reason="; ".join(notes)
-        )
+        state = replace(state, candidate=candidate, baseline=baseline)
+        return StageOutput(state, reason="; ".join(notes))

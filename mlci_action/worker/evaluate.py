@@ -1,0 +1,270 @@
+"""Worker task "evaluate": score the candidate (and the baseline) on the test file."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from mlci_action.errors import InputError, StageFailure
+from mlci_action.metrics import CATALOG, MetricSpec
+from mlci_action.record import Evaluation, MetricResult
+from mlci_action.worker.frames import read_table, split_xy
+from mlci_action.worker.modelio import load_model
+from mlci_action.worker.scoring import metric_values, paired_bootstrap
+
+Array = npt.NDArray[Any]
+
+
+@dataclass(frozen=True)
+class Predictions:
+    role: str
+    labels: Array
+    proba: Array | None
+    classes: Array | None
+    """The model's classes_, the order of the ``proba`` columns."""
+
+
+def run(request: dict[str, Any]) -> dict[str, Any]:
+    specs = [_spec(name, request["task"]) for name in request["metrics"]]
+    test_path = request["test_path"]
+    features, target = split_xy(
+        read_table(test_path, what="test file"), request["target"], test_path
+    )
+    truth = target.to_numpy()
+    trusted = list(request.get("trusted_types") or [])
+    proba_metrics = [spec.name for spec in specs if spec.input == "proba"]
+    classify = request["task"] == "classification"
+
+    candidate = _predict(
+        load_model(request["candidate_model"], trusted),
+        "candidate",
+        features,
+        proba_metrics,
+        classify,
+    )
+    baseline = None
+    if request.get("baseline_model"):
+        model = load_model(request["baseline_model"], trusted)
+        baseline = _predict(model, "baseline", features, proba_metrics, classify, need_proba=False)
+
+    classes = _shared_classes(candidate, baseline) if classify else None
+    sides = [side for side in (candidate, baseline) if side is not None]
+    probas = [_aligned(side, classes) for side in sides]
+    if proba_metrics:
+        for side in sides:
+            _check_labels(truth, side, classes)
+
+    boot = Resampling.parse(request.get("bootstrap") or {})
+    results = {spec.name: _compare(spec, truth, sides, probas, classes, boot) for spec in specs}
+    written = _write_predictions(request.get("predictions_path"), candidate)
+    evaluation = Evaluation(rows=len(truth), metrics=results, predictions_file=written)
+    return evaluation.model_dump(mode="json")
+
+
+@dataclass(frozen=True)
+class Resampling:
+    resamples: int
+    confidence: float
+    seed: int
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> Resampling:
+        return cls(
+            int(raw.get("resamples", 0)),
+            float(raw.get("confidence", 0.95)),
+            int(raw.get("seed", 0)),
+        )
+
+
+def _compare(
+    spec: MetricSpec,
+    truth: Array,
+    sides: list[Predictions],
+    probas: list[Array | None],
+    classes: Array | None,
+    boot: Resampling,
+) -> MetricResult:
+    values = [
+        _value(spec, truth, side, proba, classes) for side, proba in zip(sides, probas, strict=True)
+    ]
+    if len(values) == 1:
+        return MetricResult(candidate=values[0], greater_is_better=spec.greater_is_better)
+    (candidate, baseline), low, high = sides, None, None
+    if boot.resamples > 0:
+        low, high = paired_bootstrap(
+            spec.name,
+            truth,
+            candidate.labels,
+            probas[0],
+            baseline.labels,
+            probas[1],
+            resamples=boot.resamples,
+            confidence=boot.confidence,
+            seed=boot.seed,
+            classes=classes,
+        )
+    return MetricResult(
+        candidate=values[0],
+        baseline=values[1],
+        delta=values[0] - values[1],
+        ci_low=low,
+        ci_high=high,
+        greater_is_better=spec.greater_is_better,
+        significant=None if low is None or high is None else bool(low > 0 or high < 0),
+    )
+
+
+def _spec(name: str, task: str) -> MetricSpec:
+    spec = CATALOG.get(name)
+    if spec is None or spec.task != task:
+        known = ", ".join(n for n, s in CATALOG.items() if s.task == task)
+        raise InputError(f"metric {name!r} is not a {task} metric", hint=f"known: {known}")
+    return spec
+
+
+def _predict(
+    model: object,
+    role: str,
+    features: pd.DataFrame,
+    proba_metrics: list[str],
+    classify: bool,
+    *,
+    need_proba: bool = True,
+) -> Predictions:
+    """Labels always; probabilities when a metric needs them, or for the candidate's
+    predictions file (``need_proba``) when the model has predict_proba."""
+    name = model.__class__.__name__
+    predict = getattr(model, "predict", None)
+    if predict is None:
+        raise StageFailure(f"the {role} model ({name}) has no predict method")
+    labels = np.asarray(_call(predict, features, role, name, "predict"))
+    if labels.ndim != 1 or len(labels) != len(features):
+        raise StageFailure(
+            f"the {role} model ({name}) returned predictions of shape {labels.shape} "
+            f"for {len(features)} rows; mlci scores one target column"
+        )
+    has_proba = hasattr(model, "predict_proba")
+    if proba_metrics and not has_proba:
+        raise StageFailure(
+            f"metric {proba_metrics[0]!r} needs predicted probabilities, "
+            f"but the {role} model ({name}) has no predict_proba",
+            hint="use a label metric, or a model with predict_proba "
+            "(e.g. SVC(probability=True), CalibratedClassifierCV)",
+        )
+    proba = None
+    if classify and has_proba and (proba_metrics or need_proba):
+        method = getattr(model, "predict_proba")  # noqa: B009 (model is any object)
+        proba = np.asarray(_call(method, features, role, name, "predict_proba"), dtype=float)
+    found = getattr(model, "classes_", None)
+    classes = None if found is None else np.asarray(found)
+    if proba is not None:
+        if classes is None:
+            raise StageFailure(f"the {role} model ({name}) has predict_proba but no classes_")
+        if proba.shape != (len(features), len(classes)):
+            raise StageFailure(
+                f"the {role} model ({name}) returned probabilities of shape {proba.shape}, "
+                f"expected ({len(features)}, {len(classes)}) for its classes {classes.tolist()}"
+            )
+    return Predictions(role, labels, proba, classes)
+
+
+def _call(method: Any, features: pd.DataFrame, role: str, name: str, what: str) -> Any:
+    try:
+        return method(features)
+    except Exception as exc:  # the project's model failing on the test file
+        raise StageFailure(
+            f"the {role} model ({name}) failed in {what} on the test file: "
+            f"{exc.__class__.__name__}: {exc}",
+            hint="the model gets every column of the test file except the target; "
+            "check that the test file has the columns the model was trained on",
+        ) from None
+
+
+def _shared_classes(candidate: Predictions, baseline: Predictions | None) -> Array | None:
+    """The classes both sides are scored on: the union of the models' classes."""
+    known = [
+        side.classes
+        for side in (candidate, baseline)
+        if side is not None and side.classes is not None
+    ]
+    if not known:
+        return None
+    if len(known) == 1 or np.array_equal(known[0], known[1]):
+        return known[0]
+    return np.unique(np.concatenate(known))
+
+
+def _aligned(side: Predictions, classes: Array | None) -> Array | None:
+    """The side's probabilities with one column per shared class (0 for unknown classes)."""
+    if side.proba is None or side.classes is None or classes is None:
+        return side.proba
+    if np.array_equal(side.classes, classes):
+        return side.proba
+    aligned = np.zeros((len(side.proba), len(classes)))
+    for column, label in enumerate(side.classes.tolist()):
+        aligned[:, classes.tolist().index(label)] = side.proba[:, column]
+    return aligned
+
+
+def _check_labels(truth: Array, side: Predictions, classes: Array | None) -> None:
+    if classes is None:
+        return
+    unknown = sorted(set(pd.unique(truth).tolist()) - set(classes.tolist()), key=str)
+    if unknown:
+        raise StageFailure(
+            f"the test file holds target values the {side.role} model never saw: "
+            f"{', '.join(map(str, unknown[:10]))} (its classes: {', '.join(map(str, classes))})",
+            hint="probability metrics need every test label among the model's classes",
+        )
+
+
+def _value(
+    spec: MetricSpec, truth: Array, side: Predictions, proba: Array | None, classes: Array | None
+) -> float:
+    try:
+        value = metric_values(spec.name, truth, side.labels, proba, classes)
+    except (ValueError, TypeError) as exc:
+        raise StageFailure(
+            f"metric {spec.name} cannot be computed for the {side.role} model: {exc}",
+            hint=_nan_hint(spec, truth, side),
+        ) from None
+    if not math.isfinite(value):
+        word = "NaN" if math.isnan(value) else "infinite"
+        raise StageFailure(
+            f"metric {spec.name} is {word} for the {side.role} model",
+            hint=_nan_hint(spec, truth, side),
+        )
+    return value
+
+
+def _nan_hint(spec: MetricSpec, truth: Array, side: Predictions) -> str:
+    if spec.task == "regression":
+        predicted = pd.to_numeric(pd.Series(side.labels), errors="coerce")
+        if not np.isfinite(predicted.to_numpy(dtype=float, na_value=np.nan)).all():
+            return f"the {side.role} model predicts NaN or infinite values for some test rows"
+        if pd.Series(truth).isna().any():
+            return "the test file has missing target values; drop or fill them"
+        return "the test file needs at least two rows"
+    if pd.Series(truth).nunique() < 2:
+        return f"the test file holds only one class; {spec.name} needs at least two"
+    return "check the test file's target column and the model's predictions"
+
+
+def _write_predictions(path: str | None, candidate: Predictions) -> str | None:
+    """The candidate's own answers (its own classes_), as a serving container would give them."""
+    if not path:
+        return None
+    frame = pd.DataFrame({"prediction": candidate.labels})
+    if candidate.proba is not None and candidate.classes is not None:
+        for column, label in enumerate(candidate.classes.tolist()):
+            frame[f"proba_{label}"] = candidate.proba[:, column]
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(target, index=False)
+    return str(target)

@@ -1,0 +1,234 @@
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+from sklearn.datasets import make_classification, make_regression
+from sklearn.dummy import DummyClassifier, DummyRegressor
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.tree import DecisionTreeClassifier
+
+from mlci_action.errors import StageFailure
+from mlci_action.metrics import CATALOG
+from mlci_action.worker.scoring import (
+    bootstrap_deltas,
+    bootstrap_indices,
+    metric_values,
+    paired_bootstrap,
+)
+
+CLASSIFICATION = [n for n, s in CATALOG.items() if s.task == "classification"]
+REGRESSION = [n for n, s in CATALOG.items() if s.task == "regression"]
+BINARY_ONLY = {"f1", "precision", "recall", "roc_auc", "brier_score"}
+
+
+def classified(classes: int = 2, rows: int = 90, labels: list[str] | None = None) -> dict:
+    """A real model and a weaker one, scored on held-out rows."""
+    X, y = make_classification(
+        n_samples=rows + 150,
+        n_features=6,
+        n_informative=4,
+        n_classes=classes,
+        n_clusters_per_class=1,
+        random_state=classes,
+    )
+    if labels is not None:
+        y = np.asarray(labels, dtype=object)[y]
+    train, test = slice(0, 150), slice(150, None)
+    good = LogisticRegression(max_iter=500).fit(X[train], y[train])
+    weak = DecisionTreeClassifier(max_depth=1, random_state=0).fit(X[train], y[train])
+    return {
+        "y_true": y[test],
+        "pred_c": good.predict(X[test]),
+        "proba_c": good.predict_proba(X[test]),
+        "pred_b": weak.predict(X[test]),
+        "proba_b": weak.predict_proba(X[test]),
+        "classes": good.classes_,
+    }
+
+
+def regressed(rows: int = 90) -> dict:
+    X, y = make_regression(n_samples=rows + 150, n_features=5, noise=20.0, random_state=1)
+    y = y + 500.0  # keep mape well defined
+    good = LinearRegression().fit(X[:150], y[:150])
+    weak = DummyRegressor().fit(X[:150], y[:150])
+    return {
+        "y_true": y[150:],
+        "pred_c": good.predict(X[150:]),
+        "proba_c": None,
+        "pred_b": weak.predict(X[150:]),
+        "proba_b": None,
+        "classes": None,
+    }
+
+
+def cases() -> list[tuple[str, str]]:
+    found = [(name, "regression") for name in REGRESSION]
+    found += [(name, "binary") for name in CLASSIFICATION]
+    found += [(name, "text-binary") for name in CLASSIFICATION]
+    found += [(name, "multiclass") for name in CLASSIFICATION if name not in BINARY_ONLY]
+    return found
+
+
+def data(kind: str) -> dict:
+    if kind == "regression":
+        return regressed()
+    if kind == "multiclass":
+        return classified(classes=3)
+    return classified(labels=["no", "yes"] if kind == "text-binary" else None)
+
+
+@pytest.mark.parametrize(("name", "kind"), cases())
+def test_fast_path_equals_the_sklearn_loop(name: str, kind: str) -> None:
+    inputs = data(kind)
+    fast = bootstrap_deltas(name, **inputs, resamples=60, seed=3)
+    loop = bootstrap_deltas(name, **inputs, resamples=60, seed=3, fast=False)
+    assert fast.shape == loop.shape == (60,)
+    np.testing.assert_allclose(fast, loop, rtol=1e-9, atol=1e-12, equal_nan=True)
+    assert np.isfinite(fast).any()
+
+
+def test_fast_path_drops_the_same_undefined_resamples_as_sklearn() -> None:
+    y = np.array([0] * 14 + [1] * 2)  # many resamples hold no positive row
+    rng = np.random.default_rng(0)
+    proba_c, proba_b = rng.random(16), rng.random(16)
+    args = {
+        "y_true": y,
+        "pred_c": (proba_c > 0.5).astype(int),
+        "proba_c": np.c_[1 - proba_c, proba_c],
+        "pred_b": (proba_b > 0.5).astype(int),
+        "proba_b": np.c_[1 - proba_b, proba_b],
+        "classes": np.array([0, 1]),
+    }
+    fast = bootstrap_deltas("roc_auc", **args, resamples=200, seed=1)
+    loop = bootstrap_deltas("roc_auc", **args, resamples=200, seed=1, fast=False)
+    assert np.isnan(fast).sum() > 5
+    np.testing.assert_array_equal(np.isnan(fast), np.isnan(loop))
+    np.testing.assert_allclose(fast, loop, atol=1e-12, equal_nan=True)
+
+
+@pytest.mark.parametrize("name", ["accuracy", "f1_macro", "roc_auc", "rmse"])
+def test_same_seed_same_interval(name: str) -> None:
+    inputs = regressed() if name == "rmse" else classified()
+    first = paired_bootstrap(name, **inputs, resamples=300, confidence=0.95, seed=7)
+    again = paired_bootstrap(name, **inputs, resamples=300, confidence=0.95, seed=7)
+    other = paired_bootstrap(name, **inputs, resamples=300, confidence=0.95, seed=8)
+    assert first == again
+    assert first != other
+
+
+def test_indices_do_not_depend_on_chunking() -> None:
+    rows, resamples = 3000, 1500  # several chunks
+    chunks = list(bootstrap_indices(rows, resamples, seed=5))
+    assert len(chunks) > 1
+    whole = np.random.default_rng(5).integers(0, rows, size=(resamples, rows))
+    np.testing.assert_array_equal(np.concatenate(chunks), whole)
+
+
+@pytest.mark.parametrize("name", ["accuracy", "f1_macro", "roc_auc", "log_loss"])
+def test_identical_models_give_a_zero_interval(name: str) -> None:
+    inputs = classified()
+    inputs["pred_b"], inputs["proba_b"] = inputs["pred_c"], inputs["proba_c"]
+    assert paired_bootstrap(name, **inputs, resamples=200, confidence=0.95, seed=0) == (0.0, 0.0)
+
+
+def test_a_clearly_better_classifier_has_an_interval_above_zero() -> None:
+    inputs = classified(rows=200)
+    X = np.zeros((len(inputs["y_true"]), 1))
+    dummy = DummyClassifier(strategy="most_frequent").fit(X, inputs["y_true"])
+    inputs["pred_b"], inputs["proba_b"] = dummy.predict(X), dummy.predict_proba(X)
+    low, high = paired_bootstrap("accuracy", **inputs, resamples=1000, confidence=0.95, seed=0)
+    assert low is not None and high is not None
+    assert 0 < low < high
+    low, high = paired_bootstrap("log_loss", **inputs, resamples=1000, confidence=0.95, seed=0)
+    assert high is not None and high < 0  # smaller is better: the delta is negative
+
+
+def test_a_clearly_better_regressor_has_an_error_interval_below_zero() -> None:
+    low, high = paired_bootstrap("rmse", **regressed(), resamples=500, confidence=0.9, seed=0)
+    assert low is not None and high is not None and low < high < 0
+
+
+def test_nothing_defined_gives_no_interval() -> None:
+    y = np.zeros(20, dtype=int)  # one class only: ROC AUC is undefined on every resample
+    proba = np.c_[np.full(20, 0.6), np.full(20, 0.4)]
+    pred = np.zeros(20, dtype=int)
+    result = paired_bootstrap(
+        "roc_auc", y, pred, proba, pred, proba, 100, 0.95, 0, classes=np.array([0, 1])
+    )
+    assert result == (None, None)
+
+
+def test_no_resamples_gives_no_interval() -> None:
+    assert paired_bootstrap("accuracy", **classified(), resamples=0, confidence=0.95, seed=0) == (
+        None,
+        None,
+    )
+
+
+def test_binary_metrics_use_the_greater_class_as_positive() -> None:
+    inputs = classified(labels=["no", "yes"])
+    y, pred, proba = inputs["y_true"], inputs["pred_c"], inputs["proba_c"]
+    classes = inputs["classes"]
+    assert metric_values("f1", y, pred, None, classes) == pytest.approx(
+        skm.f1_score(y, pred, pos_label="yes")
+    )
+    assert metric_values("recall", y, pred, None, classes) == pytest.approx(
+        skm.recall_score(y, pred, pos_label="yes")
+    )
+    assert metric_values("roc_auc", y, pred, proba, classes) == pytest.approx(
+        skm.roc_auc_score(y == "yes", proba[:, 1])
+    )
+    assert metric_values("brier_score", y, pred, proba, classes) == pytest.approx(
+        np.mean(((y == "yes") - proba[:, 1]) ** 2)
+    )
+
+
+def test_multiclass_probability_metrics() -> None:
+    inputs = classified(classes=3)
+    y, proba, classes = inputs["y_true"], inputs["proba_c"], inputs["classes"]
+    ovr = metric_values("roc_auc_ovr", y, inputs["pred_c"], proba, classes)
+    assert ovr == pytest.approx(skm.roc_auc_score(y, proba, multi_class="ovr"))
+    loss = metric_values("log_loss", y, inputs["pred_c"], proba, classes)
+    assert loss == pytest.approx(skm.log_loss(y, proba))
+
+
+def test_regression_metrics() -> None:
+    inputs = regressed()
+    y, pred = inputs["y_true"], inputs["pred_c"]
+    mse = metric_values("mse", y, pred, None, None)
+    assert metric_values("rmse", y, pred, None, None) == pytest.approx(math.sqrt(mse))
+    assert metric_values("mae", y, pred, None, None) == pytest.approx(np.mean(np.abs(y - pred)))
+    assert metric_values("r2", y, pred, None, None) == pytest.approx(skm.r2_score(y, pred))
+
+
+@pytest.mark.parametrize(("name", "hint"), [("brier_score", "log_loss"), ("f1", "f1_macro")])
+def test_binary_only_metrics_refuse_three_classes(name: str, hint: str) -> None:
+    inputs = classified(classes=3)
+    with pytest.raises(StageFailure, match="binary") as caught:
+        metric_values(
+            name, inputs["y_true"], inputs["pred_c"], inputs["proba_c"], inputs["classes"]
+        )
+    assert hint in (caught.value.hint or "")
+
+
+def test_probability_metric_without_probabilities() -> None:
+    inputs = classified()
+    with pytest.raises(StageFailure, match="predict_proba"):
+        metric_values("log_loss", inputs["y_true"], inputs["pred_c"], None, inputs["classes"])
+
+
+@pytest.mark.parametrize("name", ["f1_macro", "precision_macro", "recall_macro", "f1_weighted"])
+def test_macro_averages_follow_the_labels_present_in_each_resample(name: str) -> None:
+    rng = np.random.default_rng(4)
+    y = rng.choice(["a", "b", "c", "d"], size=25, p=[0.5, 0.4, 0.06, 0.04])
+    pred_c = np.where(rng.random(25) < 0.7, y, rng.choice(["a", "b", "e"], size=25))
+    pred_b = np.where(rng.random(25) < 0.5, y, "a")
+    args: dict[str, Any] = {"y_true": y, "pred_c": pred_c, "proba_c": None, "pred_b": pred_b}
+    args["proba_b"] = None
+    fast = bootstrap_deltas(name, **args, resamples=150, seed=2)
+    loop = bootstrap_deltas(name, **args, resamples=150, seed=2, fast=False)
+    np.testing.assert_allclose(fast, loop, rtol=1e-9, atol=1e-12)
