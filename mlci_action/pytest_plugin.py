@@ -87,6 +87,10 @@ def y_test(test_data: Any, target: str) -> Any:
     return test_data[target]
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _results.clear()
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if (
         report.when == "call"

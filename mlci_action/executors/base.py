@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from mlci_action import proc
 from mlci_action.config import Environment
 from mlci_action.errors import InputError, StageFailure
+from mlci_action.executors.host import HostPool
 from mlci_action.hashing import value_digest
 from mlci_action.record import EnvironmentInfo
 
@@ -60,6 +61,8 @@ class Runtime:
     python: str
     bin_dir: Path | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    hosts: HostPool | None = field(default=None, compare=False)
+    """Worker hosts of the current run; without them each task is its own process."""
 
     def environ(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
         merged = {**self.extra_env, **(env or {})}
@@ -80,30 +83,68 @@ class Runtime:
     ) -> proc.ProcResult:
         return proc.run(argv, cwd=cwd, env=self.environ(env), timeout=timeout, log=log)
 
+    def warm(self) -> None:
+        """Start this environment's worker host now, so its imports overlap other work."""
+        if self.hosts is not None:
+            self.hosts.get(self.python, {**os.environ, **self.environ()})
+
     def worker(
-        self, task: str, request: Mapping[str, Any], *, cwd: Path, log: Path | None = None
+        self,
+        task: str,
+        request: Mapping[str, Any],
+        *,
+        cwd: Path,
+        log: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = None,
     ) -> Any:
-        """Run a worker task; its InputError becomes ours (exit 2), any failure a StageFailure."""
+        """Run a worker task (in the run's worker host when there is one).
+
+        The task's InputError becomes ours (exit 2); any other failure is a StageFailure.
+        """
+        if self.hosts is not None:
+            host = self.hosts.get(self.python, {**os.environ, **self.environ()})
+            payload = host.call(task, request, cwd=cwd, env=env or {}, log=log, timeout=timeout)
+            tail = ""
+        else:
+            payload, tail = self._worker_once(
+                task, request, cwd=cwd, log=log, env=env, timeout=timeout
+            )
+        if payload["ok"]:
+            return payload["result"]
+        if payload["kind"] == "input":
+            raise InputError(payload["message"], hint=payload.get("hint"))
+        tail = payload.get("traceback") or tail or _tail_of(log)
+        raise StageFailure(payload["message"], hint=payload.get("hint"), log_tail=tail)
+
+    def _worker_once(
+        self,
+        task: str,
+        request: Mapping[str, Any],
+        *,
+        cwd: Path,
+        log: Path | None,
+        env: Mapping[str, str] | None,
+        timeout: float | None,
+    ) -> tuple[dict[str, Any], str]:
         with tempfile.TemporaryDirectory(prefix="mlci-worker-") as tmp:
             req, res = Path(tmp) / "request.json", Path(tmp) / "result.json"
             req.write_text(json.dumps(request), encoding="utf-8")
-            done = self.run(
-                [self.python, "-m", "mlci_action.worker", task, str(req), str(res)],
-                cwd=cwd,
-                log=log,
-            )
+            argv = [self.python, "-m", "mlci_action.worker", task, str(req), str(res)]
+            done = self.run(argv, cwd=cwd, log=log, env=env, timeout=timeout)
             if not res.is_file():
                 raise StageFailure(
                     f"the {task} worker exited with code {done.returncode} and no result",
                     log_tail=done.tail(),
                 )
-            payload = json.loads(res.read_text(encoding="utf-8"))
-        if payload["ok"]:
-            return payload["result"]
-        if payload["kind"] == "input":
-            raise InputError(payload["message"], hint=payload.get("hint"))
-        tail = payload.get("traceback") or done.tail()
-        raise StageFailure(payload["message"], hint=payload.get("hint"), log_tail=tail)
+            payload: dict[str, Any] = json.loads(res.read_text(encoding="utf-8"))
+            return payload, done.tail()
+
+
+def _tail_of(log: Path | None) -> str:
+    if log is None or not log.is_file():
+        return ""
+    return "\n".join(log.read_text(encoding="utf-8", errors="replace").rstrip().splitlines()[-40:])
 
 
 class Executor(Protocol):

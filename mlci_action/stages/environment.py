@@ -9,6 +9,7 @@ from mlci_action.cache import RunCache
 from mlci_action.config import load_config
 from mlci_action.errors import ConfigError, InputError
 from mlci_action.executors.base import check_environment_files
+from mlci_action.executors.host import HostPool
 from mlci_action.pipeline import RunContext, RunState, Side, StageOutput
 
 
@@ -22,6 +23,10 @@ class BuildEnvironment:
         runtime = ctx.executor.prepare(
             candidate.project, ctx.config.environment, ctx.log_path("environment")
         )
+        hosts = HostPool(ctx.workdir / "logs")
+        ctx.stack.callback(hosts.close)
+        runtime = replace(runtime, hosts=hosts)
+        runtime.warm()  # imports pandas and scikit-learn in the background while training runs
         state = replace(
             state, candidate=replace(candidate, runtime=runtime), environment=runtime.info
         )
@@ -35,7 +40,7 @@ class BuildEnvironment:
             if (
                 baseline.error is None
                 and baseline.source.key
-                and cache.model(baseline.source.key) is None
+                and (ctx.options.no_cache or cache.model(baseline.source.key) is None)
             ):
                 if baseline.config.environment == ctx.config.environment and (
                     ctx.executor.key(baseline.project, baseline.config.environment)
@@ -48,6 +53,7 @@ class BuildEnvironment:
                         baseline.config.environment,
                         ctx.log_path("environment-baseline"),
                     )
+                    base_runtime = replace(base_runtime, hosts=hosts)
                     notes.append(f"baseline environment {base_runtime.info.key[:12]}")
                 baseline = replace(baseline, runtime=base_runtime)
             state = replace(state, baseline=baseline)

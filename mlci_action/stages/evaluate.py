@@ -20,22 +20,28 @@ class Evaluate:
         config = side.config
         baseline_model = base.model if base is not None and base.error is None else None
         predictions = ctx.workdir / "predictions.csv"
-        result = side.runtime.worker(
-            "evaluate",
-            {
-                "test_path": str((side.project / config.data.test).resolve()),
-                "target": config.data.target,
-                "task": config.evaluation.task,
-                "metrics": list(config.evaluation.metric_names),
-                "bootstrap": config.evaluation.bootstrap.model_dump(),
-                "candidate_model": str(side.model),
-                "baseline_model": str(baseline_model) if baseline_model else None,
-                "trusted_types": config.evaluation.trusted_types,
-                "predictions_path": str(predictions),
-            },
-            cwd=side.project,
-            log=ctx.log_path("evaluate"),
-        )
+        request = {
+            "test_path": str((side.project / config.data.test).resolve()),
+            "target": config.data.target,
+            "task": config.evaluation.task,
+            "metrics": list(config.evaluation.metric_names),
+            "bootstrap": config.evaluation.bootstrap.model_dump(),
+            "candidate_model": str(side.model),
+            "baseline_model": str(baseline_model) if baseline_model else None,
+            "trusted_types": config.evaluation.trusted_types,
+            "predictions_path": str(predictions),
+        }
+        log = ctx.log_path("evaluate")
+        try:
+            result = side.runtime.worker("evaluate", request, cwd=side.project, log=log)
+        except StageFailure as exc:
+            if baseline_model is None or base is None:
+                raise
+            # the baseline may not fit the candidate's test data (columns changed, say):
+            # score the candidate alone and say why there is no comparison
+            request["baseline_model"] = None
+            result = side.runtime.worker("evaluate", request, cwd=side.project, log=log)
+            state = replace(state, baseline=replace(base, error=f"cannot be scored: {exc.message}"))
         evaluation = Evaluation.model_validate(result)
         parts = [
             f"{name} {m.candidate:.4g}"

@@ -32,36 +32,25 @@ class ModelTestsStage:
             "MLCI_TRUSTED_TYPES": json.dumps(side.config.evaluation.trusted_types),
             "MLCI_RESULTS_PATH": str(results),
         }
-        argv = [
-            side.runtime.python,
-            "-m",
-            "pytest",
-            settings.path,
-            "-p",
-            "mlci_action.pytest_plugin",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            "--no-header",
-            "-rN",
-            "--color=no",
-            *settings.args,
-        ]
-        done = side.runtime.run(
-            argv,
+        results.unlink(missing_ok=True)
+        log = ctx.log_path("model-tests")
+        outcome = side.runtime.worker(
+            "model-tests",
+            {"path": settings.path, "args": settings.args},
             cwd=side.project,
             env=env,
+            log=log,
             timeout=settings.timeout,
-            log=ctx.log_path("model-tests"),
         )
-        if done.timed_out:
-            raise StageFailure(
-                f"model tests timed out after {settings.timeout}s", log_tail=done.tail()
-            )
+        tail = (
+            "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-40:])
+            if log.is_file()
+            else ""
+        )
         if not results.is_file():
             raise StageFailure(
-                f"pytest exited with code {done.returncode} before running tests",
-                log_tail=done.tail(),
+                f"pytest exited with code {outcome['exitstatus']} before running tests",
+                log_tail=tail,
             )
         payload = json.loads(results.read_text(encoding="utf-8"))
         tests = [ModelTest.model_validate(t) for t in payload["tests"]]
@@ -74,12 +63,10 @@ class ModelTestsStage:
         )
         state = replace(state, model_tests=report)
         if payload["exitstatus"] == 5 or not tests:
-            return StageOutput(
-                state, Status.FAILED, f"no tests collected in {settings.path}", done.tail()
-            )
+            return StageOutput(state, Status.FAILED, f"no tests collected in {settings.path}", tail)
         if not report.ok or payload["exitstatus"] not in (0,):
             reason = f"{report.failed} failed, {report.errors} errors, {report.passed} passed"
             if payload["exitstatus"] not in (0, 1):
                 reason = f"pytest exit {payload['exitstatus']}: " + reason
-            return StageOutput(state, Status.FAILED, reason, done.tail())
+            return StageOutput(state, Status.FAILED, reason, tail)
         return StageOutput(state, reason=f"{report.passed} passed, {report.skipped} skipped")

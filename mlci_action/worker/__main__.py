@@ -1,11 +1,20 @@
-"""Entry point of the worker: run one task, write its result (or its error) as JSON."""
+"""Entry point of the worker.
+
+``python -m mlci_action.worker TASK REQUEST RESULT`` runs one task. ``--serve`` keeps one
+process alive for a whole run: it imports pandas, scikit-learn, pandera and skops once (seconds
+on a small machine), then runs tasks as the parent sends them, one JSON line each:
+``{"task", "request", "result", "log", "cwd", "env"}``. The task's output goes to its log file,
+its result to the result file, and the line ``done`` back to the parent.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -18,32 +27,90 @@ TASKS: dict[str, str] = {
     "train-estimator": "mlci_action.worker.train_estimator",
     "data-tests": "mlci_action.worker.datatests",
     "evaluate": "mlci_action.worker.evaluate",
+    "model-tests": "mlci_action.worker.model_tests",
 }
+PRELOAD = ("pandas", "sklearn", "skops.io", "pandera.pandas", "pytest")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 3 or args[0] not in TASKS:
-        print(f"usage: python -m mlci_action.worker {{{'|'.join(TASKS)}}} REQUEST RESULT")
-        return 2
-    task, request_path, result_path = args
-    request = json.loads(Path(request_path).read_text(encoding="utf-8"))
-    payload: dict[str, Any]
+def run_task(task: str, request: dict[str, Any]) -> dict[str, Any]:
+    """Run one task; its outcome (result or error) as the JSON payload the parent reads."""
     try:
         run: Task = import_module(TASKS[task]).run
-        payload = {"ok": True, "result": run(request)}
+        return {"ok": True, "result": run(request)}
     except MlciError as exc:
         kind = "input" if isinstance(exc, InputError) or exc.exit_code == 2 else "failure"
-        payload = {"ok": False, "kind": kind, "message": exc.message, "hint": exc.hint}
+        return {"ok": False, "kind": kind, "message": exc.message, "hint": exc.hint}
     except Exception as exc:  # a bug, or a library failing on the project's code: keep the trace
-        payload = {
+        return {
             "ok": False,
             "kind": "failure",
             "message": f"{exc.__class__.__name__}: {exc}",
             "hint": None,
             "traceback": traceback.format_exc(limit=8),
         }
-    Path(result_path).write_text(json.dumps(payload, allow_nan=True), encoding="utf-8")
+
+
+def _write(path: str, payload: dict[str, Any]) -> None:
+    Path(path).write_text(json.dumps(payload, allow_nan=True), encoding="utf-8")
+
+
+@contextlib.contextmanager
+def _redirected(log: str | None, cwd: str, env: Mapping[str, str]) -> Iterator[None]:
+    """Point fds 1 and 2 at the task's log, and set its directory and variables, for one task."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    target = os.open(log or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    old_cwd, old_env = os.getcwd(), dict(os.environ)
+    os.dup2(target, 1)
+    os.dup2(target, 2)
+    os.chdir(cwd)
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, target):
+            os.close(fd)
+        os.chdir(old_cwd)
+        os.environ.clear()
+        os.environ.update(old_env)
+
+
+def serve() -> int:
+    control_in = os.fdopen(os.dup(0), "r", encoding="utf-8")
+    control_out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)  # a task that reads stdin must not eat the protocol
+    os.dup2(2, 1)  # stray output between tasks goes to the host's stderr
+    for name in PRELOAD:
+        with contextlib.suppress(ImportError):
+            import_module(name)
+    control_out.write("ready\n")
+    control_out.flush()
+    for line in control_in:
+        message = json.loads(line)
+        with _redirected(message.get("log"), message["cwd"], message.get("env") or {}):
+            payload = run_task(message["task"], message["request"])
+        _write(message["result"], payload)
+        control_out.write("done\n")
+        control_out.flush()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--serve"]:
+        return serve()
+    if len(args) != 3 or args[0] not in TASKS:
+        print(f"usage: python -m mlci_action.worker {{{'|'.join(TASKS)}}} REQUEST RESULT | --serve")
+        return 2
+    task, request_path, result_path = args
+    payload = run_task(task, json.loads(Path(request_path).read_text(encoding="utf-8")))
+    _write(result_path, payload)
     return 0 if payload["ok"] else 1
 
 
