@@ -46,7 +46,9 @@ def head(root: Path) -> str | None:
 def is_dirty(root: Path, rel: str) -> bool:
     spec = rel or "."
     exclude = f":(exclude){rel + '/' if rel else ''}.mlci"  # mlci's own output is not a change
-    return bool(_git(root, "status", "--porcelain", "--untracked-files=normal", "--", spec, exclude))
+    return bool(
+        _git(root, "status", "--porcelain", "--untracked-files=normal", "--", spec, exclude)
+    )
 
 
 def resolve(root: Path, ref: str) -> str:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import csv
 from pathlib import Path
+
+import yaml
 
 from mlci_action.config import CONFIG_FILE, Config
 from mlci_action.errors import ConfigError, InputError
@@ -39,6 +42,44 @@ def check_data_file(project: Path, name: str, key: str, target: str) -> None:
                 f"{path}: target column {target!r} is not in the header (columns: {shown})",
                 hint=f"set {_where('data.target')} to one of the columns",
             )
+
+
+def check_schema_file(project: Path, spec: str) -> None:
+    """Cheap checks of the schema file at entry: it exists, parses, and defines the class."""
+    name, _, cls = spec.partition(":")
+    path = project / name
+    if not path.is_file():
+        raise ConfigError(f"{path}: schema file named in {_where('data.schema')} not found")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if path.suffix == ".py":
+        try:
+            tree = ast.parse(text, filename=str(path))
+        except SyntaxError as exc:
+            raise InputError(
+                f"{path}:{exc.lineno}: syntax error in the schema file: {exc.msg}",
+                hint=f"fix line {exc.lineno}; `python -m py_compile {path}` shows the same error",
+            ) from None
+        defined = {node.name for node in tree.body if isinstance(node, ast.ClassDef)} | {
+            target.id
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
+        if cls not in defined:
+            shown = ", ".join(sorted(defined)) or "none"
+            raise InputError(
+                f"{path}: defines no {cls!r} (named in {_where('data.schema')}); top-level names: {shown}",
+                hint="point data.schema at the pandera DataFrameModel class: 'schema.py:ClassName'",
+            )
+    else:
+        try:
+            yaml.safe_load(text)
+        except yaml.MarkedYAMLError as exc:
+            line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
+            raise InputError(
+                f"{path}:{line}: the schema is not valid YAML: {exc.problem}"
+            ) from None
 
 
 def check_inputs(project: Path, config: Config) -> None:

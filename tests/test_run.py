@@ -1,0 +1,302 @@
+"""`mlci run` end to end: the real CLI on real git repositories with real uv environments."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git
+
+
+def read_run(project: Path) -> dict:
+    return json.loads((project / ".mlci" / "out" / "run.json").read_text())
+
+
+def commit_change(project: Path, path: str, old: str, new: str, message: str = "change") -> None:
+    file = project / path
+    text = file.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    file.write_text(text.replace(old, new))
+    git(project, "commit", "--quiet", "-am", message)
+
+
+def test_change_against_baseline_passes_with_full_record(make_project, mlci):
+    project = make_project("classification")
+    commit_change(project, "params.yaml", "C: 1.0", "C: 0.5", "stronger regularisation")
+    done = mlci("run", str(project), "--base", "HEAD~1")
+    assert done.returncode == 0, done.stderr
+    run = read_run(project)
+    assert run["verdict"] == "pass"
+    assert list(run["stages"]) == [
+        "source", "environment", "train", "data_tests", "evaluate", "model_tests", "gates", "report",
+    ]
+    assert all(s["status"] == "passed" and s["seconds"] >= 0 for s in run["stages"].values())
+    accuracy = run["metrics"]["accuracy"]
+    assert {"baseline", "candidate", "delta", "ci_low", "ci_high"} <= set(accuracy)
+    assert accuracy["candidate"] > 0.9 and accuracy["ci_low"] <= accuracy["delta"] <= accuracy["ci_high"]
+    assert {g["name"] for g in run["gates"]} == {"accuracy", "roc_auc"}
+    assert all(g["passed"] for g in run["gates"])
+    assert run["data"]["passed"] and run["data"]["checks"]
+    assert run["model_tests"]["passed"] == 5 and run["model_tests"]["failed"] == 0
+    assert run["cache"]["hit"] is False and len(run["cache"]["key"]) == 40
+    assert run["params"] == {"C": {"baseline": "1.0", "candidate": "0.5"}}
+    assert run["baseline"]["sha"] == git(project, "rev-parse", "HEAD~1")
+    assert run["candidate"]["dirty"] is False
+    out = project / ".mlci" / "out"
+    assert (out / "models" / "candidate.skops").is_file() and (out / "models" / "baseline.skops").is_file()
+    report = (out / "report.md").read_text()
+    assert report.startswith("## ✅ mlci · breast\\-cancer: pass")
+    assert "| accuracy ↑ |" in report and "```mermaid" in report
+    assert "### Data checks: ✅" in report and "### Model tests: ✅ 5 passed" in report
+    assert "report:" in done.stderr and "accuracy" in done.stderr  # the terminal summary table
+
+    # unchanged: everything comes from the cache, and the report says so
+    again = mlci("run", str(project), "--base", "HEAD~1")
+    assert again.returncode == 0, again.stderr
+    cached = read_run(project)
+    assert cached["cache"] == {**run["cache"], "hit": True}
+    assert cached["metrics"] == run["metrics"]
+    assert "reused from cache" in (out / "report.md").read_text()
+    assert "results reused from the cache" in again.stderr
+
+    # --no-cache: a full run again, and the seeded bootstrap gives the same intervals
+    fresh = mlci("run", str(project), "--base", "HEAD~1", "--no-cache")
+    assert fresh.returncode == 0, fresh.stderr
+    rerun = read_run(project)
+    assert rerun["cache"]["hit"] is False
+    assert rerun["cache"]["trained"] == {"candidate": True, "baseline": True}
+    assert rerun["metrics"] == run["metrics"]
+
+
+def test_regression_example_with_estimator_and_no_baseline(make_project, mlci):
+    project = make_project("regression")
+    done = mlci("run", str(project))
+    assert done.returncode == 0, done.stderr
+    run = read_run(project)
+    assert run["verdict"] == "pass" and run["baseline"] is None
+    assert set(run["metrics"]) == {"rmse", "mae", "r2"}
+    assert run["metrics"]["r2"]["baseline"] is None and run["metrics"]["r2"]["delta"] is None
+    rmse_gate = next(g for g in run["gates"] if g["name"] == "rmse")
+    assert "no baseline" in rmse_gate["reason"]
+    assert "No baseline" in (project / ".mlci" / "out" / "report.md").read_text()
+
+
+def test_a_regression_breaks_the_gate(make_project, mlci):
+    project = make_project("classification")
+    commit_change(project, "params.yaml", "C: 1.0", "C: 0.0005", "far too much regularisation")
+    done = mlci("run", str(project), "--base", "HEAD~1")
+    assert done.returncode == 1
+    run = read_run(project)
+    assert run["verdict"] == "fail"
+    accuracy_gate = next(g for g in run["gates"] if g["name"] == "accuracy")
+    assert not accuracy_gate["passed"] and "max_regression" in accuracy_gate["reason"]
+    assert run["stages"]["gates"]["status"] == "failed"
+    report = (project / ".mlci" / "out" / "report.md").read_text()
+    assert report.startswith("## ❌") and "### What failed" in report
+
+
+def test_failing_model_test_and_data_check_fail_the_verdict(make_project, mlci):
+    project = make_project("classification")
+    (project / "tests" / "test_extra.py").write_text(
+        "def test_impossible(model, X_test, y_test):\n    assert model.score(X_test, y_test) > 1.5\n"
+    )
+    train = project / "data" / "train.csv"
+    lines = train.read_text().splitlines()
+    header = lines[0].split(",")
+    row = lines[1].split(",")
+    row[header.index("mean_radius")] = "-5.0"
+    lines[1] = ",".join(row)
+    train.write_text("\n".join(lines) + "\n")
+    done = mlci("run", str(project))
+    assert done.returncode == 1
+    run = read_run(project)
+    assert run["model_tests"]["failed"] == 1
+    failed = next(t for t in run["model_tests"]["tests"] if t["outcome"] == "failed")
+    assert failed["nodeid"].endswith("test_impossible")
+    assert run["data"]["passed"] is False
+    schema = next(c for c in run["data"]["checks"] if c["kind"] == "schema" and not c["passed"])
+    failure = next(f for f in schema["failures"] if f["column"] == "mean_radius")
+    assert failure["count"] == 1 and failure["examples"] == ["-5.0"]
+    # training and evaluation still ran: the failures are findings, not crashes
+    assert run["stages"]["evaluate"]["status"] == "passed"
+    report = (project / ".mlci" / "out" / "report.md").read_text()
+    assert "test\\_impossible" in report and "mean\\_radius" in report
+
+
+def test_drift_between_baseline_and_candidate_data_is_reported(make_project, mlci):
+    project = make_project("regression")
+    train = project / "data" / "train.csv"
+    lines = train.read_text().splitlines()
+    header = lines[0].split(",")
+    col = header.index("bmi")
+    shifted = [lines[0]]
+    for line in lines[1:]:
+        cells = line.split(",")
+        cells[col] = f"{float(cells[col]) + 8:.1f}"
+        shifted.append(",".join(cells))
+    train.write_text("\n".join(shifted) + "\n")
+    git(project, "commit", "--quiet", "-am", "new data")
+    done = mlci("run", str(project), "--base", "HEAD~1")
+    run = read_run(project)
+    drift = [c for c in run["data"]["checks"] if c["kind"] == "drift" and not c["passed"]]
+    assert [c["column"] for c in drift] == ["bmi"], done.stderr
+    assert drift[0]["severity"] == "warning" and drift[0]["statistic"] > drift[0]["threshold"]
+    assert "bmi" in (project / ".mlci" / "out" / "report.md").read_text()
+
+
+# --- bad input: exit 2, a message naming what and where, nothing written -----------------
+
+
+def assert_unusable(done, *words: str) -> None:
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    assert "Traceback" not in done.stderr
+    for word in words:
+        assert word in done.stderr, done.stderr
+
+
+@pytest.fixture
+def project_with_old_run(make_project):
+    project = make_project("classification")
+    out = project / ".mlci" / "out"
+    out.mkdir(parents=True)
+    (out / "run.json").write_text('{"old": true}')
+    return project
+
+
+def untouched(project: Path) -> bool:
+    return (project / ".mlci" / "out" / "run.json").read_text() == '{"old": true}'
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (lambda p: (p / "mlci.yaml").unlink(), ["no mlci.yaml", "mlci init"]),
+        (lambda p: (p / "mlci.yaml").write_text("name: [x\n"), ["not valid YAML", "mlci.yaml:"]),
+        (
+            lambda p: (p / "mlci.yaml").write_text((p / "mlci.yaml").read_text() + "extra: 1\n"),
+            ["extra: unknown key"],
+        ),
+        (
+            lambda p: (p / "mlci.yaml").write_text(
+                (p / "mlci.yaml").read_text().replace("threshold: 0.9 ", "threshold: high ")
+            ),
+            ["gates.accuracy.threshold", "'high'"],
+        ),
+        (lambda p: (p / "data" / "test.csv").unlink(), ["test.csv: data file not found", "data.test"]),
+        (lambda p: (p / "data" / "train.csv").write_text(""), ["train.csv: data file is empty"]),
+        (
+            lambda p: (p / "data" / "train.csv").write_text(
+                (p / "data" / "train.csv").read_text().replace("diagnosis", "label")
+            ),
+            ["target column 'diagnosis' is not in the header", "data.target"],
+        ),
+        (lambda p: (p / "schema.py").write_text("class Broken(:\n"), ["schema.py:1: syntax error", "py_compile"]),
+        (
+            lambda p: (p / "schema.py").write_text("import pandera.pandas as pa\n"),
+            ["schema.py", "BreastCancerSchema"],
+        ),
+    ],
+    ids=[
+        "config-missing",
+        "config-not-yaml",
+        "config-unknown-key",
+        "config-wrong-type",
+        "data-missing",
+        "data-empty",
+        "target-absent",
+        "schema-syntax-error",
+        "schema-class-missing",
+    ],
+)
+def test_unusable_input_exits_2_and_writes_nothing(project_with_old_run, mlci, edit, words):
+    edit(project_with_old_run)
+    done = mlci("run", str(project_with_old_run))
+    assert_unusable(done, *words)
+    assert untouched(project_with_old_run)
+
+
+def test_unparseable_data_exits_2(project_with_old_run, mlci):
+    test_csv = project_with_old_run / "data" / "test.csv"
+    test_csv.write_text(test_csv.read_text() + '1,2,"unterminated\n')
+    done = mlci("run", str(project_with_old_run))
+    assert_unusable(done, "test.csv", "cannot be parsed")
+    assert untouched(project_with_old_run)
+
+
+def test_baseline_ref_that_does_not_exist(project_with_old_run, mlci):
+    done = mlci("run", str(project_with_old_run), "--base", "no-such-branch")
+    assert_unusable(done, "baseline ref 'no-such-branch' does not exist", "fetch-depth")
+    assert untouched(project_with_old_run)
+
+
+def test_baseline_asked_outside_git(make_project, mlci):
+    project = make_project("classification", git_init=False)
+    done = mlci("run", str(project), "--base", "main")
+    assert_unusable(done, "not inside a git repository", "git init")
+
+
+# --- failures of the project's code: a fail verdict with the reason in the report ----------
+
+FAILING_TRAIN = "import sys\nprint('loading data')\nprint('boom: bad hyper-parameter', file=sys.stderr)\nsys.exit(3)\n"
+SILENT_TRAIN = "print('trained, but forgot to save')\n"
+GARBAGE_TRAIN = "import os\nopen(os.environ['MLCI_MODEL_PATH'], 'wb').write(b'not a zip')\n"
+UNTRUSTED_TRAIN = """\
+import os, skops.io
+from sklearn.linear_model import LogisticRegression
+import pandas as pd
+from custom import Wrapper
+frame = pd.read_csv(os.environ["MLCI_TRAIN_PATH"])
+y = frame.pop(os.environ["MLCI_TARGET"])
+skops.io.dump(Wrapper(LogisticRegression(max_iter=2000).fit(frame, y)), os.environ["MLCI_MODEL_PATH"])
+"""
+CUSTOM = """\
+class Wrapper:
+    def __init__(self, inner):
+        self.inner = inner
+    def predict(self, X):
+        return self.inner.predict(X)
+"""
+NAN_TRAIN = """\
+import os, numpy as np, pandas as pd, skops.io
+from sklearn.linear_model import LogisticRegression
+frame = pd.read_csv(os.environ["MLCI_TRAIN_PATH"])
+y = frame.pop(os.environ["MLCI_TARGET"])
+model = LogisticRegression(max_iter=2000).fit(frame, y)
+model.coef_[:] = np.nan
+skops.io.dump(model, os.environ["MLCI_MODEL_PATH"])
+"""
+
+
+@pytest.mark.parametrize(
+    ("script", "stage", "words"),
+    [
+        (FAILING_TRAIN, "train", ["exited with code 3"]),
+        (SILENT_TRAIN, "train", ["wrote no model"]),
+        (GARBAGE_TRAIN, "evaluate", ["model.skops"]),
+        (UNTRUSTED_TRAIN, "evaluate", ["custom.Wrapper", "trusted_types"]),
+        (NAN_TRAIN, "evaluate", ["NaN"]),
+    ],
+    ids=["training-fails", "no-model", "unreadable-model", "untrusted-type", "nan-metric"],
+)
+def test_project_failures_give_fail_verdict_with_reason(make_project, mlci, script, stage, words):
+    project = make_project("classification")
+    (project / "train.py").write_text(script)
+    (project / "custom.py").write_text(CUSTOM)
+    done = mlci("run", str(project))
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    run = read_run(project)
+    assert run["verdict"] == "fail"
+    assert run["stages"][stage]["status"] == "failed"
+    reason = run["stages"][stage]["reason"]
+    for word in words:
+        assert word in reason, reason
+    downstream = {"train": ["evaluate", "model_tests", "gates"], "evaluate": ["gates"]}[stage]
+    assert all(run["stages"][name]["status"] == "skipped" for name in downstream)
+    report = (project / ".mlci" / "out" / "report.md").read_text()
+    assert "### What failed" in report and f"**{stage}**" in report
+    if script is FAILING_TRAIN:
+        assert "boom: bad hyper-parameter" in run["stages"]["train"]["log_tail"]
+        assert "<summary>Log tail: train</summary>" in report
