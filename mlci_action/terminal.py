@@ -23,7 +23,7 @@ class TerminalProgress:
     """Progress lines per stage; safe to call from the threads stages run in."""
 
     def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console(stderr=True, highlight=False)
+        self.console = console or Console(stderr=True, highlight=False, soft_wrap=True)
         self._lock = threading.Lock()
 
     def stage_started(self, name: str) -> None:

@@ -44,7 +44,9 @@ def make_project(tmp_path: Path, cache_env: dict[str, str]) -> Callable[..., Pat
     def make(example: str = "classification", *, git_init: bool = True, name: str = "repo") -> Path:
         project = tmp_path / name
         shutil.copytree(
-            EXAMPLES / example, project, ignore=shutil.ignore_patterns(".mlci", "*.skops", "__pycache__")
+            EXAMPLES / example,
+            project,
+            ignore=shutil.ignore_patterns(".mlci", "*.skops", "__pycache__"),
         )
         if git_init:
             git(project, "init", "--quiet", "--initial-branch=main")

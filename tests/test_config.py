@@ -90,7 +90,11 @@ def test_missing_required_key(tmp_path):
         ("metrics: [accuracy]", "metrics: [acuracy]", "unknown metric 'acuracy'"),
         ("metrics: [accuracy]", "metrics: [rmse]", "metric 'rmse' is for regression"),
         ("gates:\n  accuracy:", "gates:\n  f1:", "gate 'f1' names a metric that is not evaluated"),
-        ("  estimator: sklearn.linear_model.LogisticRegression", "  params: {}", "exactly one of 'command' or 'estimator'"),
+        (
+            "  estimator: sklearn.linear_model.LogisticRegression",
+            "  params: {}",
+            "exactly one of 'command' or 'estimator'",
+        ),
         ("name: demo", "name: Not A Name", "name"),
         ("train: train.csv", "train: train.csv\n  schema: schema.py", "must name its class"),
     ],

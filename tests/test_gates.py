@@ -12,7 +12,12 @@ from mlci_action.stages.gates import check_gate
 def metric(candidate, baseline=None, ci=(None, None), greater=True):
     delta = None if baseline is None else candidate - baseline
     return MetricResult(
-        candidate=candidate, baseline=baseline, delta=delta, ci_low=ci[0], ci_high=ci[1], greater_is_better=greater
+        candidate=candidate,
+        baseline=baseline,
+        delta=delta,
+        ci_low=ci[0],
+        ci_high=ci[1],
+        greater_is_better=greater,
     )
 
 
@@ -27,13 +32,43 @@ def metric(candidate, baseline=None, ci=(None, None), greater=True):
         ("accuracy", Gate(max_regression=0.02), metric(0.90, 0.94), False, "below -0.02"),
         ("rmse", Gate(max_relative_regression=0.05), metric(10.4, 10.0), True, "-4.00% ≥ -5.00%"),
         ("rmse", Gate(max_relative_regression=0.05), metric(10.6, 10.0), False, "-6.00%"),
-        ("accuracy", Gate(min_absolute_change=0.01), metric(0.95, 0.93), True, "min_absolute_change"),
-        ("accuracy", Gate(min_absolute_change=0.01), metric(0.935, 0.93), False, "min_absolute_change"),
+        (
+            "accuracy",
+            Gate(min_absolute_change=0.01),
+            metric(0.95, 0.93),
+            True,
+            "min_absolute_change",
+        ),
+        (
+            "accuracy",
+            Gate(min_absolute_change=0.01),
+            metric(0.935, 0.93),
+            False,
+            "min_absolute_change",
+        ),
         ("accuracy", Gate(min_relative_change=0.1), metric(0.6, 0.5), True, "+20.00%"),
         ("accuracy", Gate(max_regression=0.01), metric(0.5), True, "no baseline"),
-        ("accuracy", Gate(require_significant=True), metric(0.95, 0.9, (0.01, 0.09)), True, "significant"),
-        ("accuracy", Gate(require_significant=True), metric(0.95, 0.9, (-0.01, 0.09)), False, "not significant"),
-        ("rmse", Gate(require_significant=True), metric(9.0, 10.0, (-2.0, -0.5), False), True, "significant"),
+        (
+            "accuracy",
+            Gate(require_significant=True),
+            metric(0.95, 0.9, (0.01, 0.09)),
+            True,
+            "significant",
+        ),
+        (
+            "accuracy",
+            Gate(require_significant=True),
+            metric(0.95, 0.9, (-0.01, 0.09)),
+            False,
+            "not significant",
+        ),
+        (
+            "rmse",
+            Gate(require_significant=True),
+            metric(9.0, 10.0, (-2.0, -0.5), False),
+            True,
+            "significant",
+        ),
         ("accuracy", Gate(threshold=0.5, greater_is_better=False), metric(0.4), True, "≤ 0.5"),
     ],
 )

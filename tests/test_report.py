@@ -34,12 +34,28 @@ def record(**changes) -> RunRecord:
         baseline=Source(role="baseline", ref="main", sha="b" * 40),
         stages={
             "source": StageResult(status=Status.PASSED, seconds=0.1),
-            "train": StageResult(status=Status.FAILED, seconds=2.0, reason=EVIL, log_tail=f"line 1\n{EVIL}\n</pre>"),
+            "train": StageResult(
+                status=Status.FAILED, seconds=2.0, reason=EVIL, log_tail=f"line 1\n{EVIL}\n</pre>"
+            ),
         },
         metrics={
-            "accuracy": MetricResult(baseline=0.95, candidate=0.9, delta=-0.05, ci_low=-0.08, ci_high=-0.02, significant=True)
+            "accuracy": MetricResult(
+                baseline=0.95,
+                candidate=0.9,
+                delta=-0.05,
+                ci_low=-0.08,
+                ci_high=-0.02,
+                significant=True,
+            )
         },
-        gates=[GateResult(name="accuracy", metric="accuracy", passed=False, reason="max_regression: change -0.05 is below -0.02")],
+        gates=[
+            GateResult(
+                name="accuracy",
+                metric="accuracy",
+                passed=False,
+                reason="max_regression: change -0.05 is below -0.02",
+            )
+        ],
         data=DataReport(
             passed=False,
             rows={"train": 100, "test": 20},
@@ -50,12 +66,20 @@ def record(**changes) -> RunRecord:
                     dataset="train",
                     passed=False,
                     detail="1 check failed",
-                    failures=[CheckFailure(check="in_range(0, 1)", column=EVIL, count=3, examples=[EVIL, "2"])],
+                    failures=[
+                        CheckFailure(
+                            check="in_range(0, 1)", column=EVIL, count=3, examples=[EVIL, "2"]
+                        )
+                    ],
                 )
             ],
         ),
         model_tests=ModelTestsReport(
-            passed=1, failed=1, tests=[ModelTest(nodeid=f"tests/test_m.py::test_{EVIL}", outcome="failed", message=EVIL)]
+            passed=1,
+            failed=1,
+            tests=[
+                ModelTest(nodeid=f"tests/test_m.py::test_{EVIL}", outcome="failed", message=EVIL)
+            ],
         ),
         params={"C": {"baseline": "1.0", "candidate": EVIL}},
         cache=CacheInfo(hit=False, key="k" * 40),
@@ -98,7 +122,9 @@ def test_cache_hit_and_pass_are_said():
 
 
 def test_limit_keeps_headline_and_metrics_table():
-    huge = record(stages={"train": StageResult(status=Status.FAILED, reason="x", log_tail="y" * 100_000)})
+    huge = record(
+        stages={"train": StageResult(status=Status.FAILED, reason="x", log_tail="y" * 100_000)}
+    )
     text = render_limited(huge, limit=65_536, marker="<!-- mlci:demo -->")
     assert len(text) <= 65_536
     assert text.startswith("<!-- mlci:demo -->")

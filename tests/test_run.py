@@ -30,12 +30,22 @@ def test_change_against_baseline_passes_with_full_record(make_project, mlci):
     run = read_run(project)
     assert run["verdict"] == "pass"
     assert list(run["stages"]) == [
-        "source", "environment", "train", "data_tests", "evaluate", "model_tests", "gates", "report",
+        "source",
+        "environment",
+        "train",
+        "data_tests",
+        "evaluate",
+        "model_tests",
+        "gates",
+        "report",
     ]
     assert all(s["status"] == "passed" and s["seconds"] >= 0 for s in run["stages"].values())
     accuracy = run["metrics"]["accuracy"]
     assert {"baseline", "candidate", "delta", "ci_low", "ci_high"} <= set(accuracy)
-    assert accuracy["candidate"] > 0.9 and accuracy["ci_low"] <= accuracy["delta"] <= accuracy["ci_high"]
+    assert (
+        accuracy["candidate"] > 0.9
+        and accuracy["ci_low"] <= accuracy["delta"] <= accuracy["ci_high"]
+    )
     assert {g["name"] for g in run["gates"]} == {"accuracy", "roc_auc"}
     assert all(g["passed"] for g in run["gates"])
     assert run["data"]["passed"] and run["data"]["checks"]
@@ -45,7 +55,9 @@ def test_change_against_baseline_passes_with_full_record(make_project, mlci):
     assert run["baseline"]["sha"] == git(project, "rev-parse", "HEAD~1")
     assert run["candidate"]["dirty"] is False
     out = project / ".mlci" / "out"
-    assert (out / "models" / "candidate.skops").is_file() and (out / "models" / "baseline.skops").is_file()
+    assert (out / "models" / "candidate.skops").is_file() and (
+        out / "models" / "baseline.skops"
+    ).is_file()
     report = (out / "report.md").read_text()
     assert report.startswith("## ✅ mlci · breast\\-cancer: pass")
     assert "| accuracy ↑ |" in report and "```mermaid" in report
@@ -184,7 +196,10 @@ def untouched(project: Path) -> bool:
             ),
             ["gates.accuracy.threshold", "'high'"],
         ),
-        (lambda p: (p / "data" / "test.csv").unlink(), ["test.csv: data file not found", "data.test"]),
+        (
+            lambda p: (p / "data" / "test.csv").unlink(),
+            ["test.csv: data file not found", "data.test"],
+        ),
         (lambda p: (p / "data" / "train.csv").write_text(""), ["train.csv: data file is empty"]),
         (
             lambda p: (p / "data" / "train.csv").write_text(
@@ -192,7 +207,10 @@ def untouched(project: Path) -> bool:
             ),
             ["target column 'diagnosis' is not in the header", "data.target"],
         ),
-        (lambda p: (p / "schema.py").write_text("class Broken(:\n"), ["schema.py:1: syntax error", "py_compile"]),
+        (
+            lambda p: (p / "schema.py").write_text("class Broken(:\n"),
+            ["schema.py:1: syntax error", "py_compile"],
+        ),
         (
             lambda p: (p / "schema.py").write_text("import pandera.pandas as pa\n"),
             ["schema.py", "BreastCancerSchema"],

@@ -28,6 +28,20 @@ def _infer_task(target: object) -> str:
     return "regression"
 
 
+def _widen(column: dict[str, object]) -> None:
+    """Observed min/max are too tight for new data: widen numeric ranges by 10 % of the span,
+    never below zero for a column that had no negative values."""
+    low, high = column.get("greater_than_or_equal_to"), column.get("less_than_or_equal_to")
+    if not isinstance(low, int | float) or not isinstance(high, int | float):
+        return
+    margin = (high - low) * 0.1 or abs(high) * 0.1 or 1.0
+    new_low = low - margin
+    if low >= 0:
+        new_low = max(0.0, new_low)
+    column["greater_than_or_equal_to"] = round(new_low, 6)
+    column["less_than_or_equal_to"] = round(high + margin, 6)
+
+
 def init(args: argparse.Namespace, console: Console) -> int:
     project: Path = args.project.resolve()
     config_path, schema_path = project / CONFIG_FILE, project / SCHEMA_FILE
@@ -45,6 +59,8 @@ def init(args: argparse.Namespace, console: Console) -> int:
     task = args.task or _infer_task(frame[args.target])
     schema = yaml.safe_load(pa.infer_schema(frame).to_yaml() or "{}")
     schema.pop("index", None)
+    for column in (schema.get("columns") or {}).values():
+        _widen(column)
     schema["coerce"] = True
     name = args.name or re.sub(r"[^a-z0-9._-]+", "-", project.name.lower()).strip("-.") or "model"
     estimator = (

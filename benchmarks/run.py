@@ -1,0 +1,143 @@
+"""`make bench`: mlci's speed, measured side by side in one run (the machine is shared/noisy).
+
+    python benchmarks/run.py [--repeats N] [--rows N]
+
+1. Overhead: `mlci run` on the classification example against its training script plus a
+   scoring script run directly in the same environment, interleaved, median of N.
+   Also: a PR push where the baseline model is cached, a cold run with a baseline, and an
+   unchanged rerun (cache hit) to a full report.
+2. Data tests on ROWS x 20 columns (benchmarks/bench_datatests.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MLCI = [sys.executable, "-m", "mlci_action"]
+
+
+def git(cwd: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.invalid", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+    )
+
+
+def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="mlci-bench-"))
+    env = {**os.environ, "MLCI_CACHE_DIR": str(work / "cache"), "NO_COLOR": "1"}
+    project = work / "repo"
+    shutil.copytree(
+        ROOT / "examples" / "classification",
+        project,
+        ignore=shutil.ignore_patterns(".mlci", "*.skops"),
+    )
+    git(project, "init", "--quiet", "--initial-branch=main")
+    git(project, "add", "-A")
+    git(project, "commit", "--quiet", "-m", "baseline")
+
+    # warm-up: builds the environment once (not what is measured) and finds its python
+    timed([*MLCI, "run", str(project)], project, env)
+    python = str(next((work / "cache" / "envs").glob("*/bin/python")))
+    model = work / "direct.skops"
+    direct_env = {
+        **env,
+        "MLCI_TRAIN_PATH": str(project / "data" / "train.csv"),
+        "MLCI_TARGET": "diagnosis",
+        "MLCI_MODEL_PATH": str(model),
+    }
+
+    def direct() -> float:
+        return timed([python, "train.py"], project, direct_env) + timed(
+            [
+                python,
+                str(ROOT / "benchmarks" / "score_direct.py"),
+                str(model),
+                str(project / "data" / "test.csv"),
+                "diagnosis",
+            ],
+            project,
+            env,
+        )
+
+    counter = iter(range(10_000))
+
+    def pr_push() -> float:
+        # a new candidate (params change), baseline model already in the cache
+        (project / "params.yaml").write_text(f"C: {1.0 - next(counter) / 1000}\nmax_iter: 1000\n")
+        return timed([*MLCI, "run", str(project), "--base", "HEAD"], project, env)
+
+    cases: dict[str, Callable[[], float]] = {
+        "by hand: train.py + score.py": direct,
+        "mlci run, no baseline (--no-cache)": lambda: timed(
+            [*MLCI, "run", str(project), "--no-cache"], project, env
+        ),
+        "mlci run, baseline cached (PR push)": pr_push,
+        "mlci run, cold, with baseline (--no-cache --base HEAD)": lambda: timed(
+            [*MLCI, "run", str(project), "--no-cache", "--base", "HEAD"], project, env
+        ),
+        "mlci run, unchanged (cache hit)": lambda: timed(
+            [*MLCI, "run", str(project), "--base", "HEAD"], project, env
+        ),
+    }
+    timed([*MLCI, "run", str(project), "--base", "HEAD"], project, env)  # fills the baseline cache
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(args.repeats):
+        for name, case in cases.items():  # interleaved, so load hits every case alike
+            samples[name].append(case())
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    hand = medians["by hand: train.py + score.py"]
+    print(
+        f"## mlci run overhead ({platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, median of {args.repeats})\n"
+    )
+    print("| case | median s | min s | vs by hand |")
+    print("|:--|--:|--:|--:|")
+    for name, values in samples.items():
+        print(f"| {name} | {medians[name]:.2f} | {min(values):.2f} | {medians[name] / hand:.2f}x |")
+    budget = 1.10 * hand + 3
+    nobase = medians["mlci run, no baseline (--no-cache)"]
+    print(
+        f"\ngoal: mlci run <= 1.10 x by hand + 3 s = {budget:.2f} s; measured {nobase:.2f} s: "
+        f"{'met' if nobase <= budget else 'NOT met'}"
+    )
+    hit = medians["mlci run, unchanged (cache hit)"]
+    print(
+        f"goal: cache hit to a full report <= 2 s; measured {hit:.2f} s: {'met' if hit <= 2 else 'NOT met'}\n"
+    )
+    sys.stdout.flush()
+    subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_datatests.py"), "--rows", str(args.rows)],
+        check=True,
+    )
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,121 @@
+"""`mlci init`, `mlci validate` and the `mlci` entry point's error handling."""
+
+from __future__ import annotations
+
+import shutil
+
+import yaml
+
+from mlci_action.cli import main
+from mlci_action.config import load_config
+from tests.conftest import EXAMPLES
+
+
+def test_validate_accepts_the_examples(capsys):
+    for example in ("classification", "regression"):
+        assert main(["validate", str(EXAMPLES / example)]) == 0
+        assert "valid" in capsys.readouterr().err
+
+
+def test_validate_reports_schema_failures_with_exit_1(tmp_path, capsys):
+    project = tmp_path / "p"
+    shutil.copytree(EXAMPLES / "regression", project)
+    train = project / "data" / "train.csv"
+    lines = train.read_text().splitlines()
+    header = lines[0].split(",")
+    row = lines[1].split(",")
+    row[header.index("age")] = "-40"
+    lines[1] = ",".join(row)
+    train.write_text("\n".join(lines) + "\n")
+    assert main(["validate", str(project)]) == 1
+    err = capsys.readouterr().err
+    assert "age" in err and "-40" in err and "invalid" in err
+
+
+def test_init_scaffolds_a_config_and_schema_that_validate(tmp_path, capsys):
+    project = tmp_path / "my-model"
+    (project / "data").mkdir(parents=True)
+    for name in ("train.csv", "test.csv"):
+        shutil.copy(EXAMPLES / "regression" / "data" / name, project / "data" / name)
+    code = main(
+        [
+            "init",
+            str(project),
+            "--train",
+            "data/train.csv",
+            "--test",
+            "data/test.csv",
+            "--target",
+            "progression",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    config = load_config(project)
+    assert config.name == "my-model" and config.evaluation.task == "regression"
+    assert config.training.estimator == "sklearn.linear_model.Ridge"
+    schema = yaml.safe_load((project / "schema.yaml").read_text())
+    assert "progression" in schema["columns"] and "index" not in schema
+    assert (project / "requirements.txt").is_file()
+    assert main(["validate", str(project)]) == 0
+    # never overwrite without --force
+    assert (
+        main(
+            [
+                "init",
+                str(project),
+                "--train",
+                "data/train.csv",
+                "--test",
+                "data/test.csv",
+                "--target",
+                "progression",
+            ]
+        )
+        == 2
+    )
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_init_infers_classification_and_rejects_a_missing_target(tmp_path, capsys):
+    project = tmp_path / "clf"
+    shutil.copytree(EXAMPLES / "classification" / "data", project / "data")
+    assert (
+        main(
+            [
+                "init",
+                str(project),
+                "--train",
+                "data/train.csv",
+                "--test",
+                "data/test.csv",
+                "--target",
+                "diagnosis",
+            ]
+        )
+        == 0
+    )
+    assert load_config(project).evaluation.task == "classification"
+    other = tmp_path / "other"
+    shutil.copytree(EXAMPLES / "classification" / "data", other / "data")
+    assert (
+        main(
+            [
+                "init",
+                str(other),
+                "--train",
+                "data/train.csv",
+                "--test",
+                "data/test.csv",
+                "--target",
+                "nope",
+            ]
+        )
+        == 2
+    )
+    assert "target column 'nope'" in capsys.readouterr().err
+    assert not (other / "mlci.yaml").exists()
+
+
+def test_run_on_a_missing_directory_exits_2(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "absent")]) == 2
+    assert "not a directory" in capsys.readouterr().err

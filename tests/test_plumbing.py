@@ -1,0 +1,185 @@
+"""The pieces under the stages: hashing, git, the run cache, parameters, the worker host."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlci_action import git as mgit
+from mlci_action.cache import RunCache
+from mlci_action.errors import InputError, StageFailure
+from mlci_action.executors.host import HostPool
+from mlci_action.hashing import tree_digest
+from mlci_action.params import diff, flatten
+from tests.conftest import ROOT, git
+
+
+def test_tree_digest_follows_content_not_mlci_output(tmp_path):
+    (tmp_path / "a.py").write_text("x = 1\n")
+    first = tree_digest(tmp_path)
+    (tmp_path / ".mlci" / "out").mkdir(parents=True)
+    (tmp_path / ".mlci" / "out" / "run.json").write_text("{}")
+    assert tree_digest(tmp_path) == first
+    (tmp_path / "a.py").write_text("x = 2\n")
+    assert tree_digest(tmp_path) != first
+
+
+def test_tree_digest_respects_gitignore(tmp_path):
+    git(tmp_path, "init", "--quiet")
+    (tmp_path / ".gitignore").write_text("ignored/\n")
+    (tmp_path / "kept.txt").write_text("k")
+    first = tree_digest(tmp_path)
+    (tmp_path / "ignored").mkdir()
+    (tmp_path / "ignored" / "big.bin").write_text("noise")
+    assert tree_digest(tmp_path) == first
+
+
+def test_git_resolve_worktree_and_dirty(tmp_path):
+    git(tmp_path, "init", "--quiet", "--initial-branch=main")
+    (tmp_path / "f.txt").write_text("one")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "--quiet", "-m", "one")
+    first = mgit.resolve(tmp_path, "main")
+    (tmp_path / "f.txt").write_text("two")
+    assert mgit.is_dirty(tmp_path, "")
+    with mgit.worktree(tmp_path, first) as tree:
+        assert (tree / "f.txt").read_text() == "one"
+    assert not tree.exists()
+    assert len(git(tmp_path, "worktree", "list").splitlines()) == 1  # removed and pruned
+    with pytest.raises(InputError, match="does not exist"):
+        mgit.resolve(tmp_path, "nope")
+
+
+def test_run_cache_round_trip(tmp_path):
+    cache = RunCache(tmp_path)
+    assert cache.model("k") is None
+    model = tmp_path / "m.skops"
+    model.write_bytes(b"model")
+    stored = cache.store_model("k", model)
+    assert cache.model("k") == stored and stored.read_bytes() == b"model"
+    assert RunCache.run_key("a", None, "local") != RunCache.run_key("a", "b", "local")
+    assert cache.run("missing") is None
+
+
+def test_params_flatten_and_diff():
+    assert flatten({"a": {"b": 1}, "c": [1, 2]}) == {"a.b": "1", "c": "[1, 2]"}
+    assert diff({"lr": 0.1, "depth": 3}, {"lr": 0.2, "depth": 3, "new": True}) == {
+        "lr": {"baseline": "0.1", "candidate": "0.2"},
+        "new": {"baseline": None, "candidate": "true"},
+    }
+
+
+def test_worker_host_runs_tasks_and_survives_errors(tmp_path):
+    pool = HostPool(tmp_path / "logs")
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    try:
+        host = pool.get(sys.executable, env)
+        missing = {
+            "train_path": str(tmp_path / "none.csv"),
+            "target": "y",
+            "estimator": "sklearn.linear_model.Ridge",
+            "params": {},
+            "seed": 0,
+            "model_path": str(tmp_path / "m.skops"),
+        }
+        payload = host.call(
+            "train-estimator", missing, cwd=tmp_path, env={}, log=tmp_path / "t.log"
+        )
+        assert (
+            payload["ok"] is False
+            and payload["kind"] == "input"
+            and "not found" in payload["message"]
+        )
+        (tmp_path / "train.csv").write_text("x,y\n1,2\n2,4\n3,6\n")
+        ok = {**missing, "train_path": str(tmp_path / "train.csv")}
+        payload = host.call("train-estimator", ok, cwd=tmp_path, env={}, log=tmp_path / "t.log")
+        assert payload["ok"] is True and (tmp_path / "m.skops").is_file()
+        assert pool.get(sys.executable, env) is host  # reused, imports paid once
+    finally:
+        pool.close()
+
+
+def test_worker_host_death_is_a_stage_failure(tmp_path):
+    pool = HostPool(tmp_path / "logs")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_exit.py").write_text(
+        "import os\n\ndef test_exit():\n    print('bye', flush=True)\n    os._exit(9)\n"
+    )
+    try:
+        host = pool.get(sys.executable, {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+        with pytest.raises(StageFailure, match="died during model-tests") as info:
+            host.call(
+                "model-tests",
+                {"path": "tests", "args": []},
+                cwd=tmp_path,
+                env={},
+                log=tmp_path / "mt.log",
+            )
+        assert "bye" in (info.value.log_tail or "")
+        assert not host.alive
+    finally:
+        pool.close()
+
+
+def test_worker_host_timeout(tmp_path):
+    pool = HostPool(tmp_path / "logs")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_slow.py").write_text(
+        "import time\n\ndef test_slow():\n    time.sleep(60)\n"
+    )
+    try:
+        host = pool.get(sys.executable, {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+        with pytest.raises(StageFailure, match="timed out"):
+            host.call(
+                "model-tests",
+                {"path": "tests", "args": []},
+                cwd=tmp_path,
+                env={},
+                log=None,
+                timeout=15,
+            )
+    finally:
+        pool.close()
+
+
+def test_model_test_results_file(tmp_path, monkeypatch):
+    """The plugin records outcomes to MLCI_RESULTS_PATH; fixtures skip outside mlci."""
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_m.py").write_text(
+        "def test_ok():\n    pass\n\ndef test_bad():\n    assert 1 == 2\n\ndef test_needs_model(model):\n    pass\n"
+    )
+    results = tmp_path / "r.json"
+    import subprocess
+
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "MLCI_RESULTS_PATH": str(results)}
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests",
+            "-p",
+            "mlci_action.pytest_plugin",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        check=False,
+    )
+    outcomes = {
+        t["nodeid"].split("::")[1]: t["outcome"] for t in json.loads(results.read_text())["tests"]
+    }
+    assert outcomes == {"test_ok": "passed", "test_bad": "failed", "test_needs_model": "skipped"}
+
+
+def test_worker_cli_usage():
+    from mlci_action.worker.__main__ import main
+
+    assert main(["nope"]) == 2
+    assert Path(ROOT / "mlci_action" / "worker" / "__main__.py").is_file()
