@@ -38,6 +38,22 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--no-cache", action="store_true", help="retrain and retest even if nothing changed"
     )
+    run.add_argument(
+        "--package",
+        action="store_true",
+        help="build the serving image and smoke-test it (needs Docker)",
+    )
+    run.add_argument(
+        "--push",
+        action="store_true",
+        help="also push the image when the run passes (implies --package)",
+    )
+
+    promote = sub.add_parser(
+        "promote", help="point a tag at an image already in the registry, by digest"
+    )
+    promote.add_argument("reference", help="IMAGE@sha256:DIGEST, as `mlci run --push` reported it")
+    promote.add_argument("--tag", required=True, help="the tag to move, e.g. production")
 
     validate = sub.add_parser(
         "validate", help="check mlci.yaml, the data files and the data schema"
@@ -67,6 +83,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.envi
             from mlci_action.commands.validate import validate
 
             return validate(args.project.resolve(), console)
+        if args.command == "promote":
+            return command_promote(args, environ, console)
         if args.command == "init":
             from mlci_action.commands.init import init
 
@@ -108,11 +126,34 @@ def command_run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         cache_dir=cache_dir,
         base=args.base,
         no_cache=args.no_cache,
+        package=args.package or args.push,
+        push=args.push,
     )
+    docker = registry = None
+    if options.package or args.base == "registry":
+        from mlci_action.images.docker_api import Docker, connect
+        from mlci_action.images.registry import Registry, credentials_from_env
+
+        docker = Docker(connect())
+        registry = Registry(docker, credentials_from_env(environ))
     progress = TerminalProgress()
-    outcome = execute(options, progress)
+    outcome = execute(options, progress, docker, registry)
     progress.summary(outcome.record, str(outcome.report))
     return EXIT_PASS if outcome.record.verdict == "pass" else EXIT_FAIL
+
+
+def command_promote(args: argparse.Namespace, environ: Mapping[str, str], console: Console) -> int:
+    from mlci_action.images.docker_api import Docker, connect
+    from mlci_action.images.registry import Registry, credentials_from_env, split_reference
+
+    registry = Registry(Docker(connect()), credentials_from_env(environ))
+    digest = registry.promote(
+        args.reference, args.tag, lambda line: console.print(escape(line), style="dim")
+    )
+    repository, _ = split_reference(args.reference)
+    console.print(f"[green]✔[/] {escape(repository)}:{escape(args.tag)} -> {digest}")
+    print(f"{repository}@{digest}")
+    return EXIT_PASS
 
 
 if __name__ == "__main__":

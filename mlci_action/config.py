@@ -174,11 +174,23 @@ class DeployPolicy(_Model):
 
 class Deploy(_Model):
     registry: str | None = None
+    """Registry host, e.g. ghcr.io or 127.0.0.1:5000; none: the image is saved as an archive."""
     image: str | None = None
+    """Repository path in the registry, e.g. acme/churn-model; default: the model's name."""
     tags: list[str] = Field(default_factory=lambda: ["latest"])
+    """Moving tags, moved only after the push by digest succeeded."""
+    champion_tag: str = "production"
+    """The tag of the model in production: `--base registry` compares against it."""
     base_image: str = "python:3.12-slim"
     dockerfile: str | None = None
+    """The project's own Dockerfile for the environment image, instead of mlci's template."""
+    smoke_test: bool = True
     policy: DeployPolicy = DeployPolicy()
+
+    def repository(self, name: str) -> str | None:
+        if self.registry is None:
+            return None
+        return f"{self.registry.rstrip('/')}/{self.image or name}"
 
 
 class Config(_Model):

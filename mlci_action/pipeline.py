@@ -7,17 +7,24 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mlci_action.config import Config
 from mlci_action.errors import StageFailure
 from mlci_action.executors import Executor, Runtime
+
+if TYPE_CHECKING:
+    from mlci_action.images.docker_api import Docker
+    from mlci_action.images.registry import Registry
 from mlci_action.record import (
     DataReport,
+    Deployment,
     EnvironmentInfo,
     Evaluation,
     GateResult,
+    ImageInfo,
     ModelTestsReport,
+    SmokeTest,
     Source,
     StageResult,
     Status,
@@ -31,6 +38,10 @@ class Options:
     cache_dir: Path
     base: str | None = None
     no_cache: bool = False
+    package: bool = False
+    """Build the serving image and smoke-test it (needs a Docker daemon)."""
+    push: bool = False
+    """Also push it when the run is approved (verdict pass and the deploy policy)."""
 
 
 class Progress(Protocol):
@@ -52,6 +63,8 @@ class Side:
     model: Path | None = None
     model_cached: bool = False
     error: str | None = None
+    from_registry: bool = False
+    """The champion from the registry: a model, no source tree to train or check out."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,9 @@ class RunState:
     evaluation: Evaluation | None = None
     model_tests: ModelTestsReport | None = None
     gates: tuple[GateResult, ...] = ()
+    image: ImageInfo | None = None
+    smoke_test: SmokeTest | None = None
+    deployment: Deployment | None = None
     stages: dict[str, StageResult] = field(default_factory=dict)
     errored: tuple[str, ...] = ()
     """Stages that raised (as opposed to finding failures): such runs are not cached."""
@@ -78,6 +94,9 @@ class RunContext:
     """A scratch directory for this run (logs, models before they are published)."""
     stack: ExitStack
     started_at: str = ""
+    docker: Docker | None = None
+    """The Docker engine, when the run packages or deploys (injected by the command)."""
+    registry: Registry | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     def log_path(self, name: str) -> Path:
@@ -99,11 +118,13 @@ class Stage(Protocol):
     def run(self, ctx: RunContext, state: RunState) -> StageOutput: ...
 
 
-def _blocked(stage: Stage, stages: dict[str, StageResult]) -> list[str]:
+def _blocked(stage: Stage, stages: dict[str, StageResult], blocked: set[str]) -> list[str]:
+    """Needs that failed, or were skipped because their own needs failed. (A stage skipped
+    because it is not configured, such as model tests, blocks nothing.)"""
     return [
         need
         for need in stage.needs
-        if need in stages and stages[need].status in (Status.FAILED, Status.SKIPPED)
+        if need in blocked or (need in stages and stages[need].status == Status.FAILED)
     ]
 
 
@@ -146,19 +167,23 @@ def run_stages(ctx: RunContext, state: RunState, stages: list[Stage], workers: i
     skipped with the reason. Concurrent stages change disjoint fields of the state.
     """
     pending = list(stages)
+    blocked_names: set[str] = set()
     running: dict[Future[tuple[StageResult, dict[str, Any]]], Stage] = {}
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mlci-stage") as pool:
         while pending or running:
             for stage in [s for s in pending if _ready(s, state.stages)]:
                 pending.remove(stage)
-                blocked = _blocked(stage, state.stages)
+                blocked = _blocked(stage, state.stages, blocked_names)
                 if blocked:
+                    blocked_names.add(stage.name)
                     reason = f"needs {', '.join(blocked)}, which did not pass"
                     result = StageResult(status=Status.SKIPPED, reason=reason)
                     state = replace(state, stages={**state.stages, stage.name: result})
                     ctx.progress.stage_finished(stage.name, result)
                 else:
                     running[pool.submit(_execute, ctx, stage, state)] = stage
+            if not running and any(_ready(s, state.stages) for s in pending):
+                continue  # stages were skipped in this pass: their dependents are ready now
             if not running:
                 if pending:  # needs that no stage provides: a programming error
                     raise RuntimeError(f"stages with unmet needs: {[s.name for s in pending]}")

@@ -123,6 +123,37 @@ class Evaluation(Record):
     predictions_file: str | None = None
 
 
+class ImageInfo(Record):
+    tag: str
+    image_id: str
+    environment_image: str
+    environment_reused: bool
+    size_bytes: int
+    model_layer_bytes: int
+    environment_bytes: int = 0
+    build_seconds: float = 0.0
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class SmokeTest(Record):
+    rows: int
+    mismatches: int
+    p50_ms: float
+    p99_ms: float
+    batch_rows_per_s: float
+    examples: list[str] = Field(default_factory=list)
+
+
+class Deployment(Record):
+    pushed: bool
+    reason: str
+    repository: str | None = None
+    digest: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    archive: str | None = None
+    """The image saved as a `docker load` archive, relative to the out dir (no registry)."""
+
+
 class RunRecord(Record):
     """Everything a run found. run.json is this record, serialized."""
 
@@ -144,5 +175,8 @@ class RunRecord(Record):
     params: dict[str, dict[str, str | None]] = Field(default_factory=dict)
     """Flattened training parameters that differ: {name: {baseline, candidate}}."""
     cache: CacheInfo
+    image: ImageInfo | None = None
+    smoke_test: SmokeTest | None = None
+    deployment: Deployment | None = None
     artifacts: dict[str, str] = Field(default_factory=dict)
     """Files written for this run, relative to the out dir (models, predictions)."""

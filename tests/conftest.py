@@ -61,8 +61,10 @@ def make_project(tmp_path: Path, cache_env: dict[str, str]) -> Callable[..., Pat
 def mlci(cache_env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run the real `mlci` CLI in a subprocess, as a user would."""
 
-    def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, **cache_env, "COLUMNS": "200", "NO_COLOR": "1"}
+    def run(
+        *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, **cache_env, "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
         return subprocess.run(
             [str(ROOT / ".venv" / "bin" / "mlci"), *args],
             cwd=cwd,

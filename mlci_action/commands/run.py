@@ -9,6 +9,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlci_action import __version__
 from mlci_action.cache import RunCache, atomic_copy, atomic_write
@@ -21,6 +22,10 @@ from mlci_action.preflight import check_inputs
 from mlci_action.record import CacheInfo, RunRecord, Source, StageResult, Status
 from mlci_action.report.render import render_markdown
 from mlci_action.stages import SOURCE, STAGE_NAMES, STAGES
+
+if TYPE_CHECKING:
+    from mlci_action.images.docker_api import Docker
+    from mlci_action.images.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,9 @@ def _record(ctx: RunContext, state: RunState, run_key: str, started: float) -> R
         gates=list(state.gates),
         data=state.data,
         model_tests=state.model_tests,
+        image=state.image,
+        smoke_test=state.smoke_test,
+        deployment=state.deployment,
         environment=state.environment,
         params=_params(state),
         cache=CacheInfo(
@@ -115,6 +123,8 @@ def publish(out: Path, record: RunRecord, files: dict[str, Path]) -> RunOutcome:
     for stale in ("models", "logs"):
         shutil.rmtree(out / stale, ignore_errors=True)
     (out / "predictions.csv").unlink(missing_ok=True)
+    if record.deployment is None or record.deployment.archive is None:
+        (out / "image.tar").unlink(missing_ok=True)
     for name, path in files.items():
         atomic_copy(path, out / name)
     record = record.model_copy(update={"artifacts": {name: name for name in files}})
@@ -124,7 +134,12 @@ def publish(out: Path, record: RunRecord, files: dict[str, Path]) -> RunOutcome:
     return RunOutcome(record, report, run_json)
 
 
-def execute(options: Options, progress: Progress) -> RunOutcome:
+def execute(
+    options: Options,
+    progress: Progress,
+    docker: Docker | None = None,
+    registry: Registry | None = None,
+) -> RunOutcome:
     project = options.project
     config: Config = load_config(project)
     check_inputs(project, config)
@@ -141,12 +156,16 @@ def execute(options: Options, progress: Progress) -> RunOutcome:
             workdir=workdir,
             stack=stack,
             started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            docker=docker,
+            registry=registry,
         )
         placeholder = Source(role="candidate", ref="working tree")
         state = run_stages(ctx, RunState(candidate=Side(placeholder, project, config)), [SOURCE])
         base = state.baseline
         run_key = RunCache.run_key(
-            state.candidate.source.key or "", base.source.key if base else None, executor.name
+            state.candidate.source.key or "",
+            base.source.key if base else None,
+            f"{executor.name}:package={options.package}:push={options.push}",
         )
         hit = None if options.no_cache else cache.run(run_key)
         if hit is not None:

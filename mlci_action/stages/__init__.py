@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from mlci_action.pipeline import Stage
 from mlci_action.stages.data_tests import DataTests
+from mlci_action.stages.deploy import Deploy
 from mlci_action.stages.environment import BuildEnvironment
 from mlci_action.stages.evaluate import Evaluate
 from mlci_action.stages.gates import Gates
 from mlci_action.stages.model_tests import ModelTestsStage
+from mlci_action.stages.package import Package
 from mlci_action.stages.source import SourceStage
 from mlci_action.stages.train import Train
 
@@ -20,6 +22,8 @@ STAGES: list[Stage] = [
     Evaluate(),
     ModelTestsStage(),
     Gates(),
+    Package(),
+    Deploy(),
 ]
 """Everything after the source stage (the run cache is consulted between the two)."""
 

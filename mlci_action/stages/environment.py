@@ -35,7 +35,7 @@ class BuildEnvironment:
             f"{runtime.info.key[:12]} (Python {runtime.info.python})"
         ]
         baseline = state.baseline
-        if baseline is not None and baseline.error is None:
+        if baseline is not None and baseline.error is None and not baseline.from_registry:
             baseline = self._checkout(ctx, baseline)
             if (
                 baseline.error is None

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mlci_action import __version__, git
 from mlci_action.config import CONFIG_FILE
+from mlci_action.errors import InputError
 from mlci_action.hashing import file_digest, tree_digest, value_digest
 from mlci_action.pipeline import RunContext, RunState, Side, StageOutput
 from mlci_action.record import Source
@@ -52,6 +53,21 @@ class SourceStage:
         )
         state = replace(state, candidate=replace(state.candidate, source=candidate))
         ref = ctx.options.base or config.baseline
+        if ref == "registry" or (
+            ref is None and ctx.registry is not None and config.deploy.registry
+        ):
+            champion = self._champion(ctx, explicit=ref == "registry")
+            if champion is not None:
+                return StageOutput(
+                    replace(state, baseline=champion),
+                    reason=f"baseline: champion {champion.source.ref}",
+                )
+            if ref == "registry":
+                raise InputError(
+                    f"--base registry: no {config.deploy.champion_tag!r} image of {config.deploy.repository(config.name)}",
+                    hint="push and promote a first model, or compare with a git ref",
+                )
+            return StageOutput(state, reason="no baseline: the registry holds no champion yet")
         if ref is None:
             return StageOutput(state, reason="no baseline: pass --base REF to compare")
         root = git.require_repo(project, f"a baseline ({ref!r}) was asked for")
@@ -79,6 +95,47 @@ class SourceStage:
         ctx.extras["baseline_has_config"] = own_config
         return StageOutput(
             replace(state, baseline=baseline), reason=f"baseline {ref} @ {base_sha[:12]}"
+        )
+
+    def _champion(self, ctx: RunContext, *, explicit: bool) -> Side | None:
+        from mlci_action.images.champion import fetch_champion
+        from mlci_action.images.registry import RegistryError
+
+        config = ctx.config
+        repository = config.deploy.repository(config.name)
+        if repository is None or ctx.docker is None or ctx.registry is None:
+            if explicit:
+                raise InputError(
+                    "--base registry needs deploy.registry in mlci.yaml and a Docker engine",
+                    hint="set deploy.registry, and run with --package or --push",
+                )
+            return None
+        try:
+            found = fetch_champion(
+                ctx.docker,
+                ctx.registry,
+                repository,
+                config.deploy.champion_tag,
+                ctx.workdir / "champion" / "model.skops",
+                ctx.progress.note,
+            )
+        except RegistryError as exc:
+            if explicit:
+                raise
+            ctx.progress.note(f"no champion baseline: {exc.message}")
+            return None
+        if found is None:
+            return None
+        source = Source(
+            role="baseline", ref=f"registry {found.reference}", sha=found.digest, key=found.digest
+        )
+        return Side(
+            source=source,
+            project=Path("registry"),
+            config=config,
+            model=found.model,
+            model_cached=True,
+            from_registry=True,
         )
 
 

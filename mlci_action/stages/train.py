@@ -27,6 +27,8 @@ def data_env(side: Side, test_project: Path | None = None) -> dict[str, str]:
 
 
 def train_side(ctx: RunContext, side: Side, cache: RunCache) -> Side:
+    if side.from_registry:
+        return side  # the champion's model came with its image
     key = side.source.key or ""
     cached = cache.model(key) if key and not ctx.options.no_cache else None
     if cached is not None:

@@ -1,0 +1,139 @@
+"""The one boundary to the Docker engine: connect, build, and translate its errors.
+
+Everything else in mlci talks to Docker through :class:`Docker`, which tests construct
+against the real engine and stages receive already built (never constructed inside them).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+
+from mlci_action.errors import InputError, StageFailure
+
+LogSink = Callable[[str], None]
+
+
+def connect() -> docker.DockerClient:
+    """A client for DOCKER_HOST (or the default socket); unreachable is a clear InputError."""
+    where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    try:
+        client = docker.from_env(timeout=300)
+        client.ping()
+    except docker.errors.DockerException as exc:
+        raise InputError(
+            f"cannot reach the Docker daemon at DOCKER_HOST={where}: {_first_line(exc)}",
+            hint="start Docker (scripts/services.sh does it for the tests), set DOCKER_HOST, "
+            "or use `executor: local` and leave out --package/--push",
+        ) from None
+    return client
+
+
+def daemon_reachable() -> bool:
+    try:
+        docker.from_env(timeout=5).ping()
+    except docker.errors.DockerException:
+        return False
+    return True
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else exc.__class__.__name__
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """An in-memory build context: a Dockerfile and files, by path inside the context."""
+
+    dockerfile: str
+    files: Mapping[str, bytes | Path]
+
+    def tar(self) -> io.BytesIO:
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as archive:
+            entries: dict[str, bytes | Path] = {
+                "Dockerfile": self.dockerfile.encode(),
+                **self.files,
+            }
+            for name, content in sorted(entries.items()):
+                if isinstance(content, Path):
+                    if content.is_dir():
+                        for path in sorted(content.rglob("*")):
+                            if path.is_file() and "__pycache__" not in path.parts:
+                                _add(
+                                    archive,
+                                    f"{name}/{path.relative_to(content).as_posix()}",
+                                    path.read_bytes(),
+                                )
+                        continue
+                    content = content.read_bytes()
+                _add(archive, name, content)
+        buffer.seek(0)
+        return buffer
+
+
+def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o755 if name.endswith(("uv", ".sh")) else 0o644
+    info.mtime = 0  # identical content gives identical layers
+    archive.addfile(info, io.BytesIO(data))
+
+
+class Docker:
+    def __init__(self, client: docker.DockerClient) -> None:
+        self.client = client
+
+    def image_exists(self, tag: str) -> bool:
+        try:
+            self.client.images.get(tag)
+        except docker.errors.ImageNotFound:
+            return False
+        return True
+
+    def build(
+        self,
+        context: BuildContext,
+        tag: str,
+        sink: LogSink,
+        labels: Mapping[str, str] | None = None,
+    ) -> str:
+        """Build ``context`` as ``tag``, streaming output to ``sink``; return the image id.
+
+        A failed build raises a StageFailure naming the failing step, with its log.
+        """
+        log: list[str] = []
+        step = "(before the first step)"
+        stream: Iterator[dict[str, Any]] = self.client.api.build(
+            fileobj=context.tar(),
+            custom_context=True,
+            tag=tag,
+            rm=True,
+            forcerm=True,
+            network_mode="host",
+            decode=True,
+            labels=dict(labels or {}),
+        )
+        for chunk in stream:
+            text = (chunk.get("stream") or "").rstrip("\n")
+            if text.strip():
+                log.append(text)
+                sink(text)
+                if text.startswith("Step "):
+                    step = text.strip()
+            if "error" in chunk or "errorDetail" in chunk:
+                message = chunk.get("errorDetail", {}).get("message") or chunk.get("error", "")
+                tail = "\n".join([*log[-40:], message])
+                raise StageFailure(
+                    f"image build failed at {step}: {message.strip()}", log_tail=tail
+                )
+        return str(self.client.images.get(tag).id)

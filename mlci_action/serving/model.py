@@ -1,0 +1,139 @@
+"""The model being served: loaded once, its features and schema fixed at load time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from mlci_action.errors import ConfigError
+from mlci_action.serving import protocol
+from mlci_action.serving.features import Feature, feature_schema, features_for
+from mlci_action.serving.protocol import Array
+from mlci_action.worker.modelio import load_model
+from mlci_action.worker.schema_loader import load_schema
+
+
+@dataclass(frozen=True)
+class ServingConfig:
+    """What ``python -m mlci_action.serving`` was told, checked at entry."""
+
+    model_path: Path
+    name: str
+    schema: dict[str, Any] | None = None
+    project_dir: Path = Path(".")
+    trusted_types: tuple[str, ...] = ()
+    target: str | None = None
+    columns: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Prediction:
+    labels: Array
+    proba: Array | None
+    classes: Array | None
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    name: str
+    model: Any
+    features: tuple[Feature, ...]
+    schema: pa.DataFrameSchema | None
+    """The training schema less the target and any column the model does not take."""
+    classes: Array | None
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [feature.name for feature in self.features]
+
+    @property
+    def classifier(self) -> bool:
+        return self.classes is not None and hasattr(self.model, "predict_proba")
+
+    def predict(self, frame: pd.DataFrame, *, proba: bool = True) -> Prediction:
+        """Labels, and probabilities for a classifier unless ``proba`` is False."""
+        # a model fitted on an array (no feature names) gets an array, as in training
+        data = frame if hasattr(self.model, "feature_names_in_") else frame.to_numpy()
+        labels = np.asarray(self.model.predict(data))
+        probabilities = None
+        if proba and self.classifier:
+            probabilities = np.asarray(self.model.predict_proba(data), dtype=np.float64)
+        return Prediction(labels, probabilities, self.classes)
+
+    def outputs(self, prediction: Prediction) -> dict[str, Array]:
+        found = {"predict": prediction.labels}
+        if prediction.proba is not None:
+            found["predict_proba"] = prediction.proba
+        return found
+
+    def metadata(self) -> dict[str, Any]:
+        outputs = [("predict", self._label_datatype(), [-1])]
+        if self.classifier and self.classes is not None:
+            outputs.append(("predict_proba", "FP64", [-1, len(self.classes)]))
+        return protocol.model_metadata(
+            self.name,
+            [(feature.name, feature.datatype) for feature in self.features],
+            outputs,
+        )
+
+    def _label_datatype(self) -> str:
+        if self.classes is not None:
+            return protocol.datatype_of(self.classes)
+        return "FP64"
+
+
+def load(config: ServingConfig) -> ServedModel:
+    """Load the model (skops, mlci's trust policy) and the schema; settle the feature columns."""
+    model = load_model(config.model_path, config.trusted_types)
+    if not hasattr(model, "predict"):
+        raise ConfigError(f"{config.model_path}: the model ({type(model).__name__}) has no predict")
+    schema = None
+    if config.schema is not None:
+        schema = load_schema(config.schema, str(config.project_dir))
+    names = _feature_names(model, schema, config)
+    if schema is not None:
+        unknown = [name for name in names if name not in schema.columns]
+        if unknown:
+            raise ConfigError(
+                f"the model takes column(s) the schema does not declare: {', '.join(unknown)}",
+                hint="serve with the schema the model was trained with",
+            )
+        schema = feature_schema(schema, names)
+    found = getattr(model, "classes_", None)
+    return ServedModel(
+        name=config.name,
+        model=model,
+        features=features_for(names, schema),
+        schema=schema,
+        classes=None if found is None else np.asarray(found),
+    )
+
+
+def _feature_names(
+    model: object, schema: pa.DataFrameSchema | None, config: ServingConfig
+) -> list[str]:
+    """The model's own ``feature_names_in_`` first, then --columns, then the schema less
+    the target; the order is the order of the 2-D input's columns."""
+    fitted: Sequence[str] | None = getattr(model, "feature_names_in_", None)
+    if fitted is not None:
+        names = [str(name) for name in fitted]
+        if config.columns is not None and list(config.columns) != names:
+            raise ConfigError(
+                f"--columns {list(config.columns)} differ from the columns the model was "
+                f"fitted on: {names}"
+            )
+        return names
+    if config.columns is not None:
+        return list(config.columns)
+    if schema is not None and config.target is not None:
+        return [str(name) for name in schema.columns if name != config.target]
+    raise ConfigError(
+        "cannot tell the model's feature columns: it has no feature_names_in_",
+        hint='pass --columns \'["a", "b"]\', or --schema with --target',
+    )

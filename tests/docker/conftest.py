@@ -1,0 +1,97 @@
+"""Real Docker for the tests that are about Docker: the engine, the base image, the registry.
+
+`scripts/services.sh` installs and starts all three. Where they are missing these fixtures
+skip, except in CI (CI=true), where a missing service fails the run instead of hiding it.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NoReturn
+
+import pytest
+
+if TYPE_CHECKING:
+    import docker
+
+BASE_IMAGE = "mlci-base:bookworm"
+REGISTRY_HOST = "127.0.0.1:5000"
+REGISTRY_USERNAME = "mlci"
+DEFAULT_REGISTRY_PASSWORD = "mlci-test-password"
+HINT = "run scripts/services.sh"
+
+
+@dataclass(frozen=True)
+class Registry:
+    """The local authenticated registry that scripts/services.sh runs."""
+
+    host: str
+    username: str
+    password: str
+
+    @property
+    def auth_config(self) -> dict[str, str]:
+        return {"username": self.username, "password": self.password}
+
+    def repository(self, name: str) -> str:
+        return f"{self.host}/{name}"
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip the test; in CI fail it, because there a missing service is a broken setup."""
+    message = f"{reason}: {HINT}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    try:
+        import docker
+    except ImportError:
+        unavailable("no Docker SDK (the `docker` package) in this environment")
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException:
+        unavailable("no Docker daemon")
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def base_image(docker_client: docker.DockerClient) -> str:
+    import docker
+
+    try:
+        docker_client.images.get(BASE_IMAGE)
+    except docker.errors.ImageNotFound:
+        unavailable(f"no base image {BASE_IMAGE}")
+    return BASE_IMAGE
+
+
+@pytest.fixture(scope="session")
+def registry() -> Registry:
+    found = Registry(
+        host=REGISTRY_HOST,
+        username=REGISTRY_USERNAME,
+        password=os.environ.get("MLCI_TEST_REGISTRY_PASSWORD", DEFAULT_REGISTRY_PASSWORD),
+    )
+    url = f"http://{found.host}/v2/"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            status = response.status
+    except urllib.error.HTTPError as error:
+        status = error.code
+    except OSError as error:
+        unavailable(f"no registry at {url} ({error})")
+    if status != 401:
+        unavailable(f"registry at {url} answered {status}, not 401: authentication is off")
+    return found

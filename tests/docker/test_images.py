@@ -1,0 +1,212 @@
+"""Images end to end: environment image, serving image, smoke test, push, promote, champion.
+
+Real Docker engine, real base image, real authenticated registry (scripts/services.sh).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git
+from tests.test_run import commit_change, read_run
+
+
+@pytest.fixture
+def image_project(make_project, base_image, registry):
+    """The classification example, deploying to a fresh repository in the local registry."""
+
+    def make(*, with_registry: bool = True, name: str = "repo") -> Path:
+        project = make_project("classification", name=name)
+        repo = f"mlci-test/bc-{uuid.uuid4().hex[:8]}"
+        deploy = f"\ndeploy:\n  base_image: {base_image}\n"
+        if with_registry:
+            deploy += f"  registry: {registry.host}\n  image: {repo}\n  tags: [latest]\n"
+        (project / "mlci.yaml").write_text((project / "mlci.yaml").read_text() + deploy)
+        git(project, "commit", "--quiet", "-am", "deploy settings")
+        return project
+
+    return make
+
+
+def registry_env(registry, password: str | None = None) -> dict[str, str]:
+    return {
+        "MLCI_REGISTRY_USERNAME": registry.username,
+        "MLCI_REGISTRY_PASSWORD": password or registry.password,
+    }
+
+
+def registry_tags(registry, repository: str) -> list[str]:
+    request = urllib.request.Request(f"http://{registry.host}/v2/{repository}/tags/list")
+    token = base64.b64encode(f"{registry.username}:{registry.password}".encode()).decode()
+    request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return sorted(json.load(response).get("tags") or [])
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return []
+        raise
+
+
+def test_package_without_registry_saves_an_archive_and_smoke_tests(
+    image_project, mlci, docker_client
+):
+    project = image_project(with_registry=False)
+    done = mlci("run", str(project), "--package")
+    assert done.returncode == 0, done.stderr
+    run = read_run(project)
+    assert run["stages"]["package"]["status"] == "passed"
+    smoke = run["smoke_test"]
+    assert smoke["rows"] == 114 and smoke["mismatches"] == 0
+    assert (
+        smoke["p50_ms"] > 0 and smoke["p99_ms"] >= smoke["p50_ms"] and smoke["batch_rows_per_s"] > 0
+    )
+    image = run["image"]
+    assert image["model_layer_bytes"] > 0 and image["size_bytes"] > image["environment_bytes"] > 0
+    assert run["deployment"]["archive"] == "image.tar" and run["deployment"]["pushed"] is False
+    archive = project / ".mlci" / "out" / "image.tar"
+    assert archive.stat().st_size > image["model_layer_bytes"]
+    report = (project / ".mlci" / "out" / "report.md").read_text()
+    assert "### Serving image" in report and "docker load" in report and "p99" in report
+    labels = docker_client.images.get(image["tag"]).labels
+    assert labels["org.opencontainers.image.revision"] == git(project, "rev-parse", "HEAD")
+    assert (
+        json.loads(labels["org.mlci.metrics"])["accuracy"]
+        == run["metrics"]["accuracy"]["candidate"]
+    )
+
+    # a model-only change: same environment image, and the only new layer is the model
+    commit_change(project, "params.yaml", "C: 1.0", "C: 0.7")
+    again = mlci("run", str(project), "--package")
+    assert again.returncode == 0, again.stderr
+    second = read_run(project)["image"]
+    assert second["environment_reused"] is True and second["tag"] != image["tag"]
+    old_layers = docker_client.images.get(image["tag"]).attrs["RootFS"]["Layers"]
+    new_layers = docker_client.images.get(second["tag"]).attrs["RootFS"]["Layers"]
+    assert new_layers[:-1] == old_layers[:-1] and new_layers[-1] != old_layers[-1]
+
+
+def test_push_with_auth_then_promote_then_champion_baseline(
+    image_project, mlci, docker_client, registry
+):
+    project = image_project()
+    config_repo = next(
+        line.split(":", 1)[1].strip()
+        for line in (project / "mlci.yaml").read_text().splitlines()
+        if line.startswith("  image:")
+    )
+    repository = f"{registry.host}/{config_repo}"
+    done = mlci("run", str(project), "--push", env=registry_env(registry))
+    assert done.returncode == 0, done.stderr
+    assert registry.password not in done.stderr + done.stdout
+    run = read_run(project)
+    deployment = run["deployment"]
+    sha = git(project, "rev-parse", "HEAD")
+    assert deployment["pushed"] is True and deployment["digest"].startswith("sha256:")
+    assert deployment["tags"] == [sha, sha[:12], "latest"]
+    assert registry_tags(registry, config_repo) == sorted([sha, sha[:12], "latest"])
+    report = (project / ".mlci" / "out" / "report.md").read_text()
+    assert deployment["digest"] in report and registry.password not in report
+
+    # pull by digest from the registry alone and read what the model is and how good it was
+    reference = f"{repository}@{deployment['digest']}"
+    docker_client.images.remove(run["image"]["tag"], force=True)
+    for tag in deployment["tags"]:
+        docker_client.images.remove(f"{repository}:{tag}", force=True)
+    docker_client.images.pull(
+        repository, tag=deployment["digest"], auth_config=registry.auth_config
+    )
+    labels = docker_client.images.get(reference).labels
+    assert labels["org.opencontainers.image.revision"] == sha
+    assert labels["org.opencontainers.image.title"] == "breast-cancer"
+    assert set(json.loads(labels["org.mlci.metrics"])) == {"accuracy", "f1", "roc_auc", "log_loss"}
+    assert len(labels["org.mlci.data-hash"]) == 40 and len(labels["org.mlci.config-hash"]) == 40
+
+    # promote by digest: the production tag moves, nothing is rebuilt
+    promoted = mlci("promote", reference, "--tag", "production", env=registry_env(registry))
+    assert promoted.returncode == 0, promoted.stderr
+    assert promoted.stdout.strip() == reference
+    assert "production" in registry_tags(registry, config_repo)
+
+    # champion/challenger: the next change is compared with the model in production
+    commit_change(project, "params.yaml", "C: 1.0", "C: 0.3")
+    challenger = mlci("run", str(project), "--base", "registry", env=registry_env(registry))
+    assert challenger.returncode == 0, challenger.stderr
+    run = read_run(project)
+    assert run["baseline"]["ref"] == f"registry {repository}:production"
+    assert run["baseline"]["sha"] == deployment["digest"]
+    assert run["metrics"]["accuracy"]["baseline"] is not None
+
+
+def test_wrong_password_fails_clearly_and_moves_nothing(image_project, mlci, registry):
+    project = image_project()
+    repo = next(
+        line.split(":", 1)[1].strip()
+        for line in (project / "mlci.yaml").read_text().splitlines()
+        if line.startswith("  image:")
+    )
+    secret = "definitely-wrong-password-123"
+    done = mlci("run", str(project), "--push", env=registry_env(registry, secret))
+    assert done.returncode == 1
+    run = read_run(project)
+    assert run["stages"]["deploy"]["status"] == "failed"
+    assert (
+        "unauthorized" in run["stages"]["deploy"]["reason"].lower()
+        or "authentication" in run["stages"]["deploy"]["reason"].lower()
+    )
+    everything = done.stderr + done.stdout + (project / ".mlci" / "out" / "report.md").read_text()
+    everything += (project / ".mlci" / "out" / "run.json").read_text()
+    assert secret not in everything
+    assert registry_tags(registry, repo) == []  # no tag, moving or not
+
+
+def test_registry_down_is_retried_then_a_clear_error(image_project, mlci):
+    project = image_project()
+    text = (project / "mlci.yaml").read_text().replace("127.0.0.1:5000", "127.0.0.1:5999")
+    (project / "mlci.yaml").write_text(text)
+    git(project, "commit", "--quiet", "-am", "registry that is down")
+    done = mlci(
+        "run",
+        str(project),
+        "--push",
+        env={"MLCI_REGISTRY_USERNAME": "u", "MLCI_REGISTRY_PASSWORD": "p"},
+    )
+    assert done.returncode == 1
+    reason = read_run(project)["stages"]["deploy"]["reason"]
+    assert "127.0.0.1:5999" in reason and "connection refused" in reason.lower()
+
+
+def test_build_failure_shows_the_failing_step(image_project, mlci, base_image):
+    project = image_project(with_registry=False)
+    (project / "Dockerfile").write_text(
+        f"FROM {base_image}\nRUN echo installing no-such-package-mlci-test && exit 7\n"
+    )
+    (project / "mlci.yaml").write_text(
+        (project / "mlci.yaml").read_text() + "  dockerfile: Dockerfile\n"
+    )
+    done = mlci("run", str(project), "--package")
+    run = read_run(project)
+    assert run["stages"]["package"]["status"] == "failed", done.stderr
+    assert "image build failed at Step" in run["stages"]["package"]["reason"]
+    assert "no-such-package-mlci-test" in run["stages"]["package"]["log_tail"]
+    assert "returned a non-zero code: 7" in run["stages"]["package"]["reason"]
+    report = (project / ".mlci" / "out" / "report.md").read_text()
+    assert "<summary>Log tail: package</summary>" in report
+
+
+def test_unreachable_daemon_names_docker_host(make_project, mlci):
+    project = make_project("classification")
+    done = mlci(
+        "run", str(project), "--package", env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+    )
+    assert done.returncode == 2
+    assert (
+        "DOCKER_HOST=unix:///nonexistent/docker.sock" in done.stderr
+        and "Traceback" not in done.stderr
+    )
