@@ -1,12 +1,16 @@
 """`make bench`: mlci's speed, measured side by side in one run (the machine is shared/noisy).
 
-    python benchmarks/run.py [--repeats N] [--rows N]
+    python benchmarks/run.py [--repeats N] [--rows N] [--skip-images]
 
 1. Overhead: `mlci run` on the classification example against its training script plus a
    scoring script run directly in the same environment, interleaved, median of N.
    Also: a PR push where the baseline model is cached, a cold run with a baseline, and an
    unchanged rerun (cache hit) to a full report.
 2. Data tests on ROWS x 20 columns (benchmarks/bench_datatests.py).
+3. Images and serving (benchmarks/bench_images.py): serving image rebuild after a model-only
+   change, bytes pushed for it, image size against its parts, V2 serving latency and
+   throughput. Needs Docker, the base image and the registry (scripts/services.sh); skipped
+   with a line saying why when they are missing, or with --skip-images.
 """
 
 from __future__ import annotations
@@ -49,9 +53,17 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument(
+        "--skip-images", action="store_true", help="leave out the Docker image benchmarks"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="mlci-bench-"))
-    env = {**os.environ, "MLCI_CACHE_DIR": str(work / "cache"), "NO_COLOR": "1"}
+    env = {
+        **os.environ,
+        "MLCI_CACHE_DIR": str(work / "cache"),
+        "NO_COLOR": "1",
+        "MLCI_EXECUTOR": "local",
+    }
     project = work / "repo"
     shutil.copytree(
         ROOT / "examples" / "classification",
@@ -136,6 +148,19 @@ def main() -> int:
         check=True,
     )
     shutil.rmtree(work, ignore_errors=True)
+    sys.stdout.flush()
+    if args.skip_images:
+        print("Image benchmarks skipped: --skip-images.\n")
+    else:  # prints its own "skipped" line when Docker, the base image or the registry is missing
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "benchmarks" / "bench_images.py"),
+                "--repeats",
+                str(args.repeats),
+            ],
+            check=True,
+        )
     return 0
 
 

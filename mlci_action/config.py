@@ -86,8 +86,10 @@ class Environment(_Model):
     """A fully pinned requirements file (uv/pip-compile format), installed with ``uv pip sync``."""
     python: Annotated[str | None, Field(pattern=r"^3\.\d{1,2}$")] = None
     """Python version of the environment, e.g. "3.11"; default: the one running mlci."""
-    executor: Literal["local", "current"] = "local"
-    """local: a uv virtual environment per requirements hash; current: mlci's own interpreter."""
+    executor: Literal["auto", "docker", "local", "current"] = "auto"
+    """docker: stages run in the environment image; local: a uv virtual environment per
+    requirements hash; current: mlci's own interpreter; auto: docker when a Docker daemon
+    answers, local otherwise. MLCI_EXECUTOR overrides it."""
 
 
 class Training(_Model):

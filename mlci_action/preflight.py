@@ -98,6 +98,6 @@ def check_inputs(project: Path, config: Config) -> None:
             "does not exist",
             hint="create the tests, or remove model_tests from mlci.yaml",
         )
-    if config.environment.executor == "local":
+    if config.environment.executor != "current":
         check_environment_files(project, config.environment)
     load_params(project, config)

@@ -7,6 +7,7 @@ where the report is.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -39,8 +40,10 @@ def main() -> int:
     params.write_text(params.read_text().replace("C: 1.0", "C: 0.5"))
     git("commit", "--quiet", "-am", "candidate: stronger regularisation (C=0.5)")
     print(f"demo repository: {DEMO} (baseline HEAD~1, candidate HEAD)\n", flush=True)
+    # the demo runs on any machine with Python and git: a local uv environment, no Docker
+    env = {**os.environ, "MLCI_EXECUTOR": os.environ.get("MLCI_EXECUTOR", "local")}
     code = subprocess.run(
-        [sys.executable, "-m", "mlci_action", "run", str(DEMO), "--base", "HEAD~1"]
+        [sys.executable, "-m", "mlci_action", "run", str(DEMO), "--base", "HEAD~1"], env=env
     ).returncode
     report = DEMO / ".mlci" / "out" / "report.md"
     print(f"\nreport:   {report}\nrun.json: {report.with_name('run.json')}")

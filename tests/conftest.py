@@ -64,7 +64,9 @@ def mlci(cache_env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess
     def run(
         *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, **cache_env, "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
+        # local venvs unless a test asks for another executor (tests/docker do)
+        defaults = {"COLUMNS": "200", "NO_COLOR": "1", "MLCI_EXECUTOR": "local"}
+        env = {**os.environ, **cache_env, **defaults, **(env or {})}
         return subprocess.run(
             [str(ROOT / ".venv" / "bin" / "mlci"), *args],
             cwd=cwd,

@@ -45,7 +45,7 @@ def test_valid_config_is_typed_and_frozen(tmp_path):
     assert config.name == "demo"
     assert config.evaluation.metric_names == ("accuracy",)
     assert config.gates["accuracy"].threshold == 0.8
-    assert config.environment.executor == "local"
+    assert config.environment.executor == "auto"
     with pytest.raises(ValueError):
         config.name = "other"  # type: ignore[misc]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -15,7 +16,7 @@ from mlci_action import __version__
 from mlci_action.cache import RunCache, atomic_copy, atomic_write
 from mlci_action.config import Config, load_config
 from mlci_action.errors import MlciError
-from mlci_action.executors import EXECUTORS
+from mlci_action.executors import choose
 from mlci_action.params import diff, load_params
 from mlci_action.pipeline import Options, Progress, RunContext, RunState, Side, run_stages
 from mlci_action.preflight import check_inputs
@@ -143,7 +144,7 @@ def execute(
     project = options.project
     config: Config = load_config(project)
     check_inputs(project, config)
-    executor = EXECUTORS[config.environment.executor](options.cache_dir)
+    executor = choose(config.environment.executor, os.environ)(options.cache_dir)
     cache = RunCache(options.cache_dir)
     started = time.perf_counter()
     with ExitStack() as stack:

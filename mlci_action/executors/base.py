@@ -6,12 +6,12 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from mlci_action import proc
-from mlci_action.config import Environment
+from mlci_action.config import Config, Environment
 from mlci_action.errors import InputError, StageFailure
 from mlci_action.executors.host import HostPool
 from mlci_action.hashing import value_digest
@@ -53,9 +53,46 @@ def check_environment_files(project: Path, env: Environment) -> None:
             )
 
 
-@dataclass(frozen=True)
-class Runtime:
+class Runtime(Protocol):
     """A prepared environment: run commands and worker tasks in it."""
+
+    @property
+    def info(self) -> EnvironmentInfo: ...
+
+    @property
+    def python(self) -> str: ...
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        log: Path | None = None,
+    ) -> proc.ProcResult: ...
+
+    def worker(
+        self,
+        task: str,
+        request: Mapping[str, Any],
+        *,
+        cwd: Path,
+        log: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Any: ...
+
+    def with_hosts(self, hosts: HostPool) -> Runtime: ...
+
+    def warm(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ProcessRuntime:
+    """An environment on this machine (a venv, or this interpreter): tasks run as processes."""
 
     info: EnvironmentInfo
     python: str
@@ -83,6 +120,12 @@ class Runtime:
     ) -> proc.ProcResult:
         return proc.run(argv, cwd=cwd, env=self.environ(env), timeout=timeout, log=log)
 
+    def with_hosts(self, hosts: HostPool) -> ProcessRuntime:
+        return replace(self, hosts=hosts)
+
+    def close(self) -> None:
+        """Nothing to release: the run's worker hosts are closed by the run."""
+
     def warm(self) -> None:
         """Start this environment's worker host now, so its imports overlap other work."""
         if self.hosts is not None:
@@ -105,40 +148,43 @@ class Runtime:
         if self.hosts is not None:
             host = self.hosts.get(self.python, {**os.environ, **self.environ()})
             payload = host.call(task, request, cwd=cwd, env=env or {}, log=log, timeout=timeout)
-            tail = ""
-        else:
-            payload, tail = self._worker_once(
-                task, request, cwd=cwd, log=log, env=env, timeout=timeout
-            )
-        if payload["ok"]:
-            return payload["result"]
-        if payload["kind"] == "input":
-            raise InputError(payload["message"], hint=payload.get("hint"))
-        tail = payload.get("traceback") or tail or _tail_of(log)
-        raise StageFailure(payload["message"], hint=payload.get("hint"), log_tail=tail)
+            return unwrap(payload, "", log)
+        return worker_once(self, task, request, cwd=cwd, log=log, env=env, timeout=timeout)
 
-    def _worker_once(
-        self,
-        task: str,
-        request: Mapping[str, Any],
-        *,
-        cwd: Path,
-        log: Path | None,
-        env: Mapping[str, str] | None,
-        timeout: float | None,
-    ) -> tuple[dict[str, Any], str]:
-        with tempfile.TemporaryDirectory(prefix="mlci-worker-") as tmp:
-            req, res = Path(tmp) / "request.json", Path(tmp) / "result.json"
-            req.write_text(json.dumps(request), encoding="utf-8")
-            argv = [self.python, "-m", "mlci_action.worker", task, str(req), str(res)]
-            done = self.run(argv, cwd=cwd, log=log, env=env, timeout=timeout)
-            if not res.is_file():
-                raise StageFailure(
-                    f"the {task} worker exited with code {done.returncode} and no result",
-                    log_tail=done.tail(),
-                )
-            payload: dict[str, Any] = json.loads(res.read_text(encoding="utf-8"))
-            return payload, done.tail()
+
+def worker_once(
+    runtime: Runtime,
+    task: str,
+    request: Mapping[str, Any],
+    *,
+    cwd: Path,
+    log: Path | None,
+    env: Mapping[str, str] | None,
+    timeout: float | None,
+) -> Any:
+    """A worker task as one process (``python -m mlci_action.worker TASK REQUEST RESULT``)."""
+    with tempfile.TemporaryDirectory(prefix="mlci-worker-") as tmp:
+        req, res = Path(tmp) / "request.json", Path(tmp) / "result.json"
+        req.write_text(json.dumps(request), encoding="utf-8")
+        argv = [runtime.python, "-m", "mlci_action.worker", task, str(req), str(res)]
+        done = runtime.run(argv, cwd=cwd, log=log, env=env, timeout=timeout)
+        if not res.is_file():
+            raise StageFailure(
+                f"the {task} worker exited with code {done.returncode} and no result",
+                log_tail=done.tail(),
+            )
+        payload: dict[str, Any] = json.loads(res.read_text(encoding="utf-8"))
+    return unwrap(payload, done.tail(), log)
+
+
+def unwrap(payload: Mapping[str, Any], tail: str, log: Path | None) -> Any:
+    """A worker's payload as its result; its InputError is ours (exit 2), else a StageFailure."""
+    if payload["ok"]:
+        return payload["result"]
+    if payload["kind"] == "input":
+        raise InputError(payload["message"], hint=payload.get("hint"))
+    tail = payload.get("traceback") or tail or _tail_of(log)
+    raise StageFailure(payload["message"], hint=payload.get("hint"), log_tail=tail)
 
 
 def _tail_of(log: Path | None) -> str:
@@ -152,6 +198,6 @@ class Executor(Protocol):
 
     def __init__(self, cache_dir: Path) -> None: ...
 
-    def key(self, project: Path, env: Environment) -> str: ...
+    def key(self, project: Path, config: Config) -> str: ...
 
-    def prepare(self, project: Path, env: Environment, log: Path) -> Runtime: ...
+    def prepare(self, project: Path, config: Config, log: Path) -> Runtime: ...

@@ -6,8 +6,8 @@ import platform
 import sys
 from pathlib import Path
 
-from mlci_action.config import Environment
-from mlci_action.executors.base import MLCI_SOURCE, Runtime, environment_key
+from mlci_action.config import Config
+from mlci_action.executors.base import MLCI_SOURCE, ProcessRuntime, environment_key
 from mlci_action.record import EnvironmentInfo
 
 
@@ -17,16 +17,18 @@ class CurrentExecutor:
     def __init__(self, cache_dir: Path) -> None:
         self.cache_dir = cache_dir
 
-    def key(self, project: Path, env: Environment) -> str:
+    def key(self, project: Path, config: Config) -> str:
         return environment_key(
-            project, env, f"{sys.executable}:{platform.python_version()}", self.name
+            project, config.environment, f"{sys.executable}:{platform.python_version()}", self.name
         )
 
-    def prepare(self, project: Path, env: Environment, log: Path) -> Runtime:
+    def prepare(self, project: Path, config: Config, log: Path) -> ProcessRuntime:
         info = EnvironmentInfo(
-            key=self.key(project, env),
+            key=self.key(project, config),
             python=platform.python_version(),
             executor=self.name,
             reused=True,
         )
-        return Runtime(info=info, python=sys.executable, extra_env={"PYTHONPATH": str(MLCI_SOURCE)})
+        return ProcessRuntime(
+            info=info, python=sys.executable, extra_env={"PYTHONPATH": str(MLCI_SOURCE)}
+        )

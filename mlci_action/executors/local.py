@@ -11,12 +11,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from mlci_action import proc
-from mlci_action.config import Environment
+from mlci_action.config import Config, Environment
 from mlci_action.errors import InputError, StageFailure
 from mlci_action.executors.base import (
     MLCI_SOURCE,
     RUNTIME_REQUIREMENTS,
-    Runtime,
+    ProcessRuntime,
     check_environment_files,
     environment_key,
 )
@@ -59,12 +59,14 @@ class LocalExecutor:
     def _python(self, env: Environment) -> str:
         return env.python or ".".join(platform.python_version_tuple()[:2])
 
-    def key(self, project: Path, env: Environment) -> str:
+    def key(self, project: Path, config: Config) -> str:
+        env = config.environment
         return environment_key(project, env, self._python(env), self.name)
 
-    def prepare(self, project: Path, env: Environment, log: Path) -> Runtime:
+    def prepare(self, project: Path, config: Config, log: Path) -> ProcessRuntime:
+        env = config.environment
         check_environment_files(project, env)
-        key = self.key(project, env)
+        key = self.key(project, config)
         root = self.cache_dir / "envs" / key[:20]
         python_version = self._python(env)
         with _locked(self.cache_dir / "envs" / f"{key[:20]}.lock"):
@@ -75,7 +77,7 @@ class LocalExecutor:
         info = EnvironmentInfo(
             key=key, python=python_version, executor=self.name, reused=reused, packages=packages
         )
-        return Runtime(info=info, python=str(root / "bin" / "python"), bin_dir=root / "bin")
+        return ProcessRuntime(info=info, python=str(root / "bin" / "python"), bin_dir=root / "bin")
 
     def _build(self, project: Path, env: Environment, root: Path, python: str, log: Path) -> None:
         shutil.rmtree(root, ignore_errors=True)

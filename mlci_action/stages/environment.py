@@ -20,12 +20,11 @@ class BuildEnvironment:
     def run(self, ctx: RunContext, state: RunState) -> StageOutput:
         cache = RunCache(ctx.options.cache_dir)
         candidate = state.candidate
-        runtime = ctx.executor.prepare(
-            candidate.project, ctx.config.environment, ctx.log_path("environment")
-        )
         hosts = HostPool(ctx.workdir / "logs")
         ctx.stack.callback(hosts.close)
-        runtime = replace(runtime, hosts=hosts)
+        runtime = ctx.executor.prepare(candidate.project, ctx.config, ctx.log_path("environment"))
+        ctx.stack.callback(runtime.close)
+        runtime = runtime.with_hosts(hosts)
         runtime.warm()  # imports pandas and scikit-learn in the background while training runs
         state = replace(
             state, candidate=replace(candidate, runtime=runtime), environment=runtime.info
@@ -43,17 +42,15 @@ class BuildEnvironment:
                 and (ctx.options.no_cache or cache.model(baseline.source.key) is None)
             ):
                 if baseline.config.environment == ctx.config.environment and (
-                    ctx.executor.key(baseline.project, baseline.config.environment)
-                    == runtime.info.key
+                    ctx.executor.key(baseline.project, baseline.config) == runtime.info.key
                 ):
                     base_runtime = runtime
                 else:
                     base_runtime = ctx.executor.prepare(
-                        baseline.project,
-                        baseline.config.environment,
-                        ctx.log_path("environment-baseline"),
+                        baseline.project, baseline.config, ctx.log_path("environment-baseline")
                     )
-                    base_runtime = replace(base_runtime, hosts=hosts)
+                    ctx.stack.callback(base_runtime.close)
+                    base_runtime = base_runtime.with_hosts(hosts)
                     notes.append(f"baseline environment {base_runtime.info.key[:12]}")
                 baseline = replace(baseline, runtime=base_runtime)
             state = replace(state, baseline=baseline)

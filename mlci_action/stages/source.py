@@ -40,7 +40,7 @@ class SourceStage:
             {
                 "tree": tree_digest(project),
                 "data": _outside_data(project, [config.data.train, config.data.test]),
-                "env": ctx.executor.key(project, config.environment),
+                "env": ctx.executor.key(project, config),
                 "mlci": __version__,
             }
         )
