@@ -118,6 +118,8 @@ def manifest(repository: str, tag: str) -> dict[str, Any]:
 
 def layer_name(created_by: str) -> str:
     """A short name for an environment image layer, from its history's CreatedBy."""
+    if "/opt/mlci/venv" in created_by and "COPY" in created_by.upper() and "src" not in created_by:
+        return "dependencies (the virtual environment from the build stage)"
     known = [
         ("uv pip install", "dependencies (uv pip install)"),
         ("uv pip sync", "dependencies (uv pip sync)"),
@@ -457,7 +459,7 @@ def main() -> int:
     strict = serving_b - base_b - deps_b - model_b
     print(
         f"counting only the dependency layer as dependencies, everything else mlci adds "
-        f"(uv, venv, mlci's code, settings) is {strict / MB:.1f} MB\n"
+        f"(mlci's code, settings) is {strict / MB:.1f} MB\n"
     )
     print("### 4. Serving speed through the V2 client (tritonclient.http, JSON tensors)\n")
     print("| measurement | value |")

@@ -133,7 +133,13 @@ class Docker:
             if "error" in chunk or "errorDetail" in chunk:
                 message = chunk.get("errorDetail", {}).get("message") or chunk.get("error", "")
                 tail = "\n".join([*log[-40:], message])
+                hint = None
+                if " FROM " in f" {step} ":
+                    hint = (
+                        "the base image cannot be pulled: set deploy.base_image to an image the "
+                        "daemon has or can reach, or run with MLCI_EXECUTOR=local"
+                    )
                 raise StageFailure(
-                    f"image build failed at {step}: {message.strip()}", log_tail=tail
+                    f"image build failed at {step}: {message.strip()}", log_tail=tail, hint=hint
                 )
         return str(self.client.images.get(tag).id)

@@ -95,3 +95,21 @@ def registry() -> Registry:
     if status != 401:
         unavailable(f"registry at {url} answered {status}, not 401: authentication is off")
     return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def remove_test_images() -> Iterator[None]:
+    """Serving images and registry tags made by the tests go at the end of the session
+    (environment images stay: they are the build cache the next session reuses)."""
+    yield
+    try:
+        import docker
+
+        client = docker.from_env()
+        for image in client.images.list():
+            for tag in image.tags:
+                if tag.startswith(("mlci-serve/", "127.0.0.1:5000/mlci-test/", "127.0.0.1:5999/")):
+                    client.images.remove(tag, force=True)
+        client.images.prune(filters={"dangling": True})
+    except Exception:  # cleaning up must never fail the run
+        pass
