@@ -169,9 +169,17 @@ class ModelTests(_Model):
 
 
 class DeployPolicy(_Model):
+    """When the GitHub Action may push an image whose run passed."""
+
     on_push_to: list[str] = Field(default_factory=lambda: ["main"])
+    """Branches whose pushes ship (the repository's default branch always counts)."""
     required_approvals: Annotated[int, Field(ge=0)] = 1
+    """Approving reviews, by users with write permission other than the author, that make a
+    pull_request_review event ship the PR's image; 0 turns review-triggered pushes off."""
+    on_pull_request: bool = False
+    """Push on every pull_request event (not recommended)."""
     allow_dispatch: bool = True
+    """A manual workflow_dispatch by a user with write permission ships."""
 
 
 class Deploy(_Model):

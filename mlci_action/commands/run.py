@@ -140,9 +140,11 @@ def execute(
     progress: Progress,
     docker: Docker | None = None,
     registry: Registry | None = None,
+    config: Config | None = None,
 ) -> RunOutcome:
+    """The run. ``config`` overrides the project's mlci.yaml (the action sets inputs on it)."""
     project = options.project
-    config: Config = load_config(project)
+    config = config or load_config(project)
     check_inputs(project, config)
     executor = choose(config.environment.executor, os.environ)(options.cache_dir)
     cache = RunCache(options.cache_dir)

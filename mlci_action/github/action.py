@@ -1,0 +1,318 @@
+"""The GitHub Action: inputs and event in; the run; outputs, summary, comment and check out.
+
+``entrypoint.py`` at the repository's top calls :func:`main`. Everything that talks to GitHub
+goes through :class:`mlci_action.github.api.GitHubAPI`; a comment or check that cannot be posted
+is logged and changes neither the verdict nor the report (it is still in the job summary and
+the outputs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from mlci_action.cache import default_cache_dir
+from mlci_action.config import CONFIG_FILE, Config, load_config
+from mlci_action.errors import ConfigError, MlciError
+from mlci_action.github.approval import Decision, decide
+from mlci_action.github.commands import Workflow
+from mlci_action.github.context import ActionInputs, Event, load_event, load_inputs
+from mlci_action.pipeline import Options
+from mlci_action.record import RunRecord, StageResult, Status
+from mlci_action.report.render import render_limited, render_markdown
+from mlci_action.yamlfile import load_yaml
+
+if TYPE_CHECKING:
+    from mlci_action.github.api import GitHubAPI
+    from mlci_action.images.registry import Registry
+
+_ICONS = {Status.PASSED: "✔", Status.FAILED: "✘", Status.SKIPPED: "–", Status.CACHED: "♻"}
+
+
+class GitHubProgress:
+    """Each finished stage as a collapsed group of the job log, with its reason and log tail."""
+
+    def __init__(self, workflow: Workflow) -> None:
+        self.workflow = workflow
+        self._lock = threading.Lock()
+
+    def stage_started(self, name: str) -> None:
+        with self._lock:
+            print(f"▶ {name}", file=self.workflow.out, flush=True)
+
+    def stage_finished(self, name: str, result: StageResult) -> None:
+        with (
+            self._lock,
+            self.workflow.group(f"{_ICONS[result.status]} {name} ({result.seconds:.1f} s)"),
+        ):
+            if result.reason:
+                print(result.reason, file=self.workflow.out)
+            if result.log_tail:
+                print(result.log_tail, file=self.workflow.out, flush=True)
+
+    def note(self, text: str) -> None:
+        with self._lock:
+            print(text, file=self.workflow.out, flush=True)
+
+
+def marker(name: str) -> str:
+    return f"<!-- mlci:{name} -->"
+
+
+def _project(workspace: Path, config_input: str) -> Path:
+    path = (workspace / config_input).resolve()
+    if path.is_dir():
+        return path
+    if path.name != CONFIG_FILE:
+        raise ConfigError(
+            f"input `config` ({config_input}): mlci reads {CONFIG_FILE}",
+            hint=f"name the directory that holds {CONFIG_FILE}, or the file itself",
+        )
+    return path.parent
+
+
+def _resolvable(project: Path, ref: str) -> bool:
+    done = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+        cwd=project,
+        capture_output=True,
+        check=False,
+    )
+    return done.returncode == 0
+
+
+def _baseline(inputs: ActionInputs, event: Event, project: Path, config: Config) -> str | None:
+    if inputs.baseline:
+        return inputs.baseline
+    if event.name == "schedule":
+        return "registry"
+    pr = event.pull_request
+    if pr is not None and pr.base_sha and _resolvable(project, pr.base_sha):
+        return pr.base_sha
+    if pr is not None and pr.base_ref and _resolvable(project, f"origin/{pr.base_ref}"):
+        return f"origin/{pr.base_ref}"
+    if event.name == "push" and _resolvable(project, "HEAD~1"):
+        return None if config.deploy.registry else "HEAD~1"
+    return None  # the registry's champion when one is configured, else no baseline
+
+
+def _annotations(workflow: Workflow, record: RunRecord, project: Path, workspace: Path) -> None:
+    config_file = project / CONFIG_FILE
+    shown = os.path.relpath(config_file, workspace)
+    document = load_yaml(config_file)
+    for gate in record.gates:
+        if not gate.passed:
+            workflow.error(
+                f"gate {gate.name}: {gate.reason}",
+                file=shown,
+                line=document.line_of(("gates", gate.name)),
+                title="mlci gate failed",
+            )
+    if record.data is not None:
+        for check in record.data.checks:
+            if check.passed or check.severity != "error":
+                continue
+            data_key = "test" if check.dataset == "test" else "train"
+            data_file = (document.data or {}).get("data", {}).get(data_key)
+            where = os.path.relpath(project / data_file, workspace) if data_file else shown
+            details = "; ".join(
+                f"{f.column or '-'} {f.check}: {f.count} rows" for f in check.failures[:5]
+            )
+            workflow.error(
+                f"data check {check.name} ({check.dataset}): {check.detail} {details}".strip(),
+                file=where,
+            )
+    for name, stage in record.stages.items():
+        if stage.status == Status.FAILED and name not in ("gates", "data_tests"):
+            workflow.error(f"{name}: {stage.reason}", title=f"mlci {name} failed")
+
+
+def _outputs(workflow: Workflow, record: RunRecord, report: Path) -> None:
+    workflow.set_output("verdict", record.verdict)
+    workflow.set_output("report", str(report))
+    workflow.set_output(
+        "metrics",
+        json.dumps({name: m.model_dump(mode="json") for name, m in record.metrics.items()}),
+    )
+    deployment, image = record.deployment, record.image
+    reference = ""
+    if deployment is not None and deployment.pushed and deployment.repository:
+        reference = f"{deployment.repository}@{deployment.digest}"
+    elif image is not None:
+        reference = image.tag
+    workflow.set_output("image", reference)
+    workflow.set_output("digest", deployment.digest if deployment and deployment.digest else "")
+
+
+def _post(
+    workflow: Workflow, api: GitHubAPI | None, inputs: ActionInputs, event: Event, record: RunRecord
+) -> None:
+    from mlci_action.github.api import GitHubError
+
+    if api is None:
+        workflow.warning(
+            "no github-token: no PR comment and no check run (the report is in the job summary)"
+        )
+        return
+    pr = event.pull_request
+    sha = pr.head_sha if pr is not None else event.sha
+    body = render_limited(record, marker=marker(record.name))
+    if pr is not None and inputs.comment:
+        try:
+            posted = api.upsert_comment(pr.number, marker(record.name), body)
+            print(
+                f"{'posted' if posted.created else 'updated'} the PR comment: {posted.url}",
+                file=workflow.out,
+            )
+        except GitHubError as exc:
+            workflow.warning(
+                f"could not post the PR comment ({exc.message}); the report is in the job summary"
+            )
+    if sha:
+        try:
+            kind = api.report_check(
+                sha,
+                f"mlci · {record.name}",
+                "success" if record.verdict == "pass" else "failure",
+                record.summary[:1000],
+                render_markdown(record, details=False),
+            )
+            print(f"reported the verdict as a {kind}", file=workflow.out)
+        except GitHubError as exc:
+            workflow.warning(f"could not report the check ({exc.message})")
+
+
+def _promote(
+    workflow: Workflow,
+    event: Event,
+    config: Config,
+    registry: Registry,
+    decision: Decision,
+    mode: str,
+) -> int:
+    digest = event.dispatch_inputs.get("digest", "").strip()
+    tag = event.dispatch_inputs.get("tag", "").strip() or config.deploy.champion_tag
+    repository = config.deploy.repository(config.name)
+    if not digest.startswith("sha256:") or repository is None:
+        raise ConfigError(
+            f"{mode}: needs the dispatch input `digest` (sha256:...) and deploy.registry in mlci.yaml"
+        )
+    if not decision.push:
+        workflow.error(f"{mode} refused: {decision.reason}")
+        return 1
+    moved = registry.promote(
+        f"{repository}@{digest}", tag, lambda line: print(line, file=workflow.out)
+    )
+    workflow.set_output("image", f"{repository}@{moved}")
+    workflow.set_output("digest", moved)
+    workflow.set_output("verdict", "pass")
+    workflow.summary(
+        f"## mlci · {config.name}: {mode}\n\n`{repository}:{tag}` now points at `{moved}`.\n"
+    )
+    return 0
+
+
+def main(environ: Mapping[str, str] = os.environ, out: TextIO = sys.stdout) -> int:
+    workflow = Workflow(environ, out)
+    try:
+        return _main(workflow, environ)
+    except MlciError as exc:
+        workflow.error(str(exc), title="mlci")
+        return exc.exit_code
+
+
+def _main(workflow: Workflow, environ: Mapping[str, str]) -> int:
+    inputs = load_inputs(environ)
+    token = inputs.github_token.get_secret_value() if inputs.github_token else None
+    password = inputs.registry_password.get_secret_value() if inputs.registry_password else None
+    workflow.mask(token)
+    workflow.mask(password)
+    event = load_event(environ)
+    workspace = Path(environ.get("GITHUB_WORKSPACE", ".")).resolve()
+    project = _project(workspace, inputs.config)
+    config = load_config(project)
+    if inputs.registry:
+        config = config.model_copy(
+            update={"deploy": config.deploy.model_copy(update={"registry": inputs.registry})}
+        )
+
+    api = None
+    if token:
+        from mlci_action.github.api import GitHubAPI
+
+        api = GitHubAPI(
+            token,
+            event.repository,
+            base_url=environ.get("GITHUB_API_URL", "https://api.github.com"),
+        )
+    try:
+        decision = decide(event, config.deploy.policy, inputs, api)
+    except MlciError as exc:  # the API could not tell: the safe answer is no push
+        decision = Decision(False, f"approval could not be checked: {exc.message}")
+    print(
+        f"push decision: {'yes' if decision.push else 'no'}: {decision.reason}", file=workflow.out
+    )
+
+    docker = registry = None
+    mode = (
+        event.dispatch_inputs.get("action", "retrain")
+        if event.name == "workflow_dispatch"
+        else "run"
+    )
+    wants_images = (
+        decision.push
+        or mode in ("promote", "rollback")
+        or (config.deploy.registry is not None and event.name in ("pull_request", "schedule"))
+    )
+    if wants_images:
+        from mlci_action.images.docker_api import Docker, connect
+        from mlci_action.images.registry import Credentials, Registry
+
+        try:
+            docker = Docker(connect())
+        except MlciError:
+            if decision.push or mode in ("promote", "rollback"):
+                raise
+            docker = None  # only wanted for the champion baseline: go on without it
+        # registry credentials only where a push may happen: a fork PR never gets them
+        credentials = None
+        if decision.push and inputs.registry_username and password:
+            credentials = Credentials(inputs.registry_username, password)
+        registry = Registry(docker, credentials) if docker is not None else None
+    if mode in ("promote", "rollback"):
+        assert registry is not None
+        return _promote(workflow, event, config, registry, decision, mode)
+
+    from mlci_action.commands.run import execute
+
+    options = Options(
+        project=project,
+        out=project / ".mlci" / "out",
+        cache_dir=Path(environ["MLCI_CACHE_DIR"])
+        if environ.get("MLCI_CACHE_DIR")
+        else default_cache_dir(),
+        base=_baseline(inputs, event, project, config),
+        package=decision.push,
+        push=decision.push,
+    )
+    outcome = execute(options, GitHubProgress(workflow), docker, registry, config=config)
+    record = outcome.record
+    _outputs(workflow, record, outcome.report)
+    workflow.summary(render_markdown(record))
+    _annotations(workflow, record, project, workspace)
+    if event.name in (
+        "pull_request",
+        "pull_request_target",
+        "pull_request_review",
+        "push",
+        "workflow_dispatch",
+    ):
+        _post(workflow, api, inputs, event, record)
+    print(f"verdict: {record.verdict}: {record.summary}", file=workflow.out)
+    return 0 if record.verdict == "pass" else 1
