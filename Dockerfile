@@ -1,7 +1,7 @@
 # The mlci action image: `uses: <owner>/mlci@<sha>` builds it. Dependencies are pinned
 # (requirements/action.txt, compiled from pyproject.toml) and installed before mlci's code.
 FROM python:3.12-slim
-COPY docker/certs/ /usr/local/share/ca-certificates/mlci-extra/
+COPY .github/certs/ /usr/local/share/ca-certificates/mlci-extra/
 RUN (update-ca-certificates >/dev/null 2>&1 || true) \
  && apt-get update -qq && apt-get install -y -qq --no-install-recommends git ca-certificates >/dev/null \
  && update-ca-certificates >/dev/null 2>&1 \
