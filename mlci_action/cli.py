@@ -137,7 +137,7 @@ def command_run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         docker = Docker(connect())
         registry = Registry(docker, credentials_from_env(environ))
     progress = TerminalProgress()
-    outcome = execute(options, progress, docker, registry)
+    outcome = execute(options, progress, docker, registry, environ=environ)
     progress.summary(outcome.record, str(outcome.report))
     return EXIT_PASS if outcome.record.verdict == "pass" else EXIT_FAIL
 

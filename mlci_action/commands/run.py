@@ -6,6 +6,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -141,12 +142,13 @@ def execute(
     docker: Docker | None = None,
     registry: Registry | None = None,
     config: Config | None = None,
+    environ: Mapping[str, str] = os.environ,
 ) -> RunOutcome:
     """The run. ``config`` overrides the project's mlci.yaml (the action sets inputs on it)."""
     project = options.project
     config = config or load_config(project)
     check_inputs(project, config)
-    executor = choose(config.environment.executor, os.environ)(options.cache_dir)
+    executor = choose(config.environment.executor, environ)(options.cache_dir)
     cache = RunCache(options.cache_dir)
     started = time.perf_counter()
     with ExitStack() as stack:

@@ -301,7 +301,9 @@ def _main(workflow: Workflow, environ: Mapping[str, str]) -> int:
         package=decision.push,
         push=decision.push,
     )
-    outcome = execute(options, GitHubProgress(workflow), docker, registry, config=config)
+    outcome = execute(
+        options, GitHubProgress(workflow), docker, registry, config=config, environ=environ
+    )
     record = outcome.record
     _outputs(workflow, record, outcome.report)
     workflow.summary(render_markdown(record))

@@ -1,0 +1,234 @@
+"""GitHubAPI (PyGithub) against the spec-checked GitHub double of api_double.py."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from mlci_action.github.api import GitHubAPI, GitHubError
+from tests.github.api_double import GitHubDouble
+
+TOKEN = "ghs_s3cr3tT0kenValue0123456789abcdef"
+SHA = "c0ffee" + "0" * 34
+MARKER = "<!-- mlci:model=churn -->"
+REPO = "octo-org/models"
+
+
+@pytest.fixture
+def gh() -> Iterator[GitHubDouble]:
+    with GitHubDouble(token=TOKEN) as double:
+        double.add_pull(7, author="alice", head_sha=SHA)
+        yield double
+
+
+@pytest.fixture
+def api(gh: GitHubDouble) -> Iterator[GitHubAPI]:
+    client = GitHubAPI(
+        TOKEN, REPO, base_url=gh.url, seconds_between_requests=0, seconds_between_writes=0
+    )
+    yield client
+    client.close()
+
+
+def test_two_upserts_leave_one_comment_with_the_latest_body(gh, api):
+    first = api.upsert_comment(7, MARKER, f"{MARKER}\nfirst run")
+    second = api.upsert_comment(7, MARKER, f"{MARKER}\nsecond run")
+
+    assert first.created and not second.created
+    assert first.id == second.id
+    assert second.url.endswith(f"#issuecomment-{first.id}")
+    [comment] = gh.comments_on(7)
+    assert comment.body == f"{MARKER}\nsecond run"
+    assert comment.user == "github-actions[bot]"
+    assert gh.requests_to("GET", r"^/user$") == []  # an installation token cannot ask
+    assert len(gh.requests_to("POST", r"/issues/7/comments$")) == 1
+    assert len(gh.requests_to("PATCH", r"/issues/comments/\d+$")) == 1
+    gh.assert_clean()
+
+
+def test_upsert_finds_the_marker_past_the_first_page(gh, api):
+    for i in range(130):
+        gh.add_comment(7, "someone", f"chatter {i}")
+    gh.add_comment(7, "github-actions[bot]", f"{MARKER}\nold")
+
+    result = api.upsert_comment(7, MARKER, f"{MARKER}\nnew")
+
+    assert not result.created
+    assert gh.comments_on(7)[-1].body == f"{MARKER}\nnew"
+    assert len(gh.requests_to("GET", r"/issues/7/comments$")) == 2  # 100 a page
+    gh.assert_clean()
+
+
+def test_upsert_leaves_a_marker_quoted_by_someone_else_when_the_login_is_known():
+    pat = "ghp_personalAccessToken0123456789"  # not an installation token: GET /user works
+    with GitHubDouble(token=pat, token_user="mlci-bot") as gh:
+        gh.add_pull(7, author="alice", head_sha=SHA)
+        quoted = gh.add_comment(7, "mallory", f"look: {MARKER}")
+        api = GitHubAPI(
+            pat, REPO, base_url=gh.url, seconds_between_requests=0, seconds_between_writes=0
+        )
+
+        result = api.upsert_comment(7, MARKER, f"{MARKER}\nreport")
+
+        assert result.created
+        assert gh.state.comments[quoted].body == f"look: {MARKER}"
+        assert gh.comments_on(7)[-1].user == "mlci-bot"
+        assert len(gh.requests_to("GET", r"^/user$")) == 1
+        gh.assert_clean()
+
+
+def test_check_run_is_created_with_the_conclusion(gh, api):
+    kind = api.report_check(SHA, "mlci · churn", "failure", "AUC fell", "x" * 70_000)
+
+    assert kind == "check-run"
+    [run] = gh.state.check_runs.values()
+    assert (run["name"], run["head_sha"], run["status"], run["conclusion"]) == (
+        "mlci · churn",
+        SHA,
+        "completed",
+        "failure",
+    )
+    assert len(run["output"]["summary"]) == 65_535
+    assert gh.state.statuses == []
+    gh.assert_clean()
+
+
+def test_falls_back_to_a_commit_status_when_check_runs_are_forbidden(gh, api):
+    gh.set_check_runs_forbidden()
+
+    kind = api.report_check(SHA, "mlci · churn", "success", "t" * 300, "all good")
+
+    assert kind == "status"
+    assert len(gh.requests_to("POST", r"/check-runs$")) == 1  # a 403 that is no rate limit
+    [status] = gh.state.statuses
+    assert status["sha"] == SHA
+    assert status["state"] == "success"
+    assert status["context"] == "mlci · churn"
+    assert len(status["description"]) == 140
+    assert gh.state.check_runs == {}
+    gh.assert_clean()
+
+
+def test_approvals_count_writers_other_than_the_author_by_their_latest_review(gh, api):
+    for user, role in [("bob", "write"), ("carol", "maintain"), ("dave", "read")]:
+        gh.set_permission(user, role)
+    gh.set_permission("alice", "admin")
+    gh.set_permission("erin", "admin")
+    gh.add_review(7, "alice", "APPROVED")  # the author
+    gh.add_review(7, "bob", "APPROVED")
+    gh.add_review(7, "carol", "CHANGES_REQUESTED")
+    gh.add_review(7, "carol", "APPROVED")
+    gh.add_review(7, "bob", "COMMENTED")  # a comment does not withdraw bob's approval
+    gh.add_review(7, "dave", "APPROVED")  # read-only
+    gh.add_review(7, "erin", "APPROVED")
+    gh.add_review(7, "erin", "CHANGES_REQUESTED")  # later change request overrides
+
+    assert sorted(api.approvals(7, "alice")) == ["bob", "carol"]
+    assert api.permission("carol") == "maintain"
+    assert api.permission("nobody") == "none"
+    gh.assert_clean()
+
+
+def test_pull_reads_author_head_and_fork(gh, api):
+    gh.add_pull(8, author="eve", head_sha="f" * 40, base_ref="main", head_repo_fork=True)
+
+    own, fork = api.pull(7), api.pull(8)
+
+    assert (own.author, own.head_sha, own.base_ref, own.is_fork) == ("alice", SHA, "main", False)
+    assert own.head_repo_full_name == REPO
+    assert fork.is_fork and fork.head_repo_full_name != REPO
+    gh.assert_clean()
+
+
+def test_a_502_is_retried(gh, api):
+    gh.fail_next("POST", r"/check-runs$", 502, body={"message": "Server Error"})
+
+    assert api.report_check(SHA, "mlci", "success", "ok", "ok") == "check-run"
+
+    assert len(gh.requests_to("POST", r"/check-runs$")) == 2
+    assert len(gh.state.check_runs) == 1
+    gh.assert_clean()
+
+
+def test_a_secondary_rate_limit_is_waited_out_per_retry_after(gh, api):
+    gh.fail_next(
+        "GET",
+        r"/issues/7/comments$",
+        403,
+        headers={"Retry-After": "1"},
+        body={
+            "message": "You have exceeded a secondary rate limit. Please wait a few minutes "
+            "before you try again.",
+            "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
+        },
+    )
+    gh.fail_next("PATCH", r"/issues/comments/\d+$", 429, headers={"Retry-After": "1"})
+    gh.add_comment(7, "github-actions[bot]", f"{MARKER}\nold")
+
+    started = time.monotonic()
+    result = api.upsert_comment(7, MARKER, f"{MARKER}\nnew")
+
+    assert time.monotonic() - started >= 2  # two Retry-After: 1
+    assert not result.created
+    assert len(gh.requests_to("GET", r"/issues/7/comments$")) == 2
+    assert len(gh.requests_to("PATCH", r"/issues/comments/\d+$")) == 2
+    assert gh.comments_on(7)[0].body == f"{MARKER}\nnew"
+    gh.assert_clean()
+
+
+def test_retries_are_bounded_and_end_in_a_github_error(gh):
+    gh.fail_next("GET", r"/pulls/7$", 503, times=10)
+    api = GitHubAPI(TOKEN, REPO, base_url=gh.url, retries=1, seconds_between_requests=0)
+
+    with pytest.raises(GitHubError) as caught:
+        api.pull(7)
+
+    assert caught.value.status == 503
+    assert len(gh.requests_to("GET", r"/pulls/7$")) == 2
+
+
+def test_the_token_never_appears_in_a_github_error(gh):
+    gh.fail_next("GET", r"/pulls/7$", 422, body={"message": f"bad token {TOKEN} here"})
+    api = GitHubAPI(TOKEN, REPO, base_url=gh.url, retries=0)
+    with pytest.raises(GitHubError) as caught:
+        api.pull(7)
+    assert TOKEN not in str(caught.value) and "***" in str(caught.value)
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+    wrong = GitHubAPI("ghs_wrong_" + TOKEN, REPO, base_url=gh.url, retries=0)
+    with pytest.raises(GitHubError) as caught:
+        wrong.pull(7)
+    assert caught.value.status == 401 and TOKEN not in str(caught.value)
+
+    unreachable = GitHubAPI(TOKEN, REPO, base_url="http://127.0.0.1:9", retries=0)
+    with pytest.raises(GitHubError) as caught:
+        unreachable.upsert_comment(7, MARKER, "x")
+    assert "unreachable" in str(caught.value) and TOKEN not in str(caught.value)
+
+
+def test_the_double_rejects_a_request_github_would_reject(gh):
+    response = requests.post(
+        f"{gh.url}/repos/{REPO}/issues/7/comments",
+        json={"text": "no body field"},
+        headers={"Authorization": f"token {TOKEN}"},
+    )
+
+    assert response.status_code == 422
+    assert any("'body' is a required property" in v for v in gh.violations)
+    with pytest.raises(AssertionError):
+        gh.assert_clean()
+
+
+def test_the_double_flags_unknown_endpoints_and_bad_responses(gh):
+    auth = {"Authorization": f"token {TOKEN}"}
+    assert requests.get(f"{gh.url}/repos/{REPO}/no-such-thing", headers=auth).status_code == 404
+    gh.fail_next("POST", r"/check-runs$", 201, body={"id": 1})  # not a check run
+    requests.post(
+        f"{gh.url}/repos/{REPO}/check-runs", json={"name": "n", "head_sha": SHA}, headers=auth
+    )
+
+    assert any("no such operation" in v for v in gh.violations)
+    assert any("response 201" in v and "'node_id' is a required" in v for v in gh.violations)
