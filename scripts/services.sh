@@ -299,4 +299,10 @@ start_dockerd
 check_insecure_loopback
 start_registry
 build_base_image
+# No public registry can be pulled from here: python:3.12-slim (the default base of mlci's
+# environment image and the action image's base) is stood in for by the debootstrap image.
+if ! docker image inspect python:3.12-slim >/dev/null 2>&1; then
+    docker tag "$BASE_IMAGE" python:3.12-slim
+    say "tagged $BASE_IMAGE as python:3.12-slim (offline stand-in)"
+fi
 say "ready: docker $(docker version -f '{{.Server.Version}}') (pid $(live_pid "$DOCKERD_PIDFILE" dockerd)), image $BASE_IMAGE, registry $REGISTRY_ADDR user $REGISTRY_USER (pid $(live_pid "$REGISTRY_PIDFILE" docker-registry))"

@@ -82,6 +82,19 @@ def _signature(path: Path) -> tuple[float, int]:
     return newest, count
 
 
+def _extract(archive: tarfile.TarFile, dest: Path) -> None:
+    """Extract only regular files and directories that stay inside ``dest``."""
+    if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4
+        archive.extractall(dest, filter="data")
+        return
+    root = dest.resolve()
+    for member in archive.getmembers():
+        target = (dest / member.name).resolve()
+        if not target.is_relative_to(root) or not (member.isfile() or member.isdir()):
+            raise StageFailure(f"refusing to extract {member.name!r} from the container")
+        archive.extract(member, dest)
+
+
 @dataclass(frozen=True)
 class ContainerRuntime:
     info: EnvironmentInfo
@@ -127,7 +140,7 @@ class ContainerRuntime:
                 continue
             with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                archive.extractall(path.parent, filter="data")
+                _extract(archive, path.parent)
 
     def run(
         self,

@@ -104,8 +104,12 @@ class LocalExecutor:
             step("pip", "sync", *target, str(project / env.lock))
         requirements = [arg for name in env.requirements for arg in ("-r", str(project / name))]
         step("pip", "install", *target, *requirements, *RUNTIME_REQUIREMENTS)
+        # mlci's own package (only it, not the site-packages it may be installed in) on the path
+        source = root / "mlci-src"
+        source.mkdir()
+        (source / "mlci_action").symlink_to(MLCI_SOURCE / "mlci_action", target_is_directory=True)
         site = next((root / "lib").glob("python3*/site-packages"))
-        (site / "_mlci.pth").write_text(f"{MLCI_SOURCE}\n", encoding="utf-8")
+        (site / "_mlci.pth").write_text(f"{source}\n", encoding="utf-8")
         freeze = proc.run([uv, "pip", "freeze", *target], cwd=project, env=_UV_ENV)
         packages = dict(line.split("==", 1) for line in freeze.output.splitlines() if "==" in line)
         (root / _PACKAGES).write_text(json.dumps(packages, sort_keys=True), encoding="utf-8")

