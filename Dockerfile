@@ -1,20 +1,27 @@
 # The mlci action image: `uses: <owner>/mlci@<sha>` builds it. Dependencies are pinned
-# (requirements/action.txt, compiled from pyproject.toml) and installed before mlci's code.
-FROM python:3.12-slim
-COPY .github/certs/ /usr/local/share/ca-certificates/mlci-extra/
-RUN (update-ca-certificates >/dev/null 2>&1 || true) \
- && apt-get update -qq && apt-get install -y -qq --no-install-recommends git ca-certificates >/dev/null \
- && update-ca-certificates >/dev/null 2>&1 \
- && rm -rf /var/lib/apt/lists/*
+# (requirements/action.txt, compiled from requirements/action.in) and installed before mlci's
+# code, in a build stage; the image keeps the virtual environment, git, and nothing else.
+FROM python:3.12-slim AS build
+# Extra CAs (.github/certs/*.crt) for builds behind a TLS-intercepting proxy.
+COPY .github/certs/ /tmp/certs/
+RUN cat /tmp/certs/*.crt >> /etc/ssl/certs/ca-certificates.crt 2>/dev/null || true
 ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
-    SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PYTHONUNBUFFERED=1
+    PIP_NO_CACHE_DIR=1
 COPY requirements/action.txt /opt/mlci/requirements.txt
 RUN python3 -m venv /opt/mlci/venv \
- && /opt/mlci/venv/bin/pip install --quiet --no-cache-dir --no-deps -r /opt/mlci/requirements.txt
+ && /opt/mlci/venv/bin/pip install --quiet --no-deps -r /opt/mlci/requirements.txt
 COPY pyproject.toml README.md /opt/mlci/src/
 COPY mlci_action /opt/mlci/src/mlci_action
-RUN /opt/mlci/venv/bin/pip install --quiet --no-cache-dir --no-deps /opt/mlci/src
+RUN /opt/mlci/venv/bin/pip install --quiet --no-deps /opt/mlci/src \
+ && /opt/mlci/venv/bin/pip uninstall --quiet --yes pip
+
+FROM python:3.12-slim
+RUN apt-get update -qq \
+ && apt-get install -y -qq --no-install-recommends git >/dev/null \
+ && rm -rf /var/lib/apt/lists/* /usr/share/doc /usr/share/man
+COPY --from=build /opt/mlci/venv /opt/mlci/venv
 COPY entrypoint.py /opt/mlci/entrypoint.py
+ENV PYTHONUNBUFFERED=1 \
+    PATH=/opt/mlci/venv/bin:$PATH
 ENTRYPOINT ["/opt/mlci/venv/bin/python", "/opt/mlci/entrypoint.py"]
