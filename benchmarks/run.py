@@ -161,6 +161,16 @@ def main() -> int:
             ],
             check=True,
         )
+        sys.stdout.flush()
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "benchmarks" / "bench_action.py"),
+                "--repeats",
+                str(args.repeats),
+            ],
+            check=True,
+        )
     return 0
 
 

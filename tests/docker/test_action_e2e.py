@@ -172,7 +172,7 @@ def change(repo: Path, old: str, new: str) -> None:
     git(repo, "commit", "--quiet", "-am", f"{old} -> {new}")
 
 
-def test_pull_request_twice_then_approval_pushes(action_repo, gh, registry):
+def test_pull_request_twice_then_approval_pushes(action_repo, gh, registry, docker_client):
     repo, image = action_repo
     git(repo, "checkout", "--quiet", "-b", "feature")
     change(repo, "C: 1.0", "C: 0.5")
@@ -213,6 +213,11 @@ def test_pull_request_twice_then_approval_pushes(action_repo, gh, registry):
     head = git(repo, "rev-parse", "HEAD")
     assert registry_tags(registry, image) == sorted([head, head[:12], "latest"])
     assert "digest=sha256:" in approved.output
+    repository = f"{registry.host}/{image}"
+    docker_client.images.pull(repository, tag=head[:12], auth_config=registry.auth_config)
+    labels = docker_client.images.get(f"{repository}:{head[:12]}").labels
+    assert labels["org.opencontainers.image.revision"] == head
+    assert json.loads(labels["org.mlci.metrics"])["accuracy"] > 0.9
     gh.assert_clean()
 
 
