@@ -9,6 +9,7 @@ secrets, GITHUB_OUTPUT, the Docker socket mounted into the action container.
 
 from __future__ import annotations
 
+import json
 import shutil
 import uuid
 from pathlib import Path
