@@ -280,9 +280,11 @@ def _main(workflow: Workflow, environ: Mapping[str, str]) -> int:
             if decision.push or mode in ("promote", "rollback"):
                 raise
             docker = None  # only wanted for the champion baseline: go on without it
-        # registry credentials only where a push may happen: a fork PR never gets them
+        # a fork PR never gets the registry credentials; other runs use them to pull the
+        # champion, and push only when the decision above says so
+        fork = event.pull_request is not None and event.pull_request.is_fork
         credentials = None
-        if decision.push and inputs.registry_username and password:
+        if not fork and inputs.registry_username and password:
             credentials = Credentials(inputs.registry_username, password)
         registry = Registry(docker, credentials) if docker is not None else None
     if mode in ("promote", "rollback"):

@@ -40,6 +40,8 @@ on:
     branches: [main]
   pull_request_review:
     types: [submitted]
+  schedule:
+    - cron: "17 3 * * *"
   workflow_dispatch:
     inputs:
       action: {default: retrain}
@@ -297,4 +299,9 @@ def test_push_to_main_then_dispatch_promote(action_repo, gh, registry):
         actor="eve",
     )
     assert not refused.ok and "rollback refused" in refused.output
+
+    # nightly: the production model is re-evaluated against the current data
+    nightly = act(repo, gh, registry, "schedule", {"schedule": "17 3 * * *"})
+    assert nightly.ok, nightly.describe()
+    assert f"registry {registry.host}/{image}:production" in nightly.output
     gh.assert_clean()
