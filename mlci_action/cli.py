@@ -68,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--task", choices=["classification", "regression"], help="default: inferred")
     init.add_argument("--name", help="model name (default: the directory name)")
     init.add_argument("--force", action="store_true", help="overwrite existing files")
+    init.add_argument(
+        "--workflow",
+        action="store_true",
+        help="also write .github/workflows/mlci.yml (the GitHub Action)",
+    )
 
     sub.add_parser("schema", help="print the JSON Schema of mlci.yaml")
     return parser

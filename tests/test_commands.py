@@ -116,6 +116,31 @@ def test_init_infers_classification_and_rejects_a_missing_target(tmp_path, capsy
     assert not (other / "mlci.yaml").exists()
 
 
+def test_init_writes_the_workflow(tmp_path, capsys):
+    import yaml as pyyaml
+
+    project = tmp_path / "repo" / "model"
+    shutil.copytree(EXAMPLES / "classification" / "data", project / "data")
+    args = [
+        "init",
+        str(project),
+        "--train",
+        "data/train.csv",
+        "--test",
+        "data/test.csv",
+        "--target",
+        "diagnosis",
+    ]
+    assert main([*args, "--workflow"]) == 0, capsys.readouterr().err
+    workflow = pyyaml.safe_load((project / ".github" / "workflows" / "mlci.yml").read_text())
+    step = workflow["jobs"]["mlci"]["steps"][1]
+    assert (
+        step["with"]["config"] == "."
+        and step["with"]["registry-password"] == "${{ secrets.GITHUB_TOKEN }}"
+    )
+    assert workflow["permissions"]["contents"] == "read"
+
+
 def test_run_on_a_missing_directory_exits_2(tmp_path, capsys):
     assert main(["run", str(tmp_path / "absent")]) == 2
     assert "not a directory" in capsys.readouterr().err

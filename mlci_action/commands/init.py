@@ -42,6 +42,23 @@ def _widen(column: dict[str, object]) -> None:
     column["less_than_or_equal_to"] = round(high + margin, 6)
 
 
+def _write_workflow(project: Path, force: bool, console: Console) -> None:
+    from mlci_action import git
+
+    root = git.repo_root(project) or project
+    path = root / ".github" / "workflows" / "mlci.yml"
+    if path.exists() and not force:
+        raise InputError(f"{path} already exists", hint="pass --force to overwrite it")
+    config = project.relative_to(root).as_posix() if project != root else "."
+    text = (
+        Environment(loader=PackageLoader("mlci_action", "templates"), undefined=StrictUndefined)
+        .get_template("workflow.yml.j2")
+        .render(config=config, branch="main")
+    )
+    atomic_write(path, text)
+    console.print(f"[green]✔[/] wrote {path.relative_to(root)} (pin the action to a commit sha)")
+
+
 def init(args: argparse.Namespace, console: Console) -> int:
     project: Path = args.project.resolve()
     config_path, schema_path = project / CONFIG_FILE, project / SCHEMA_FILE
@@ -88,6 +105,8 @@ def init(args: argparse.Namespace, console: Console) -> int:
         console.print("[green]✔[/] wrote requirements.txt")
     atomic_write(config_path, text)
     load_config(project)  # what we wrote must be valid
+    if getattr(args, "workflow", False):
+        _write_workflow(project, args.force, console)
     console.print(
         f"[green]✔[/] wrote {SCHEMA_FILE} (inferred from {args.train}: review its ranges)"
     )
