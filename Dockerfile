@@ -21,6 +21,9 @@ RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends git >/dev/null \
  && rm -rf /var/lib/apt/lists/* /usr/share/doc /usr/share/man
 COPY --from=build /opt/mlci/venv /opt/mlci/venv
+# the CA bundle with the extra CAs: mlci builds environment images and talks to registries
+# from here, through the same proxy
+COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY entrypoint.py /opt/mlci/entrypoint.py
 ENV PYTHONUNBUFFERED=1 \
     PATH=/opt/mlci/venv/bin:$PATH
