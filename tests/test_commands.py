@@ -11,6 +11,19 @@ from mlci_action.config import load_config
 from tests.conftest import EXAMPLES
 
 
+def init_args(project, target: str) -> list[str]:
+    return [
+        "init",
+        str(project),
+        "--train",
+        "data/train.csv",
+        "--test",
+        "data/test.csv",
+        "--target",
+        target,
+    ]
+
+
 def test_validate_accepts_the_examples(capsys):
     for example in ("classification", "regression"):
         assert main(["validate", str(EXAMPLES / example)]) == 0
@@ -37,18 +50,7 @@ def test_init_scaffolds_a_config_and_schema_that_validate(tmp_path, capsys):
     (project / "data").mkdir(parents=True)
     for name in ("train.csv", "test.csv"):
         shutil.copy(EXAMPLES / "regression" / "data" / name, project / "data" / name)
-    code = main(
-        [
-            "init",
-            str(project),
-            "--train",
-            "data/train.csv",
-            "--test",
-            "data/test.csv",
-            "--target",
-            "progression",
-        ]
-    )
+    code = main(init_args(project, "progression"))
     assert code == 0, capsys.readouterr().err
     config = load_config(project)
     assert config.name == "my-model" and config.evaluation.task == "regression"
@@ -58,60 +60,18 @@ def test_init_scaffolds_a_config_and_schema_that_validate(tmp_path, capsys):
     assert (project / "requirements.txt").is_file()
     assert main(["validate", str(project)]) == 0
     # never overwrite without --force
-    assert (
-        main(
-            [
-                "init",
-                str(project),
-                "--train",
-                "data/train.csv",
-                "--test",
-                "data/test.csv",
-                "--target",
-                "progression",
-            ]
-        )
-        == 2
-    )
+    assert main(init_args(project, "progression")) == 2
     assert "already exists" in capsys.readouterr().err
 
 
 def test_init_infers_classification_and_rejects_a_missing_target(tmp_path, capsys):
     project = tmp_path / "clf"
     shutil.copytree(EXAMPLES / "classification" / "data", project / "data")
-    assert (
-        main(
-            [
-                "init",
-                str(project),
-                "--train",
-                "data/train.csv",
-                "--test",
-                "data/test.csv",
-                "--target",
-                "diagnosis",
-            ]
-        )
-        == 0
-    )
+    assert main(init_args(project, "diagnosis")) == 0
     assert load_config(project).evaluation.task == "classification"
     other = tmp_path / "other"
     shutil.copytree(EXAMPLES / "classification" / "data", other / "data")
-    assert (
-        main(
-            [
-                "init",
-                str(other),
-                "--train",
-                "data/train.csv",
-                "--test",
-                "data/test.csv",
-                "--target",
-                "nope",
-            ]
-        )
-        == 2
-    )
+    assert main(init_args(other, "nope")) == 2
     assert "target column 'nope'" in capsys.readouterr().err
     assert not (other / "mlci.yaml").exists()
 
