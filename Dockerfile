@@ -1,6 +1,8 @@
 # The mlci action image: `uses: <owner>/mlci@<sha>` builds it. Dependencies are pinned
 # (requirements/action.txt, compiled from requirements/action.in) and installed before mlci's
-# code, in a build stage; the image keeps the virtual environment, git, and nothing else.
+# code, in a build stage; the image keeps the virtual environment, the git binary, and nothing
+# else. Training, tests and scoring run in the project's own environment image, never here, so
+# no numpy, pandas or scikit-learn: the image is about 270 MB (benchmarks/README.md).
 FROM python:3.12-slim AS build
 # Extra CAs (.github/certs/*.crt) for builds behind a TLS-intercepting proxy.
 COPY .github/certs/ /tmp/certs/
@@ -8,18 +10,22 @@ RUN cat /tmp/certs/*.crt >> /etc/ssl/certs/ca-certificates.crt 2>/dev/null || tr
 ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
+# mlci runs git locally only (rev-parse, status, log, worktree add): the one `git` binary does all
+# of it, and needs only libpcre2 and zlib, which the base has. The package's perl, curl, remote
+# helpers and translations would add 190 MB.
+RUN apt-get update -qq \
+ && apt-get install -y -qq --no-install-recommends git >/dev/null
 COPY requirements/action.txt /opt/mlci/requirements.txt
 RUN python3 -m venv /opt/mlci/venv \
  && /opt/mlci/venv/bin/pip install --quiet --no-deps -r /opt/mlci/requirements.txt
 COPY pyproject.toml README.md /opt/mlci/src/
 COPY mlci_action /opt/mlci/src/mlci_action
 RUN /opt/mlci/venv/bin/pip install --quiet --no-deps /opt/mlci/src \
- && /opt/mlci/venv/bin/pip uninstall --quiet --yes pip
+ && /opt/mlci/venv/bin/pip uninstall --quiet --yes setuptools pip 2>/dev/null
 
 FROM python:3.12-slim
-RUN apt-get update -qq \
- && apt-get install -y -qq --no-install-recommends git >/dev/null \
- && rm -rf /var/lib/apt/lists/* /usr/share/doc /usr/share/man
+COPY --from=build /usr/bin/git /usr/bin/git
+RUN git --version >/dev/null
 COPY --from=build /opt/mlci/venv /opt/mlci/venv
 # the CA bundle with the extra CAs: mlci builds environment images and talks to registries
 # from here, through the same proxy

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from mlci_action import __version__
-from mlci_action.errors import MlciError
+from mlci_action.errors import InputError, MlciError
 
 EXIT_PASS, EXIT_FAIL, EXIT_INPUT, EXIT_BUG = 0, 1, 2, 3
 
@@ -47,6 +47,12 @@ def _parser() -> argparse.ArgumentParser:
         "--push",
         action="store_true",
         help="also push the image when the run passes (implies --package)",
+    )
+    run.add_argument(
+        "--champion",
+        action="store_true",
+        help="re-evaluate the registry's champion on the current data and tests; "
+        "nothing is trained or pushed",
     )
 
     promote = sub.add_parser(
@@ -125,6 +131,12 @@ def command_run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     cache_dir = (
         Path(environ["MLCI_CACHE_DIR"]) if environ.get("MLCI_CACHE_DIR") else default_cache_dir()
     )
+    if args.champion and (args.base or args.package or args.push):
+        raise InputError(
+            "--champion scores the model in production alone: it takes no --base, "
+            "--package or --push",
+            hint="run `mlci run --champion` by itself",
+        )
     options = Options(
         project=project,
         out=(args.out or project / ".mlci" / "out").resolve(),
@@ -133,9 +145,10 @@ def command_run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         no_cache=args.no_cache,
         package=args.package or args.push,
         push=args.push,
+        champion=args.champion,
     )
     docker = registry = None
-    if options.package or args.base == "registry":
+    if options.package or args.base == "registry" or options.champion:
         from mlci_action.images.docker_api import Docker, connect
         from mlci_action.images.registry import Registry, credentials_from_env
 

@@ -195,6 +195,9 @@ class Deploy(_Model):
     dockerfile: str | None = None
     """The project's own Dockerfile for the environment image, instead of mlci's template."""
     smoke_test: bool = True
+    """Start the serving image and replay test rows through it before anything ships."""
+    smoke_rows: Annotated[int, Field(ge=1, le=1_000_000)] = 1000
+    """How many test rows (the first ones) the smoke test replays, one by one and batched."""
     policy: DeployPolicy = DeployPolicy()
 
     def repository(self, name: str) -> str | None:

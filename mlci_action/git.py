@@ -11,9 +11,27 @@ from pathlib import Path
 
 from mlci_action.errors import InputError
 
+_TRUSTED: list[str] = []
+
+
+def trust(directory: Path) -> None:
+    """Let git work in ``directory`` although another user owns it (``safe.directory``).
+
+    For the action only: GitHub checks the workspace out as the runner's user and runs the
+    action's container as root, and git refuses such a repository ("detected dubious
+    ownership"). The workspace is the code under test, so it is trusted by definition; the
+    setting goes on each git command line, never into a config file.
+    """
+    if str(directory) not in _TRUSTED:
+        _TRUSTED.append(str(directory))
+
+
+def _argv(*args: str) -> list[str]:
+    return ["git", *(f for d in _TRUSTED for f in ("-c", f"safe.directory={d}")), *args]
+
 
 def _git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    done = subprocess.run(_argv(*args), cwd=cwd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise subprocess.CalledProcessError(done.returncode, args, done.stdout, done.stderr)
     return done.stdout.strip()
@@ -62,6 +80,36 @@ def resolve(root: Path, ref: str) -> str:
         ) from None
 
 
+def has_commit(cwd: Path, ref: str) -> bool:
+    try:
+        _git(cwd, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    except (subprocess.CalledProcessError, FileNotFoundError, NotADirectoryError):
+        return False
+    return True
+
+
+def has_file(root: Path, sha: str, path: str) -> bool:
+    try:
+        _git(root, "cat-file", "-e", f"{sha}:{path}")
+    except subprocess.CalledProcessError:
+        return False
+    return True
+
+
+def listed_files(directory: Path) -> list[str] | None:
+    """Files under ``directory`` git tracks or would (not ignored); None outside a repository."""
+    try:
+        done = subprocess.run(
+            _argv("ls-files", "-z", "--cached", "--others", "--exclude-standard", "."),
+            cwd=directory,
+            capture_output=True,
+            check=True,
+        )
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        return None
+    return [name for name in done.stdout.decode().split("\0") if name]
+
+
 def tree_id(root: Path, sha: str, rel: str) -> str | None:
     """The git tree id of directory ``rel`` at ``sha``: a content hash for free."""
     try:
@@ -91,10 +139,10 @@ def worktree(root: Path, sha: str) -> Iterator[Path]:
         yield path
     finally:
         subprocess.run(
-            ["git", "worktree", "remove", "--force", str(path)],
+            _argv("worktree", "remove", "--force", str(path)),
             cwd=root,
             capture_output=True,
             check=False,
         )
         shutil.rmtree(parent, ignore_errors=True)
-        subprocess.run(["git", "worktree", "prune"], cwd=root, capture_output=True, check=False)
+        subprocess.run(_argv("worktree", "prune"), cwd=root, capture_output=True, check=False)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from mlci_action import git
 
 _SKIP_DIRS = {
     ".git",
@@ -36,16 +37,7 @@ def value_digest(value: Any) -> str:
 
 
 def _git_files(root: Path) -> list[str] | None:
-    try:
-        out = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "."],
-            cwd=root,
-            capture_output=True,
-            check=True,
-        ).stdout
-    except (subprocess.CalledProcessError, FileNotFoundError):
-        return None
-    return [name for name in out.decode().split("\0") if name]
+    return git.listed_files(root)
 
 
 def _walk_files(root: Path) -> Iterable[str]:

@@ -42,6 +42,9 @@ class Options:
     """Build the serving image and smoke-test it (needs a Docker daemon)."""
     push: bool = False
     """Also push it when the run is approved (verdict pass and the deploy policy)."""
+    champion: bool = False
+    """Re-evaluate the registry's champion (the candidate side) on the current data, tests and
+    gates, in its own image's environment: nothing trained, no baseline, nothing pushed."""
 
 
 class Progress(Protocol):
@@ -65,6 +68,8 @@ class Side:
     error: str | None = None
     from_registry: bool = False
     """The champion from the registry: a model, no source tree to train or check out."""
+    image: str | None = None
+    """The champion's serving image (pulled): its environment, for scoring it as it serves."""
 
 
 @dataclass(frozen=True)

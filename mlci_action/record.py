@@ -141,6 +141,8 @@ class SmokeTest(Record):
     p50_ms: float
     p99_ms: float
     batch_rows_per_s: float
+    probabilities: bool = False
+    """Probabilities were compared as well as labels."""
     examples: list[str] = Field(default_factory=list)
 
 
@@ -164,6 +166,9 @@ class RunRecord(Record):
     summary: str
     started_at: str
     seconds: float
+    mode: Literal["compare", "champion"] = "compare"
+    """compare: a candidate trained from the source, against a baseline; champion: the model
+    in production re-evaluated on the current data and tests (`mlci run --champion`)."""
     candidate: Source
     baseline: Source | None = None
     stages: dict[str, StageResult]

@@ -16,7 +16,12 @@ EXAMPLES = ROOT / "examples"
 
 def git(cwd: Path, *args: str) -> str:
     done = subprocess.run(
-        ["git", "-c", "user.name=mlci tests", "-c", "user.email=tests@example.invalid", *args],
+        [
+            "git",
+            *("-c", "user.name=mlci tests", "-c", "user.email=tests@example.invalid"),
+            *("-c", "safe.directory=*"),  # the e2e repositories belong to the "runner" user
+            *args,
+        ],
         cwd=cwd,
         check=True,
         capture_output=True,

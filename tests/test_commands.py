@@ -101,6 +101,16 @@ def test_init_writes_the_workflow(tmp_path, capsys):
     assert workflow["permissions"]["contents"] == "read"
 
 
+def test_champion_takes_no_baseline_and_ships_nothing(tmp_path, capsys):
+    project = tmp_path / "p"
+    shutil.copytree(EXAMPLES / "classification", project)
+    for extra in (["--push"], ["--package"], ["--base", "HEAD~1"]):
+        assert main(["run", str(project), "--champion", *extra]) == 2
+        err = capsys.readouterr().err
+        assert "--champion scores the model in production alone" in err, extra
+    assert not (project / ".mlci").exists()
+
+
 def test_run_on_a_missing_directory_exits_2(tmp_path, capsys):
     assert main(["run", str(tmp_path / "absent")]) == 2
     assert "not a directory" in capsys.readouterr().err

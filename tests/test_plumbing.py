@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -51,6 +52,28 @@ def test_git_resolve_worktree_and_dirty(tmp_path):
     assert len(git(tmp_path, "worktree", "list").splitlines()) == 1  # removed and pruned
     with pytest.raises(InputError, match="does not exist"):
         mgit.resolve(tmp_path, "nope")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to hand the repository to another user")
+def test_git_trusts_a_workspace_owned_by_another_user(tmp_path, monkeypatch):
+    """GitHub's runner user checks out the workspace; the action's container runs as root."""
+    monkeypatch.setattr(mgit, "_TRUSTED", [])
+    repo = tmp_path / "workspace"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "a.txt").write_text("a")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "one")
+    for path in [repo, *repo.rglob("*")]:
+        os.chown(path, 1001, 1001, follow_symlinks=False)
+    assert mgit.repo_root(repo) is None  # git refuses: "detected dubious ownership"
+    mgit.trust(repo)
+    assert mgit.repo_root(repo) == repo.resolve()
+    sha = mgit.resolve(repo, "main")
+    assert mgit.has_commit(repo, sha) and not mgit.has_commit(repo, "nope")
+    with mgit.worktree(repo, sha) as tree:
+        assert (tree / "a.txt").read_text() == "a"
+    assert not (repo / ".git" / "config").read_text().count("safe")  # no config file written
 
 
 def test_run_cache_round_trip(tmp_path):

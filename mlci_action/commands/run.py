@@ -79,6 +79,7 @@ def _record(ctx: RunContext, state: RunState, run_key: str, started: float) -> R
         name=ctx.config.name,
         verdict=verdict,
         summary=_summary(state),
+        mode="champion" if ctx.options.champion else "compare",
         started_at=ctx.started_at,
         seconds=round(time.perf_counter() - started, 3),
         candidate=state.candidate.source,
@@ -170,7 +171,8 @@ def execute(
         run_key = RunCache.run_key(
             state.candidate.source.key or "",
             base.source.key if base else None,
-            f"{executor.name}:package={options.package}:push={options.push}",
+            f"{executor.name}:package={options.package}:push={options.push}"
+            f":champion={options.champion}",
         )
         hit = None if options.no_cache else cache.run(run_key)
         if hit is not None:

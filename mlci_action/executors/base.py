@@ -201,3 +201,9 @@ class Executor(Protocol):
     def key(self, project: Path, config: Config) -> str: ...
 
     def prepare(self, project: Path, config: Config, log: Path) -> Runtime: ...
+
+    def prepare_image(self, image: str, log: Path) -> Runtime | None:
+        """A runtime inside an existing image (the champion's serving image), with this
+        mlci's worker code; None where the executor runs no images (then the project's own
+        environment is used)."""
+        ...

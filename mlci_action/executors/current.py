@@ -22,6 +22,9 @@ class CurrentExecutor:
             project, config.environment, f"{sys.executable}:{platform.python_version()}", self.name
         )
 
+    def prepare_image(self, image: str, log: Path) -> None:
+        return None  # no images here: the champion is scored in the project's environment
+
     def prepare(self, project: Path, config: Config, log: Path) -> ProcessRuntime:
         info = EnvironmentInfo(
             key=self.key(project, config),

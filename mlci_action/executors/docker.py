@@ -32,13 +32,19 @@ from mlci_action.errors import StageFailure
 from mlci_action.executors.base import check_environment_files, worker_once
 from mlci_action.executors.host import HostPool
 from mlci_action.images.docker_api import Docker, connect
-from mlci_action.images.environment_image import ensure_environment_image, image_key
+from mlci_action.images.environment_image import (
+    MLCI_SOURCE,
+    ensure_environment_image,
+    image_key,
+)
 from mlci_action.record import EnvironmentInfo
 
 _LIST_PACKAGES = (
     "import json, importlib.metadata as m; "
     "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"
 )
+_IMAGE_SOURCE = "/opt/mlci/src"
+"""Where environment images keep mlci's code (Dockerfile.env.j2)."""
 _SKIP = {".git", ".mlci", "__pycache__", ".venv", ".pytest_cache"}
 
 
@@ -219,9 +225,26 @@ class DockerExecutor:
         finally:
             log.parent.mkdir(parents=True, exist_ok=True)
             log.write_text("\n".join(lines), encoding="utf-8")
+        return self._start(tag, image_key(project, config), reused)
+
+    def prepare_image(self, image: str, log: Path) -> ContainerRuntime:
+        """The image's own Python and packages, with this mlci's code over the image's copy,
+        so the worker protocol is this version's."""
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(f"scoring in {image}, with mlci's current worker code\n", encoding="utf-8")
+        runtime = self._start(image, f"image:{image}", reused=True)
+        code = MLCI_SOURCE / "mlci_action"
+        runtime.container.exec_run(["rm", "-rf", f"{_IMAGE_SOURCE}/mlci_action"])
+        if not runtime.container.put_archive(_IMAGE_SOURCE, _tar_of(code)):
+            runtime.close()
+            raise StageFailure(f"could not copy mlci's code into a container of {image}")
+        return runtime
+
+    def _start(self, tag: str, key: str, reused: bool) -> ContainerRuntime:
         container = self.docker.client.containers.run(
             tag,
-            command=["sleep", "infinity"],
+            entrypoint=["sleep"],  # over a serving image's server
+            command=["infinity"],
             detach=True,
             network_mode="host",
             labels={"org.mlci.run": "1"},
@@ -235,7 +258,7 @@ class DockerExecutor:
         except ValueError:
             packages = {}
         info = EnvironmentInfo(
-            key=image_key(project, config),
+            key=key,
             python=version.decode().strip() if code == 0 else "?",
             executor=self.name,
             reused=reused,

@@ -63,6 +63,9 @@ class LocalExecutor:
         env = config.environment
         return environment_key(project, env, self._python(env), self.name)
 
+    def prepare_image(self, image: str, log: Path) -> None:
+        return None  # no images here: the champion is scored in the project's environment
+
     def prepare(self, project: Path, config: Config, log: Path) -> ProcessRuntime:
         env = config.environment
         check_environment_files(project, env)

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from mlci_action import git
 from mlci_action.cache import default_cache_dir
 from mlci_action.config import CONFIG_FILE, Config, load_config
-from mlci_action.errors import ConfigError, MlciError
+from mlci_action.errors import ConfigError, InputError, MlciError
 from mlci_action.github.approval import Decision, decide
 from mlci_action.github.commands import Workflow
 from mlci_action.github.context import ActionInputs, Event, load_event, load_inputs
@@ -61,6 +61,11 @@ class GitHubProgress:
             print(text, file=self.workflow.out, flush=True)
 
 
+DISPATCH_ACTIONS = ("retrain", "evaluate", "promote", "rollback")
+"""workflow_dispatch's ``action`` input: train and test (and push when the policy allows),
+re-evaluate the champion, or move a tag to a digest."""
+
+
 def marker(name: str) -> str:
     return f"<!-- mlci:{name} -->"
 
@@ -77,27 +82,15 @@ def _project(workspace: Path, config_input: str) -> Path:
     return path.parent
 
 
-def _resolvable(project: Path, ref: str) -> bool:
-    done = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
-        cwd=project,
-        capture_output=True,
-        check=False,
-    )
-    return done.returncode == 0
-
-
 def _baseline(inputs: ActionInputs, event: Event, project: Path, config: Config) -> str | None:
     if inputs.baseline:
         return inputs.baseline
-    if event.name == "schedule":
-        return "registry"
     pr = event.pull_request
-    if pr is not None and pr.base_sha and _resolvable(project, pr.base_sha):
+    if pr is not None and pr.base_sha and git.has_commit(project, pr.base_sha):
         return pr.base_sha
-    if pr is not None and pr.base_ref and _resolvable(project, f"origin/{pr.base_ref}"):
+    if pr is not None and pr.base_ref and git.has_commit(project, f"origin/{pr.base_ref}"):
         return f"origin/{pr.base_ref}"
-    if event.name == "push" and _resolvable(project, "HEAD~1"):
+    if event.name == "push" and git.has_commit(project, "HEAD~1"):
         return None if config.deploy.registry else "HEAD~1"
     return None  # the registry's champion when one is configured, else no baseline
 
@@ -235,6 +228,7 @@ def _main(workflow: Workflow, environ: Mapping[str, str]) -> int:
     workflow.mask(password)
     event = load_event(environ)
     workspace = Path(environ.get("GITHUB_WORKSPACE", ".")).resolve()
+    git.trust(workspace)  # checked out by the runner's user; this container runs as root
     project = _project(workspace, inputs.config)
     config = load_config(project)
     if inputs.registry:
@@ -261,14 +255,22 @@ def _main(workflow: Workflow, environ: Mapping[str, str]) -> int:
 
     docker = registry = None
     mode = (
-        event.dispatch_inputs.get("action", "retrain")
+        event.dispatch_inputs.get("action") or "retrain"
         if event.name == "workflow_dispatch"
         else "run"
     )
+    if mode not in ("run", *DISPATCH_ACTIONS):
+        raise InputError(
+            f"workflow_dispatch input `action` is {mode!r}",
+            hint=f"use one of: {', '.join(DISPATCH_ACTIONS)}",
+        )
+    # the nightly run (and a dispatched "evaluate") re-scores the champion, trains nothing
+    champion = event.name == "schedule" or mode == "evaluate"
     wants_images = (
         decision.push
+        or champion
         or mode in ("promote", "rollback")
-        or (config.deploy.registry is not None and event.name in ("pull_request", "schedule"))
+        or (config.deploy.registry is not None and event.name == "pull_request")
     )
     if wants_images:
         from mlci_action.images.docker_api import Docker, connect
@@ -277,7 +279,7 @@ def _main(workflow: Workflow, environ: Mapping[str, str]) -> int:
         try:
             docker = Docker(connect())
         except MlciError:
-            if decision.push or mode in ("promote", "rollback"):
+            if decision.push or champion or mode in ("promote", "rollback"):
                 raise
             docker = None  # only wanted for the champion baseline: go on without it
         # a fork PR never gets the registry credentials; other runs use them to pull the
@@ -299,9 +301,10 @@ def _main(workflow: Workflow, environ: Mapping[str, str]) -> int:
         cache_dir=Path(environ["MLCI_CACHE_DIR"])
         if environ.get("MLCI_CACHE_DIR")
         else default_cache_dir(),
-        base=_baseline(inputs, event, project, config),
-        package=decision.push,
-        push=decision.push,
+        base=None if champion else _baseline(inputs, event, project, config),
+        package=decision.push and not champion,
+        push=decision.push and not champion,
+        champion=champion,
     )
     outcome = execute(
         options, GitHubProgress(workflow), docker, registry, config=config, environ=environ

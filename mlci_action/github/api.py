@@ -10,6 +10,7 @@ honours ``Retry-After``. Every PyGithub, requests or urllib3 exception becomes a
 from __future__ import annotations
 
 import inspect
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 import requests
+import tenacity
 import urllib3
 from github import Auth, Github, GithubException, GithubRetry
 from github.GithubObject import NotSet
@@ -32,7 +34,9 @@ WRITERS = frozenset({"admin", "maintain", "write"})
 # the longest a single wait may be: Retry-After, a secondary or a primary rate limit
 MAX_WAIT_SECONDS = 120
 SECONDARY_RATE_WAIT_SECONDS = 60
-INSTALLATION_TOKEN_PREFIX = "ghs_"  # GITHUB_TOKEN and other GitHub App installation tokens  # GitHub's advice when a secondary limit gives no Retry-After
+INSTALLATION_TOKEN_PREFIX = "ghs_"  # GITHUB_TOKEN and other GitHub App installation tokens
+CREATE_ATTEMPTS = 3
+"""Tries at a create (POST) whose answer was a 5xx or lost; each is preceded by a look."""
 
 
 class GitHubError(MlciError):
@@ -59,21 +63,34 @@ class PullInfo:
     is_fork: bool
 
 
+class _Retry(GithubRetry):
+    """GithubRetry, except that a POST (which creates something) is retried only when GitHub
+    refused it (429, a rate-limit 403). After a 5xx or a lost answer it may have been done,
+    so the caller looks before creating again: a second PR comment is worse than a late one."""
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if method.upper() == "POST":
+            return bool(self.total) and status_code in (403, 429)
+        return bool(super().is_retry(method, status_code, has_retry_after))
+
+
 def make_retry(retries: int) -> GithubRetry:
-    """Retries 5xx, 429 and rate-limit 403s of every method, waits bounded by MAX_WAIT_SECONDS."""
+    """Retries 5xx, 429 and rate-limit 403s (a POST: only the refusals), waits bounded by
+    MAX_WAIT_SECONDS."""
     options: dict[str, Any] = {
         "total": retries,
         "backoff_factor": 1.0,  # 0 s, 2 s, 4 s, ... between attempts without a Retry-After
         "backoff_max": 30,
         "status_forcelist": [429, *range(500, 600)],  # GithubRetry adds 403 (rate limits only)
-        "allowed_methods": frozenset({"GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"}),
+        # idempotent methods only, for errors after the request was sent (a read timeout)
+        "allowed_methods": frozenset({"GET", "HEAD", "PATCH", "PUT", "DELETE"}),
         "raise_on_status": False,  # the last answer reaches PyGithub and becomes a GitHubError
         "secondary_rate_wait": SECONDARY_RATE_WAIT_SECONDS,
         "max_rate_limit_wait": MAX_WAIT_SECONDS,
     }
     if "retry_after_max" in inspect.signature(urllib3.Retry.__init__).parameters:
         options["retry_after_max"] = MAX_WAIT_SECONDS  # urllib3 >= 2.6 caps Retry-After
-    return GithubRetry(**options)
+    return _Retry(**options)
 
 
 class GitHubAPI:
@@ -125,18 +142,21 @@ class GitHubAPI:
         with self._translate(f"upserting the comment on #{pr_number}"):
             issue = self._repo.get_issue(pr_number)
             login = self._token_login()
-            candidates = [c for c in issue.get_comments() if marker in (c.body or "")]
-            if login is not None:
-                candidates = [c for c in candidates if c.user and c.user.login == login]
-            else:
-                candidates.sort(key=lambda c: not (c.user and c.user.type == "Bot"))
-            if candidates:
-                comment = candidates[0]
-                if comment.body != body:
-                    comment.edit(body)
-                return CommentResult(comment.id, comment.html_url, created=False)
-            created = issue.create_comment(body)
-            return CommentResult(created.id, created.html_url, created=True)
+            for attempt in _creating():
+                with attempt:
+                    found = [c for c in issue.get_comments() if marker in (c.body or "")]
+                    if login is not None:
+                        found = [c for c in found if c.user and c.user.login == login]
+                    else:
+                        found.sort(key=lambda c: not (c.user and c.user.type == "Bot"))
+                    if found:  # on a second look: the first POST did create it
+                        again = attempt.retry_state.attempt_number > 1
+                        if found[0].body != body:
+                            found[0].edit(body)
+                        return CommentResult(found[0].id, found[0].html_url, created=again)
+                    made = issue.create_comment(body)
+                    return CommentResult(made.id, made.html_url, created=True)
+            raise AssertionError("unreachable: tenacity re-raises the last error")
 
     # -------------------------------------------------------------------- checks
 
@@ -150,18 +170,30 @@ class GitHubAPI:
         *,
         details_url: str | None = None,
     ) -> Literal["check-run", "status"]:
-        """A completed check run, or a commit status where the token may not create one."""
+        """A completed check run, or a commit status where the token may not create one.
+
+        The run carries a fresh ``external_id``: after a 5xx, the runs on ``sha`` are listed
+        and one with that id means the create did happen."""
+        mine = f"mlci-{uuid.uuid4().hex}"
         with self._translate(f"creating the check run {name!r}"):
             try:
-                self._repo.create_check_run(
-                    name=name,
-                    head_sha=sha,
-                    status="completed",
-                    conclusion=conclusion,
-                    output={"title": title, "summary": _trim(summary, CHECK_SUMMARY_LIMIT)},
-                    details_url=details_url or NotSet,
-                )
-                return "check-run"
+                for attempt in _creating():
+                    with attempt:
+                        if attempt.retry_state.attempt_number > 1 and any(
+                            run.external_id == mine
+                            for run in self._repo.get_commit(sha).get_check_runs(check_name=name)
+                        ):
+                            return "check-run"
+                        self._repo.create_check_run(
+                            name=name,
+                            head_sha=sha,
+                            external_id=mine,
+                            status="completed",
+                            conclusion=conclusion,
+                            output={"title": title, "summary": _trim(summary, CHECK_SUMMARY_LIMIT)},
+                            details_url=details_url or NotSet,
+                        )
+                        return "check-run"
             except GithubException as exc:
                 if exc.status not in (403, 404):
                     raise
@@ -252,6 +284,23 @@ class GitHubAPI:
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._token, "***")
+
+
+def _maybe_done(exc: BaseException) -> bool:
+    """A create that may or may not have happened: a 5xx, or no answer at all."""
+    if isinstance(exc, GithubException):
+        return exc.status is not None and exc.status >= 500
+    return isinstance(exc, requests.RequestException | urllib3.exceptions.HTTPError)
+
+
+def _creating() -> tenacity.Retrying:
+    """Attempts at a create, each starting with a look (the caller's), 1 s then 2 s apart."""
+    return tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(CREATE_ATTEMPTS),
+        wait=tenacity.wait_exponential(multiplier=1, max=8),
+        retry=tenacity.retry_if_exception(_maybe_done),
+        reraise=True,
+    )
 
 
 def _message(exc: GithubException) -> str:

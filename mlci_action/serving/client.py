@@ -1,34 +1,40 @@
-"""The smoke test of a running prediction server, through a stock V2 client (tritonclient).
+"""The smoke test of a running prediction server: replay test rows, compare with evaluation.
 
-It waits for readiness, sends the test set as single rows (timing each request) and again in
-large batches (for throughput), and compares both answers with the predictions the evaluate
-stage wrote. Tensors go as plain V2 JSON (``binary_data=False``) so any V2 server - mlci's,
-KServe's, Seldon's MLServer - can be tested the same way.
+The cases (test rows and the candidate's own labels and probabilities) are written by the
+evaluate task in the project's environment (``mlci_action.worker.smoke_cases``); this side is
+plain Python, so the action image carries no numpy or pandas. It speaks the Open Inference
+(KServe V2) protocol as JSON, so any V2 server (mlci's, KServe's, Seldon's MLServer) can be
+tested the same way; mlci's own server is checked against the stock tritonclient in the tests.
+
+It waits for readiness, sends the rows one request at a time (timing each) and again in large
+batches (for throughput), and compares both answers, labels and probabilities, with the cases.
 """
 
 from __future__ import annotations
 
+import json
+import math
+import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-import tritonclient.http as v2
-from tritonclient.utils import InferenceServerException
+import requests
 
 from mlci_action.errors import StageFailure
-from mlci_action.serving.protocol import Array
-from mlci_action.worker.frames import read_table, split_xy
 
-_NUMPY = {"FP64": np.float64, "FP32": np.float32, "INT64": np.int64, "INT32": np.int32}
 _SHOWN = 5
+_FORMAT = "mlci.smoke-cases/1"
+LABEL_RTOL = 1e-9
+"""A float label (a regression's prediction) must match to this relative tolerance."""
+PROBA_ATOL = 1e-9
+"""A probability must match to this absolute tolerance (BLAS may sum a batch differently)."""
 
 
 class SmokeTestError(StageFailure):
-    """The server could not be reached, never became ready, or refused the test set."""
+    """The server could not be reached, never became ready, or refused the test rows."""
 
 
 @dataclass(frozen=True)
@@ -38,197 +44,297 @@ class Mismatch:
     got: Any
     via: str
     """"single" (the per-row requests) or "batch"."""
+    output: str = "predict"
+    """"predict" (the label or value) or "predict_proba" (the row's probabilities)."""
 
 
 @dataclass(frozen=True)
 class SmokeResult:
     rows: int
     mismatches: int
-    """Rows where either pass disagrees with the expected predictions."""
+    """Rows where either pass disagrees with the expected labels or probabilities."""
     first_mismatches: tuple[Mismatch, ...]
     p50_ms: float
     p99_ms: float
     """Client-side latency of the per-row requests (``batch_size`` rows each)."""
     batch_rows_per_s: float
+    probabilities: bool = False
+    """Whether probabilities were compared too (a classifier with predict_proba)."""
+
+
+@dataclass(frozen=True)
+class Cases:
+    columns: dict[str, list[Any]]
+    predict: list[Any]
+    predict_proba: list[list[float]] | None
+    rows: int
+
+    @classmethod
+    def read(cls, path: Path) -> Cases:
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise SmokeTestError(f"{path}: cannot read the smoke-test cases: {exc}") from None
+        if not isinstance(raw, dict) or raw.get("format") != _FORMAT:
+            raise SmokeTestError(f"{path}: not an mlci smoke-cases file ({_FORMAT})")
+        rows = int(raw["rows"])
+        columns = {str(k): list(v) for k, v in raw["columns"].items()}
+        predict, proba = list(raw["predict"]), raw.get("predict_proba")
+        if any(len(v) != rows for v in (*columns.values(), predict)) or (
+            proba is not None and len(proba) != rows
+        ):
+            raise SmokeTestError(f"{path}: columns and answers are not all {rows} rows long")
+        return cls(columns, predict, proba, rows)
+
+    def slice(self, start: int, stop: int) -> dict[str, list[Any]]:
+        return {name: values[start:stop] for name, values in self.columns.items()}
 
 
 def smoke_test(
     url: str,
     model_name: str,
-    test_csv: Path,
-    target: str,
-    expected_predictions_csv: Path,
+    cases_path: Path,
     batch_size: int = 1,
     *,
     ready_timeout_s: float = 30.0,
     request_timeout_s: float = 60.0,
     max_batch_rows: int = 10_000,
 ) -> SmokeResult:
-    """Check a served model against the predictions made in-process.
+    """Check a served model against the answers evaluation got in-process.
 
-    ``url`` is ``host:port`` (an ``http://`` prefix is dropped). Raises SmokeTestError when the
-    server is unreachable, not ready within ``ready_timeout_s``, or answers with an error.
+    ``url`` is ``host:port`` (``http://`` optional). Raises SmokeTestError when the server is
+    unreachable, not ready within ``ready_timeout_s``, or answers with an error.
     """
     if batch_size < 1 or max_batch_rows < 1:
         raise ValueError("batch_size and max_batch_rows must be at least 1")
-    features, _ = split_xy(read_table(test_csv, what="test file"), target, test_csv)
-    expected = _expected(expected_predictions_csv, len(features))
-    address = url.removeprefix("http://").rstrip("/")
-    try:
-        client = v2.InferenceServerClient(
-            url=address, connection_timeout=request_timeout_s, network_timeout=request_timeout_s
-        )
-    except InferenceServerException as exc:
-        raise SmokeTestError(f"bad server address {url!r}: {exc.message()}") from None
-    try:
-        _wait_ready(client, model_name, address, ready_timeout_s)
-        datatypes = _input_datatypes(client, model_name, features)
-        sender = _Sender(client, model_name, datatypes, address)
-        sender.send(features.iloc[:1])  # warm-up, not timed: first-call imports and caches
-        single, latencies = [], []
-        for start in range(0, len(features), batch_size):
-            began = time.perf_counter()
-            single.append(sender.send(features.iloc[start : start + batch_size]))
-            latencies.append((time.perf_counter() - began) * 1000)
-        batch, began = [], time.perf_counter()
-        for start in range(0, len(features), max_batch_rows):
-            batch.append(sender.send(features.iloc[start : start + max_batch_rows]))
-        elapsed = time.perf_counter() - began
-    except OSError as exc:  # refused, reset, timed out (socket.timeout is one)
-        raise _unreachable(address, exc) from None
-    finally:
-        client.close()
-    wrong_single = _differs(expected, np.concatenate(single))
-    wrong_batch = _differs(expected, np.concatenate(batch))
-    shown = [
-        Mismatch(int(row), _plain(expected[row]), _plain(got[row]), via)
-        for via, got, wrong in (
-            ("single", np.concatenate(single), wrong_single),
-            ("batch", np.concatenate(batch), wrong_batch),
-        )
-        for row in np.flatnonzero(wrong)
+    cases = Cases.read(cases_path)
+    base = "http://" + url.removeprefix("http://").rstrip("/")
+    with requests.Session() as session:
+        server = _Server(session, base, model_name, request_timeout_s)
+        try:
+            server.wait_ready(ready_timeout_s)
+            datatypes, outputs = server.signature(cases)
+            if cases.predict_proba is not None and "predict_proba" not in outputs:
+                raise SmokeTestError(
+                    f"the served model {model_name!r} gives no probabilities (outputs: "
+                    f"{', '.join(outputs) or 'none'}), but the evaluated model did",
+                    hint="training-serving skew: the served model is not the evaluated one",
+                )
+            wanted = ["predict"] + (["predict_proba"] if cases.predict_proba is not None else [])
+            server.infer(cases.slice(0, 1), datatypes, wanted)  # warm-up, not timed
+            single: list[dict[str, list[Any]]] = []
+            latencies: list[float] = []
+            for start in range(0, cases.rows, batch_size):
+                began = time.perf_counter()
+                single.append(
+                    server.infer(cases.slice(start, start + batch_size), datatypes, wanted)
+                )
+                latencies.append((time.perf_counter() - began) * 1000)
+            batch, began = [], time.perf_counter()
+            for start in range(0, cases.rows, max_batch_rows):
+                batch.append(
+                    server.infer(cases.slice(start, start + max_batch_rows), datatypes, wanted)
+                )
+            elapsed = time.perf_counter() - began
+        except requests.ConnectionError as exc:
+            raise _unreachable(base, exc) from None
+        except requests.Timeout as exc:
+            raise _unreachable(base, exc) from None
+    found = [
+        mismatch
+        for via, answers in (("single", _joined(single)), ("batch", _joined(batch)))
+        for mismatch in _compare(cases, answers, via)
     ]
     return SmokeResult(
-        rows=len(features),
-        mismatches=int(np.count_nonzero(wrong_single | wrong_batch)),
-        first_mismatches=tuple(sorted(shown, key=lambda m: (m.row, m.via))[:_SHOWN]),
-        p50_ms=float(np.percentile(latencies, 50)),
-        p99_ms=float(np.percentile(latencies, 99)),
-        batch_rows_per_s=len(features) / elapsed if elapsed > 0 else float("inf"),
+        rows=cases.rows,
+        mismatches=len({m.row for m in found}),
+        first_mismatches=tuple(sorted(found, key=lambda m: (m.row, m.via, m.output))[:_SHOWN]),
+        p50_ms=_percentile(latencies, 50),
+        p99_ms=_percentile(latencies, 99),
+        batch_rows_per_s=cases.rows / elapsed if elapsed > 0 else float("inf"),
+        probabilities=cases.predict_proba is not None,
     )
 
 
-class _Sender:
-    def __init__(
-        self, client: v2.InferenceServerClient, model: str, datatypes: dict[str, str], address: str
-    ) -> None:
-        self.client, self.model, self.datatypes, self.address = client, model, datatypes, address
-        self.outputs = [v2.InferRequestedOutput("predict", binary_data=False)]
+class _Server:
+    """The V2 REST calls the smoke test makes, on one keep-alive session."""
 
-    def send(self, rows: pd.DataFrame) -> Array:
-        inputs = []
-        for name, datatype in self.datatypes.items():
-            tensor = v2.InferInput(name, [len(rows)], datatype)
-            tensor.set_data_from_numpy(_column(rows[name], datatype), binary_data=False)
-            inputs.append(tensor)
-        try:
-            result = self.client.infer(self.model, inputs, outputs=self.outputs)
-        except InferenceServerException as exc:
+    def __init__(self, session: requests.Session, base: str, model: str, timeout_s: float) -> None:
+        self.session, self.base, self.model, self.timeout = session, base, model, timeout_s
+
+    def wait_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        last = "it never answered"
+        while True:
+            try:
+                live = self.session.get(f"{self.base}/v2/health/ready", timeout=2)
+                model = self.session.get(f"{self.base}/v2/models/{self.model}/ready", timeout=2)
+                if live.ok and model.ok:
+                    return
+                last = f"it answered, but model {self.model!r} was not ready"
+            except requests.RequestException as exc:
+                last = f"{exc.__class__.__name__}: {_reason(exc)}"
+            if time.monotonic() >= deadline:
+                raise SmokeTestError(
+                    f"the server at {self.base} was not ready within {timeout_s:g}s ({last})",
+                    hint="check the server's log; is the port right?",
+                )
+            time.sleep(0.1)
+
+    def signature(self, cases: Cases) -> tuple[dict[str, str], list[str]]:
+        """The model's inputs (name: datatype) and output names; FP64 inputs if none declared."""
+        answer = self.session.get(f"{self.base}/v2/models/{self.model}", timeout=self.timeout)
+        if not answer.ok:
             raise SmokeTestError(
-                f"the server at {self.address} refused a request: {exc.message()}",
-                hint="the test file's rows should pass the served model's schema",
-            ) from None
-        predictions = result.as_numpy("predict")
-        if predictions is None or len(predictions) != len(rows):
-            raise SmokeTestError(
-                f"the server at {self.address} answered without {len(rows)} 'predict' values"
+                f"cannot read model {self.model!r}'s metadata: {_error_text(answer)}"
             )
-        return np.asarray(predictions).reshape(-1)
-
-
-def _wait_ready(
-    client: v2.InferenceServerClient, model: str, address: str, timeout_s: float
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    last = "it never answered"
-    while True:
-        try:
-            if client.is_server_ready() and client.is_model_ready(model):
-                return
-            last = f"it answered, but model {model!r} was not ready"
-        except InferenceServerException as exc:
-            last = exc.message() or str(exc)
-        except OSError as exc:
-            last = f"{exc.__class__.__name__}: {exc}"
-        if time.monotonic() >= deadline:
+        metadata = answer.json()
+        declared = {str(i["name"]): str(i["datatype"]) for i in metadata.get("inputs") or []}
+        outputs = [str(o["name"]) for o in metadata.get("outputs") or []]
+        if not declared:
+            return dict.fromkeys(cases.columns, "FP64"), outputs
+        missing = [name for name in declared if name not in cases.columns]
+        if missing:
             raise SmokeTestError(
-                f"the server at {address} was not ready within {timeout_s:g}s ({last})",
-                hint="check the server's log; is the port right?",
+                f"the served model takes column(s) the test file lacks: {', '.join(missing)}"
             )
-        time.sleep(0.1)
+        return declared, outputs
 
-
-def _input_datatypes(
-    client: v2.InferenceServerClient, model: str, features: pd.DataFrame
-) -> dict[str, str]:
-    """The model's inputs from its metadata; FP64 columns if the server declares none."""
-    try:
-        metadata = client.get_model_metadata(model)
-    except InferenceServerException as exc:
-        raise SmokeTestError(f"cannot read model {model!r}'s metadata: {exc.message()}") from None
-    declared = {str(i["name"]): str(i["datatype"]) for i in metadata.get("inputs") or []}
-    if not declared:
-        return dict.fromkeys(map(str, features.columns), "FP64")
-    missing = [name for name in declared if name not in features.columns]
-    if missing:
-        raise SmokeTestError(
-            f"the served model takes column(s) the test file lacks: {', '.join(missing)}"
+    def infer(
+        self, rows: dict[str, list[Any]], datatypes: dict[str, str], outputs: list[str]
+    ) -> dict[str, list[Any]]:
+        count = len(next(iter(rows.values()))) if rows else 0
+        body = {
+            "inputs": [
+                {
+                    "name": name,
+                    "shape": [count],
+                    "datatype": datatype,
+                    "data": [_element(value, datatype) for value in rows[name]],
+                }
+                for name, datatype in datatypes.items()
+            ],
+            "outputs": [{"name": name} for name in outputs],
+        }
+        answer = self.session.post(
+            f"{self.base}/v2/models/{self.model}/infer",
+            data=json.dumps(body, allow_nan=True),
+            headers={"Content-Type": "application/json"},
+            timeout=self.timeout,
         )
-    return declared
-
-
-def _column(values: pd.Series, datatype: str) -> Array:
-    if datatype == "BYTES":
-        return np.array([None if pd.isna(v) else str(v) for v in values], dtype=np.object_)
-    if datatype == "BOOL":
-        return values.to_numpy(dtype=bool)
-    return values.to_numpy(dtype=_NUMPY.get(datatype, np.float64))
-
-
-def _expected(path: Path, rows: int) -> Array:
-    frame = read_table(path, what="expected predictions file")
-    if "prediction" not in frame.columns:
-        raise SmokeTestError(f"{path}: no 'prediction' column (columns: {list(frame.columns)})")
-    if len(frame) != rows:
-        raise SmokeTestError(f"{path}: {len(frame)} predictions for {rows} test rows")
-    return frame["prediction"].to_numpy()
-
-
-def _differs(expected: Array, got: Array) -> Array:
-    """Labels must be equal; floats equal to 1e-9 relative (JSON carries them exactly)."""
-    if _numeric(expected) and _numeric(got):
-        if expected.dtype.kind == "f" or got.dtype.kind == "f":
-            same = np.isclose(
-                got.astype(float), expected.astype(float), rtol=1e-9, atol=0.0, equal_nan=True
+        if not answer.ok:
+            raise SmokeTestError(
+                f"the server at {self.base} refused a request: {_error_text(answer)}",
+                hint="the test file's rows should pass the served model's schema",
             )
-            return ~same
-        return got != expected
-    return np.array([str(a) != str(b) for a, b in zip(expected, got, strict=True)], dtype=bool)
+        found = {str(o["name"]): o for o in answer.json().get("outputs") or []}
+        result: dict[str, list[Any]] = {}
+        for name in outputs:
+            tensor = found.get(name)
+            data = None if tensor is None else tensor.get("data")
+            width = _row_width(tensor)
+            if data is None or len(data) != count * width:
+                raise SmokeTestError(
+                    f"the server at {self.base} answered without {count} {name!r} rows"
+                )
+            result[name] = (
+                list(data)
+                if width == 1
+                else [data[i * width : (i + 1) * width] for i in range(count)]
+            )
+        return result
 
 
-def _numeric(array: Array) -> bool:
-    return array.dtype.kind in "biuf"
+def _row_width(tensor: dict[str, Any] | None) -> int:
+    shape = (tensor or {}).get("shape") or [0]
+    return int(math.prod(shape[1:])) if len(shape) > 1 else 1
 
 
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
+def _element(value: Any, datatype: str) -> Any:
+    if datatype == "BYTES":
+        return None if value is None else str(value)
+    if value is None:
+        return math.nan if datatype.startswith("FP") else None
+    if datatype == "BOOL":
+        return bool(value)
+    if datatype.startswith(("INT", "UINT")):
+        return int(value)
+    if datatype.startswith("FP"):
+        return float(value)
+    return value
 
 
-def _unreachable(address: str, exc: OSError) -> SmokeTestError:
+def _joined(parts: list[dict[str, list[Any]]]) -> dict[str, list[Any]]:
+    joined: dict[str, list[Any]] = {}
+    for part in parts:
+        for name, values in part.items():
+            joined.setdefault(name, []).extend(values)
+    return joined
+
+
+def _compare(cases: Cases, answers: dict[str, list[Any]], via: str) -> list[Mismatch]:
+    found = [
+        Mismatch(row, want, got, via)
+        for row, (want, got) in enumerate(zip(cases.predict, answers["predict"], strict=True))
+        if not _same_label(want, got)
+    ]
+    if cases.predict_proba is not None:
+        found += [
+            Mismatch(row, want, got, via, "predict_proba")
+            for row, (want, got) in enumerate(
+                zip(cases.predict_proba, answers["predict_proba"], strict=True)
+            )
+            if len(want) != len(got)
+            or any(
+                not _close(float(a), float(b), PROBA_ATOL, 0.0)
+                for a, b in zip(want, got, strict=True)
+            )
+        ]
+    return found
+
+
+def _same_label(want: Any, got: Any) -> bool:
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (want, got))
+    if numbers:
+        if isinstance(want, float) or isinstance(got, float):
+            return _close(float(want), float(got), 0.0, LABEL_RTOL)
+        return bool(want == got)
+    return str(want) == str(got)
+
+
+def _close(a: float, b: float, atol: float, rtol: float) -> bool:
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return abs(a - b) <= atol + rtol * abs(a)
+
+
+def _percentile(values: list[float], q: int) -> float:
+    if len(values) == 1:
+        return values[0]
+    return float(statistics.quantiles(values, n=100, method="inclusive")[q - 1])
+
+
+def _error_text(answer: requests.Response) -> str:
+    try:
+        error = answer.json().get("error")
+    except ValueError:
+        error = None
+    return f"HTTP {answer.status_code}: {error or answer.text[:300] or answer.reason}"
+
+
+def _reason(exc: requests.RequestException) -> str:
+    """The innermost cause (``Connection refused``), not urllib3's nested wrapper text."""
+    cause: BaseException = exc
+    while cause.__context__ is not None and cause.__context__ is not cause:
+        cause = cause.__context__
+    return str(cause)
+
+
+def _unreachable(base: str, exc: requests.RequestException) -> SmokeTestError:
     return SmokeTestError(
-        f"cannot reach the server at {address}: {exc.__class__.__name__}: {exc}",
+        f"cannot reach the server at {base}: {exc.__class__.__name__}: {_reason(exc)}",
         hint="is the container running and the port published?",
     )
 
 
-__all__: Sequence[str] = ("Mismatch", "SmokeResult", "SmokeTestError", "smoke_test")
+__all__: Sequence[str] = ("Cases", "Mismatch", "SmokeResult", "SmokeTestError", "smoke_test")

@@ -22,7 +22,12 @@ class BuildEnvironment:
         candidate = state.candidate
         hosts = HostPool(ctx.workdir / "logs")
         ctx.stack.callback(hosts.close)
-        runtime = ctx.executor.prepare(candidate.project, ctx.config, ctx.log_path("environment"))
+        log = ctx.log_path("environment")
+        runtime = None
+        if candidate.from_registry and candidate.image:  # the champion, in its own environment
+            runtime = ctx.executor.prepare_image(candidate.image, log)
+        if runtime is None:
+            runtime = ctx.executor.prepare(candidate.project, ctx.config, log)
         ctx.stack.callback(runtime.close)
         runtime = runtime.with_hosts(hosts)
         runtime.warm()  # imports pandas and scikit-learn in the background while training runs
@@ -33,6 +38,12 @@ class BuildEnvironment:
             f"{'reused' if runtime.info.reused else 'built'} {runtime.info.executor} environment "
             f"{runtime.info.key[:12]} (Python {runtime.info.python})"
         ]
+        if candidate.from_registry:
+            notes = [
+                f"the champion's own image ({runtime.info.executor}, Python {runtime.info.python})"
+                if runtime.info.key.startswith("image:")
+                else notes[0] + ": the project's environment (this executor runs no images)"
+            ]
         baseline = state.baseline
         if baseline is not None and baseline.error is None and not baseline.from_registry:
             baseline = self._checkout(ctx, baseline)

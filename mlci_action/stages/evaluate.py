@@ -8,6 +8,9 @@ from mlci_action.errors import StageFailure
 from mlci_action.pipeline import RunContext, RunState, StageOutput
 from mlci_action.record import Evaluation
 
+SMOKE_CASES = "smoke-cases.json"
+"""In the run's work directory: test rows and the candidate's answers for the smoke test."""
+
 
 class Evaluate:
     name = "evaluate"
@@ -30,6 +33,8 @@ class Evaluate:
             "baseline_model": str(baseline_model) if baseline_model else None,
             "trusted_types": config.evaluation.trusted_types,
             "predictions_path": str(predictions),
+            "smoke_path": str(ctx.workdir / SMOKE_CASES) if ctx.options.package else None,
+            "smoke_rows": ctx.config.deploy.smoke_rows,
         }
         log = ctx.log_path("evaluate")
         try:

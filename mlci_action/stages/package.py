@@ -18,6 +18,7 @@ from mlci_action.images.serving_image import (
 )
 from mlci_action.pipeline import RunContext, RunState, StageOutput
 from mlci_action.record import ImageInfo, SmokeTest, Status
+from mlci_action.stages.evaluate import SMOKE_CASES
 
 
 def free_port() -> int:
@@ -27,10 +28,10 @@ def free_port() -> int:
 
 
 def smoke_test(ctx: RunContext, docker: Docker, state: RunState, image: ImageInfo) -> SmokeTest:
-    """Start the serving image, send the test set with a V2 client, compare with evaluation."""
+    """Start the serving image, replay the test rows over V2, compare with evaluation."""
     from mlci_action.serving.client import smoke_test as v2_smoke_test
 
-    config, side = ctx.config, state.candidate
+    config = ctx.config
     port = free_port()
     container = docker.client.containers.run(
         image.tag,
@@ -43,9 +44,7 @@ def smoke_test(ctx: RunContext, docker: Docker, state: RunState, image: ImageInf
         result = v2_smoke_test(
             url=f"127.0.0.1:{port}",
             model_name=config.name,
-            test_csv=(side.project / config.data.test).resolve(),
-            target=config.data.target,
-            expected_predictions_csv=ctx.workdir / "predictions.csv",
+            cases_path=ctx.workdir / SMOKE_CASES,
         )
     except StageFailure as exc:
         logs = container.logs(tail=40).decode("utf-8", "replace")
@@ -60,6 +59,7 @@ def smoke_test(ctx: RunContext, docker: Docker, state: RunState, image: ImageInf
         p50_ms=round(result.p50_ms, 3),
         p99_ms=round(result.p99_ms, 3),
         batch_rows_per_s=round(result.batch_rows_per_s, 1),
+        probabilities=result.probabilities,
         examples=[str(example) for example in result.first_mismatches][:5],
     )
 
@@ -131,6 +131,7 @@ class Package:
         return StageOutput(
             state,
             reason=f"built {image.tag} ({image.size_bytes / 1e6:.0f} MB, model layer "
-            f"{image.model_layer_bytes / 1e3:.0f} kB); smoke test: {smoke.rows} rows identical, "
+            f"{image.model_layer_bytes / 1e3:.0f} kB); smoke test: {smoke.rows} rows identical"
+            f"{' (labels and probabilities)' if smoke.probabilities else ''}, "
             f"p50 {smoke.p50_ms:.1f} ms, p99 {smoke.p99_ms:.1f} ms",
         )

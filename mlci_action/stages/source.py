@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import platform
-import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -52,6 +51,8 @@ class SourceStage:
             key=candidate_key,
         )
         state = replace(state, candidate=replace(state.candidate, source=candidate))
+        if ctx.options.champion:
+            return self._champion_as_candidate(ctx, state)
         ref = ctx.options.base or config.baseline
         if ref == "registry" or (
             ref is None and ctx.registry is not None and config.deploy.registry
@@ -73,7 +74,7 @@ class SourceStage:
         root = git.require_repo(project, f"a baseline ({ref!r}) was asked for")
         base_sha = git.resolve(root, ref)
         tree = git.tree_id(root, base_sha, rel)
-        own_config = tree is not None and _has_file(
+        own_config = tree is not None and git.has_file(
             root, base_sha, f"{rel}/{CONFIG_FILE}".lstrip("/")
         )
         key = value_digest(
@@ -97,6 +98,31 @@ class SourceStage:
             replace(state, baseline=baseline), reason=f"baseline {ref} @ {base_sha[:12]}"
         )
 
+    def _champion_as_candidate(self, ctx: RunContext, state: RunState) -> StageOutput:
+        """The model in production is what is evaluated; the working tree gives the data,
+        the tests and the gates. Its key joins the image's digest and the tree's."""
+        config = ctx.config
+        champion = self._champion(ctx, explicit=True)
+        if champion is None:
+            raise InputError(
+                f"--champion: no {config.deploy.champion_tag!r} image of "
+                f"{config.deploy.repository(config.name)} in the registry",
+                hint="push and promote a first model (mlci run --push, mlci promote)",
+            )
+        working = state.candidate
+        source = champion.source.model_copy(
+            update={
+                "role": "candidate",
+                "key": value_digest({"champion": champion.source.sha, "tree": working.source.key}),
+            }
+        )
+        candidate = replace(champion, source=source, project=working.project)
+        return StageOutput(
+            replace(state, candidate=candidate),
+            reason=f"champion {champion.image} ({(champion.source.sha or '')[:19]}) "
+            "on the working tree's data and tests",
+        )
+
     def _champion(self, ctx: RunContext, *, explicit: bool) -> Side | None:
         from mlci_action.images.champion import fetch_champion
         from mlci_action.images.registry import RegistryError
@@ -106,8 +132,9 @@ class SourceStage:
         if repository is None or ctx.docker is None or ctx.registry is None:
             if explicit:
                 raise InputError(
-                    "--base registry needs deploy.registry in mlci.yaml and a Docker engine",
-                    hint="set deploy.registry, and run with --package or --push",
+                    "the registry's champion (--base registry, --champion) needs "
+                    "deploy.registry in mlci.yaml and a Docker engine",
+                    hint="set deploy.registry to the registry that holds the champion",
                 )
             return None
         try:
@@ -136,11 +163,5 @@ class SourceStage:
             model=found.model,
             model_cached=True,
             from_registry=True,
+            image=found.reference,
         )
-
-
-def _has_file(root: Path, sha: str, path: str) -> bool:
-    done = subprocess.run(
-        ["git", "cat-file", "-e", f"{sha}:{path}"], cwd=root, capture_output=True, check=False
-    )
-    return done.returncode == 0

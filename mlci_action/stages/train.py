@@ -107,7 +107,11 @@ class Train:
                 pool.submit(train_side, ctx, baseline, cache) if usable and baseline else None
             )
             candidate = train_side(ctx, state.candidate, cache)
-            notes = ["candidate " + ("reused from cache" if candidate.model_cached else "trained")]
+            notes = [
+                "the champion, as it is in production: not trained"
+                if candidate.from_registry
+                else "candidate " + ("reused from cache" if candidate.model_cached else "trained")
+            ]
             if base_job is not None and baseline is not None:
                 try:
                     baseline = base_job.result()

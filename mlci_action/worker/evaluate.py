@@ -14,6 +14,7 @@ import pandas as pd
 from mlci_action.errors import InputError, StageFailure
 from mlci_action.metrics import CATALOG, MetricSpec
 from mlci_action.record import Evaluation, MetricResult
+from mlci_action.worker import smoke_cases
 from mlci_action.worker.frames import read_table, split_xy
 from mlci_action.worker.modelio import load_model
 from mlci_action.worker.scoring import metric_values, paired_bootstrap
@@ -63,6 +64,15 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     boot = Resampling.parse(request.get("bootstrap") or {})
     results = {spec.name: _compare(spec, truth, sides, probas, classes, boot) for spec in specs}
     written = _write_predictions(request.get("predictions_path"), candidate)
+    if request.get("smoke_path"):
+        smoke_cases.write(
+            request["smoke_path"],
+            features,
+            candidate.labels,
+            candidate.proba,
+            candidate.classes,
+            int(request.get("smoke_rows") or 1000),
+        )
     evaluation = Evaluation(rows=len(truth), metrics=results, predictions_file=written)
     return evaluation.model_dump(mode="json")
 

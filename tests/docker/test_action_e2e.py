@@ -10,6 +10,7 @@ secrets, GITHUB_OUTPUT, the Docker socket mounted into the action container.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import uuid
 from pathlib import Path
@@ -73,6 +74,9 @@ def action_image(docker_client, base_image, tmp_path_factory):
     return "mlci-action:test"
 
 
+RUNNER_UID = 1001
+
+
 @pytest.fixture
 def gh():
     with GitHubDouble(token=TOKEN) as double:
@@ -101,6 +105,9 @@ def action_repo(tmp_path, action_image, docker_client, registry, gh):
     (repo / ".github" / "workflows" / "mlci.yml").write_text(WORKFLOW)
     (repo / ".gitignore").write_text(".mlci/\n")
     init_repo(repo, repository=gh.full_name)
+    # as on GitHub's runners: the runner's user (1001) owns the checkout, the action runs as root
+    for path in [repo, *repo.rglob("*")]:
+        os.chown(path, RUNNER_UID, RUNNER_UID, follow_symlinks=False)
     docker_client.images.get(action_image).tag(MLCI_ACTION_ACT_TAG)
     return repo, image
 

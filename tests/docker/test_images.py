@@ -143,6 +143,32 @@ def test_push_with_auth_then_promote_then_champion_baseline(
     assert run["baseline"]["sha"] == deployment["digest"]
     assert run["metrics"]["accuracy"]["baseline"] is not None
 
+    # the nightly re-evaluation: the champion itself, in its own image, on today's data;
+    # the working tree's params changed (C: 0.3), so a retrained model would score otherwise
+    nightly = mlci("run", str(project), "--champion", env=registry_env(registry))
+    assert nightly.returncode == 0, nightly.stderr
+    run = read_run(project)
+    assert run["mode"] == "champion" and run["baseline"] is None
+    assert (run["candidate"]["ref"], run["candidate"]["sha"]) == (
+        f"registry {repository}:production",
+        deployment["digest"],
+    )
+    assert "not trained" in run["stages"]["train"]["reason"]
+    assert "champion's own image" in run["stages"]["environment"]["reason"]
+    assert run["deployment"] is None and run["image"] is None
+    for metric, value in json.loads(labels["org.mlci.metrics"]).items():
+        assert run["metrics"][metric]["candidate"] == pytest.approx(value, rel=1e-9), metric
+    report = (project / ".mlci" / "out" / "report.md").read_text()
+    assert "Champion re-evaluated on the current data and tests" in report
+
+
+def test_champion_needs_a_registry(image_project, mlci):
+    project = image_project(with_registry=False)
+    done = mlci("run", str(project), "--champion", env={"MLCI_EXECUTOR": "docker"})
+    assert done.returncode == 2, done.stderr
+    assert "--champion) needs deploy.registry in mlci.yaml" in done.stderr
+    assert not (project / ".mlci" / "out" / "run.json").exists()
+
 
 def test_wrong_password_fails_clearly_and_moves_nothing(image_project, mlci, registry):
     project = image_project()

@@ -252,6 +252,8 @@ class Fault:
     headers: dict[str, str]
     body: Any
     times: int
+    processed: bool = False
+    """The request is carried out, and only the answer is replaced (a 502 after the write)."""
 
 
 @dataclass
@@ -439,6 +441,11 @@ class GitHubDouble:
         self.state.comments[comment.id] = comment
         return comment.id
 
+    def add_check_run(self, sha: str, name: str, **fields: Any) -> int:
+        run_id = self._id()
+        self.state.check_runs[run_id] = {"head_sha": sha, "name": name, **fields}
+        return run_id
+
     def set_permission(self, user: str, role: str) -> None:
         """``role``: admin, maintain, write, triage, read or none."""
         if role not in ROLE_TO_PERMISSION:
@@ -458,11 +465,21 @@ class GitHubDouble:
         body: Any = None,
         *,
         times: int = 1,
+        processed: bool = False,
     ) -> None:
-        """Answer the next ``times`` matching requests with this status instead."""
+        """Answer the next ``times`` matching requests with this status instead; with
+        ``processed``, carry each one out first (GitHub did the write, the answer was lost)."""
         payload = body if body is not None else {"message": f"injected {status}"}
         self._faults.append(
-            Fault(method.upper(), re.compile(path_regex), status, headers or {}, payload, times)
+            Fault(
+                method.upper(),
+                re.compile(path_regex),
+                status,
+                headers or {},
+                payload,
+                times,
+                processed,
+            )
         )
 
     # ------------------------------------------------------------------ assertions
@@ -507,7 +524,7 @@ class GitHubDouble:
         for problem in problems:
             self._violate(f"{label}: request: {problem}")
         fault = self._take_fault(method, path)
-        if fault is not None:
+        if fault is not None and not fault.processed:
             return self._send(op, Reply(fault.status, fault.body, fault.headers), label)
         if problems:
             reply = _error(422, "Validation Failed", errors=[{"message": p} for p in problems])
@@ -530,6 +547,9 @@ class GitHubDouble:
                 reply = route(self, params, query, body)
         except Reply as raised:
             reply = raised
+        if fault is not None:  # processed: the state changed, the client never hears of it
+            self._send(op, reply, label)
+            return self._send(op, Reply(fault.status, fault.body, fault.headers), label)
         return self._send(op, reply, label)
 
     def _violate(self, message: str) -> None:
@@ -889,6 +909,17 @@ def _write_check(d: GitHubDouble, run_id: int, fields: JSON) -> JSON:
 @route("checks/create")
 def _create_check(d: GitHubDouble, p: dict[str, str], q: Any, b: JSON) -> Reply:
     return Reply(201, _write_check(d, d._id(), b))
+
+
+@route("checks/list-for-ref")
+def _list_checks(d: GitHubDouble, p: dict[str, str], q: dict[str, list[str]], b: Any) -> Reply:
+    name = q.get("check_name", [None])[-1]
+    runs = [
+        _check_run_body(d, run_id, fields)
+        for run_id, fields in sorted(d.state.check_runs.items())
+        if fields["head_sha"] == p["ref"] and name in (None, fields["name"])
+    ]
+    return Reply(200, {"total_count": len(runs), "check_runs": runs})
 
 
 @route("checks/update")

@@ -149,8 +149,45 @@ def test_a_502_is_retried(gh, api):
     assert api.report_check(SHA, "mlci", "success", "ok", "ok") == "check-run"
 
     assert len(gh.requests_to("POST", r"/check-runs$")) == 2
+    assert len(gh.requests_to("GET", rf"/commits/{SHA}/check-runs$")) == 1  # looked first
     assert len(gh.state.check_runs) == 1
     gh.assert_clean()
+
+
+def test_a_check_run_created_despite_a_502_is_not_created_twice(gh, api):
+    # same name, another run's (say, the run before a re-run)
+    gh.add_check_run(SHA, "mlci", external_id="someone-elses", conclusion="success")
+    gh.fail_next("POST", r"/check-runs$", 502, processed=True)
+
+    assert api.report_check(SHA, "mlci", "failure", "gate failed", "table") == "check-run"
+
+    assert len(gh.requests_to("POST", r"/check-runs$")) == 1
+    assert len(gh.state.check_runs) == 2
+    assert sorted(r["conclusion"] for r in gh.state.check_runs.values()) == ["failure", "success"]
+    gh.assert_clean()
+
+
+@pytest.mark.parametrize("processed", [True, False], ids=["created-then-502", "refused-502"])
+def test_a_comment_post_answered_502_leaves_exactly_one_comment(gh, api, processed):
+    """GitHub may create the comment and still answer 502: a blind retry would post twice."""
+    gh.fail_next("POST", r"/issues/7/comments$", 502, processed=processed)
+
+    result = api.upsert_comment(7, MARKER, f"{MARKER}\nrun")
+
+    [comment] = gh.comments_on(7)
+    assert (comment.id, comment.body) == (result.id, f"{MARKER}\nrun") and result.created
+    assert len(gh.requests_to("POST", r"/issues/7/comments$")) == (1 if processed else 2)
+    assert len(gh.requests_to("GET", r"/issues/7/comments$")) == 2  # a look before each try
+    gh.assert_clean()
+
+
+def test_a_comment_post_that_keeps_failing_ends_in_a_github_error(gh, api):
+    gh.fail_next("POST", r"/issues/7/comments$", 500, times=5)
+    with pytest.raises(GitHubError) as caught:
+        api.upsert_comment(7, MARKER, f"{MARKER}\nrun")
+    assert caught.value.status == 500
+    assert len(gh.requests_to("POST", r"/issues/7/comments$")) == 3
+    assert gh.comments_on(7) == []
 
 
 def test_a_secondary_rate_limit_is_waited_out_per_retry_after(gh, api):
