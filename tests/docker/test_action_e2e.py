@@ -291,8 +291,10 @@ def test_push_to_main_then_dispatch_promote(action_repo, gh, registry):
     )
     assert not refused.ok and "rollback refused" in refused.output
 
-    # nightly: the production model is re-evaluated against the current data
+    # nightly: the production model itself is re-evaluated on the current data, in its image
     nightly = act(repo, gh, registry, "schedule", {"schedule": "17 3 * * *"})
     assert nightly.ok, nightly.describe()
-    assert f"registry {registry.host}/{image}:production" in nightly.output
+    assert f"champion {registry.host}/{image}:production" in nightly.output
+    assert "the champion, as it is in production: not trained" in nightly.output
+    assert "push decision: no" in nightly.output
     gh.assert_clean()

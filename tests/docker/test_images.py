@@ -145,7 +145,9 @@ def test_push_with_auth_then_promote_then_champion_baseline(
 
     # the nightly re-evaluation: the champion itself, in its own image, on today's data;
     # the working tree's params changed (C: 0.3), so a retrained model would score otherwise
-    nightly = mlci("run", str(project), "--champion", env=registry_env(registry))
+    nightly = mlci(
+        "run", str(project), "--champion", env={**registry_env(registry), "MLCI_EXECUTOR": "docker"}
+    )
     assert nightly.returncode == 0, nightly.stderr
     run = read_run(project)
     assert run["mode"] == "champion" and run["baseline"] is None

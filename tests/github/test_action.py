@@ -189,3 +189,16 @@ def test_bad_inputs_exit_2_with_an_annotation(pr_repo, gh, tmp_path, shared_cach
     )
     assert code == 2
     assert "::error title=mlci::the action's inputs are not valid" in log and "INPUT_COMMENT" in log
+
+
+def test_an_unknown_dispatch_action_exits_2_before_anything_runs(
+    pr_repo, gh, tmp_path, shared_cache
+):
+    payload = {"inputs": {"action": "retrian"}, "ref": "refs/heads/main"}
+    code, log, outputs, _ = run_action(
+        pr_repo, gh, tmp_path, shared_cache, "workflow_dispatch", payload
+    )
+    assert code == 2
+    assert "workflow_dispatch input `action` is 'retrian'" in log
+    assert "retrain, evaluate, promote, rollback" in log
+    assert outputs == {} and not (pr_repo / ".mlci").exists()
