@@ -143,6 +143,8 @@ class SmokeTest(Record):
     batch_rows_per_s: float
     probabilities: bool = False
     """Probabilities were compared as well as labels."""
+    network: str = "host"
+    """The server's network: ``host``, or ``container:ID`` (mlci's own, when it runs in one)."""
     examples: list[str] = Field(default_factory=list)
 
 

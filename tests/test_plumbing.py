@@ -206,3 +206,18 @@ def test_worker_cli_usage():
 
     assert main(["nope"]) == 2
     assert Path(ROOT / "mlci_action" / "worker" / "__main__.py").is_file()
+
+
+def test_own_container_id_is_read_from_docker_s_bind_mounts(tmp_path):
+    from mlci_action.images.docker_api import own_container_id
+
+    cid = "0123456789abcdef" * 4
+    mountinfo = tmp_path / "mountinfo"
+    mountinfo.write_text(
+        "1 0 0:1 / / rw - overlay overlay rw\n"
+        f"2 1 8:1 /var/lib/docker/containers/{cid}/hostname /etc/hostname rw - ext4 /dev/sda1 rw\n"
+    )
+    assert own_container_id(mountinfo) == cid
+    mountinfo.write_text("1 0 0:1 / / rw - ext4 /dev/sda1 rw\n")
+    assert own_container_id(mountinfo) is None
+    assert own_container_id(tmp_path / "absent") is None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import tarfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -89,9 +90,37 @@ def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:
     archive.addfile(info, io.BytesIO(data))
 
 
+_OWN_CONTAINER = re.compile(r"/containers/([0-9a-f]{64})/(?:hostname|hosts|resolv\.conf)\s")
+MOUNTINFO = Path("/proc/self/mountinfo")
+
+
+def own_container_id(mountinfo: Path = MOUNTINFO) -> str | None:
+    """This process's container, when mlci runs in one (the action does): Docker bind-mounts
+    the container's own hostname, hosts and resolv.conf files from its folder."""
+    try:
+        found = _OWN_CONTAINER.search(mountinfo.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return None
+    return found.group(1) if found else None
+
+
 class Docker:
     def __init__(self, client: docker.DockerClient) -> None:
         self.client = client
+
+    def loopback_network(self) -> str:
+        """The network mode for a container mlci must reach on 127.0.0.1 (a smoke-tested
+        server): the host's network, or, when mlci itself runs in a container of this daemon
+        (a Docker action on a GitHub runner sits on its own bridge network), that
+        container's network namespace, so 127.0.0.1 is the same on both sides."""
+        own = own_container_id()
+        if own is not None:
+            try:
+                self.client.containers.get(own)
+            except docker.errors.DockerException:
+                return "host"  # a container of another daemon (docker-in-docker): its host
+            return f"container:{own}"
+        return "host"
 
     def image_exists(self, tag: str) -> bool:
         try:

@@ -33,11 +33,12 @@ def smoke_test(ctx: RunContext, docker: Docker, state: RunState, image: ImageInf
 
     config = ctx.config
     port = free_port()
+    network = docker.loopback_network()
     container = docker.client.containers.run(
         image.tag,
         command=serving_command(config, port),
         detach=True,
-        network_mode="host",
+        network_mode=network,
         labels={"org.mlci.smoke-test": "1"},
     )
     try:
@@ -60,6 +61,7 @@ def smoke_test(ctx: RunContext, docker: Docker, state: RunState, image: ImageInf
         p99_ms=round(result.p99_ms, 3),
         batch_rows_per_s=round(result.batch_rows_per_s, 1),
         probabilities=result.probabilities,
+        network=network,
         examples=[str(example) for example in result.first_mismatches][:5],
     )
 

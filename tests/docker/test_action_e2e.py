@@ -207,6 +207,12 @@ def test_pull_request_twice_then_approval_pushes(action_repo, gh, registry, dock
     head = git(repo, "rev-parse", "HEAD")
     assert registry_tags(registry, image) == sorted([head, head[:12], "latest"])
     assert "digest=sha256:" in approved.output
+    # the smoke-tested server shared the action container's network (as it must on a GitHub
+    # runner, where that container sits on its own bridge network), and agreed on every
+    # label and probability
+    smoke = json.loads((repo / ".mlci" / "out" / "run.json").read_text())["smoke_test"]
+    assert smoke["network"].startswith("container:") and len(smoke["network"]) == 74
+    assert smoke["mismatches"] == 0 and smoke["probabilities"] and smoke["rows"] > 100
     repository = f"{registry.host}/{image}"
     docker_client.images.pull(repository, tag=head[:12], auth_config=registry.auth_config)
     labels = docker_client.images.get(f"{repository}:{head[:12]}").labels
