@@ -136,9 +136,7 @@ def smoke_test(
                     server.infer(cases.slice(start, start + max_batch_rows), datatypes, wanted)
                 )
             elapsed = time.perf_counter() - began
-        except requests.ConnectionError as exc:
-            raise _unreachable(base, exc) from None
-        except requests.Timeout as exc:
+        except (requests.ConnectionError, requests.Timeout) as exc:
             raise _unreachable(base, exc) from None
     found = [
         mismatch

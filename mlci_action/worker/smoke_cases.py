@@ -15,6 +15,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from mlci_action.cache import atomic_write
+
 Array = npt.NDArray[Any]
 
 FORMAT = "mlci.smoke-cases/1"
@@ -42,10 +44,7 @@ def write(
         "predict_proba": None if proba is None else proba[:rows].tolist(),
     }
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_suffix(".partial")
-    temporary.write_text(json.dumps(cases, allow_nan=True), encoding="utf-8")
-    temporary.replace(target)
+    atomic_write(target, json.dumps(cases, allow_nan=True))
     return target
 
 
