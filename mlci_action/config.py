@@ -14,6 +14,7 @@ from mlci_action.yamlfile import YamlDocument, load_yaml
 
 CONFIG_FILE = "mlci.yaml"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+_ENV_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*\*?$"
 
 
 class _Model(BaseModel):
@@ -89,7 +90,19 @@ class Environment(_Model):
     executor: Literal["auto", "docker", "local", "current"] = "auto"
     """docker: stages run in the environment image; local: a uv virtual environment per
     requirements hash; current: mlci's own interpreter; auto: docker when a Docker daemon
-    answers, local otherwise. MLCI_EXECUTOR overrides it."""
+    answers, local otherwise. MLCI_EXECUTOR overrides it. In the GitHub Action, a pull
+    request's code always runs in docker."""
+    network: Literal["none", "bridge", "host"] = "none"
+    """The network of the containers that run the project's code (docker executor): none by
+    default; building the environment image may use the network, running the code may not."""
+    memory: Annotated[str | None, Field(pattern=r"^[1-9][0-9]*[kmg]$")] = None
+    """Memory limit of those containers, e.g. "6g"; default: four fifths of the machine's."""
+    pids: Annotated[int, Field(ge=64)] = 4096
+    """Process (and thread) limit of those containers."""
+    pass_env: list[Annotated[str, Field(pattern=_ENV_PATTERN)]] = Field(default_factory=list)
+    """Variables of mlci's own environment passed to the project's code (training, model
+    tests, schema code) and to the environment build: exact names, or PREFIX_* patterns.
+    Nothing else is passed but PATH, HOME, the locale, TZ and mlci's MLCI_* task variables."""
 
 
 class Training(_Model):

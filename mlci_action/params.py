@@ -10,24 +10,45 @@ import yaml
 
 from mlci_action.config import Config
 from mlci_action.errors import ConfigError
+from mlci_action.paths import confined, project_document
+from mlci_action.yamlfile import yaml_problem
 
 
 def load_params(project: Path, config: Config) -> dict[str, Any]:
+    """``training.params_file`` (which must lie inside ``project``), then ``training.params``.
+
+    Errors name the file, line and column, never its text: the file is a pull request's.
+    """
     merged: dict[str, Any] = {}
     if config.training.params_file:
-        path = project / config.training.params_file
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
-        except yaml.YAMLError as exc:
-            raise ConfigError(
-                f"{path}: training.params_file is not valid YAML/JSON: {exc}"
-            ) from None
+        name = config.training.params_file
+        confined(project, name, "training.params_file", project_document(project))
+        path = project / name
         if not path.is_file():
             raise ConfigError(
                 f"{path}: training.params_file not found", hint="create it or remove the key"
             )
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise ConfigError(
+                f"{path}: training.params_file is not UTF-8 text", hint="save it as UTF-8"
+            ) from None
+        except OSError as exc:
+            raise ConfigError(
+                f"{path}: training.params_file cannot be read ({type(exc).__name__})"
+            ) from None
+        except yaml.YAMLError as exc:
+            where, problem = yaml_problem(exc)
+            raise ConfigError(
+                f"{path}{where}: training.params_file is not valid YAML/JSON: {problem}",
+                hint="check the indentation and quoting at that line and column",
+            ) from None
         if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: training.params_file must hold a mapping of parameters")
+            raise ConfigError(
+                f"{path}: training.params_file must hold a mapping of parameters "
+                f"(it holds {'nothing' if loaded is None else type(loaded).__name__})"
+            )
         merged.update(loaded)
     merged.update(config.training.params)
     return merged

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import difflib
 from pathlib import Path
 
 import yaml
@@ -12,6 +13,8 @@ from mlci_action.config import CONFIG_FILE, Config
 from mlci_action.errors import ConfigError, InputError
 from mlci_action.executors.base import check_environment_files
 from mlci_action.params import load_params
+from mlci_action.paths import check_paths
+from mlci_action.yamlfile import yaml_problem
 
 
 def _where(config_key: str) -> str:
@@ -27,25 +30,65 @@ def check_data_file(project: Path, name: str, key: str, target: str) -> None:
     if path.suffix.lower() in (".csv", ".tsv"):
         try:
             with path.open(newline="", encoding="utf-8") as handle:
-                header = next(
-                    csv.reader(handle, delimiter="\t" if path.suffix.lower() == ".tsv" else ","), []
+                reader = csv.reader(
+                    handle, delimiter="\t" if path.suffix.lower() == ".tsv" else ","
                 )
+                header = next(reader, [])
         except UnicodeDecodeError:
             raise InputError(
                 f"{path}: data file is not UTF-8 text", hint="save it as UTF-8 CSV"
             ) from None
-        except csv.Error as exc:
-            raise InputError(f"{path}: data file cannot be parsed as CSV: {exc}") from None
-        if target not in header:
-            shown = ", ".join(header[:20]) or "(none)"
+        except csv.Error as exc:  # its messages name the problem, not the text
             raise InputError(
-                f"{path}: target column {target!r} is not in the header (columns: {shown})",
-                hint=f"set {_where('data.target')} to one of the columns",
+                f"{path}:{reader.line_num}: data file cannot be parsed as CSV: {exc}"
+            ) from None
+        if target not in header:
+            raise InputError(
+                f"{path}:1: target column {target!r} is not in the header: "
+                f"none of its {len(header)} columns is named {target!r}",
+                hint=f"set {_where('data.target')} to the target column's name as line 1 of "
+                f"{name} spells it{_did_you_mean(target, header)}",
             )
 
 
+def _did_you_mean(name: str, names: list[str]) -> str:
+    """``"; did you mean 'X'?"`` for a name in ``names`` that is essentially ``name``, or "".
+
+    Error messages never show a file's contents (the file may not be what the user thinks it
+    is), so the header is not listed. One suggestion is shown only when it differs from what
+    the user typed by case or a slip (similarity >= 0.8): then it tells nothing new about the
+    file.
+    """
+    folded = [n for n in names if n.casefold() == name.casefold()]
+    close = folded or difflib.get_close_matches(name, names, n=1, cutoff=0.8)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _mentions(tree: ast.Module, name: str) -> bool:
+    """Whether the module could bind ``name``: it appears as an identifier, an import, a string
+    (``type("X", ...)``, ``globals()["X"]``), or the module star-imports."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.alias) and (node.name == "*" or name in (node.asname, node.name)):
+            return True
+        if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            if node.name == name:
+                return True
+        elif (
+            (isinstance(node, ast.Name) and node.id == name)
+            or (isinstance(node, ast.Attribute) and node.attr == name)
+            or (isinstance(node, ast.Constant) and node.value == name)
+        ):
+            return True
+    return False
+
+
 def check_schema_file(project: Path, spec: str) -> None:
-    """Cheap checks of the schema file at entry: it exists, parses, and defines the class."""
+    """Cheap checks of the schema file at entry: it exists, parses, and can define the class.
+
+    Only certain failures are reported here (a syntax error, a name the file never mentions);
+    the data tests import the file and report the rest. Messages name line and column, never
+    the file's text.
+    """
     name, _, cls = spec.partition(":")
     path = project / name
     if not path.is_file():
@@ -54,44 +97,44 @@ def check_schema_file(project: Path, spec: str) -> None:
     if path.suffix == ".py":
         try:
             tree = ast.parse(text, filename=str(path))
-        except SyntaxError as exc:
+        except SyntaxError as exc:  # exc.msg names the problem; str(exc) would quote the line
+            where = f":{exc.lineno}" if exc.lineno else ""
+            where += f":{exc.offset}" if exc.lineno and exc.offset else ""
             raise InputError(
-                f"{path}:{exc.lineno}: syntax error in the schema file: {exc.msg}",
-                hint=f"fix line {exc.lineno}; `python -m py_compile {path}` shows the same error",
+                f"{path}{where}: syntax error in the schema file: {exc.msg}",
+                hint=f"fix that line; `python -m py_compile {path}` shows the same error",
             ) from None
-        defined = {node.name for node in tree.body if isinstance(node, ast.ClassDef)} | {
-            target.id
-            for node in tree.body
-            if isinstance(node, ast.Assign)
-            for target in node.targets
-            if isinstance(target, ast.Name)
-        }
-        if cls not in defined:
-            shown = ", ".join(sorted(defined)) or "none"
+        except ValueError:  # null bytes (a SyntaxError from Python 3.12 on)
             raise InputError(
-                f"{path}: defines no {cls!r} (named in {_where('data.schema')}); top-level names: {shown}",
-                hint="point data.schema at the pandera DataFrameModel class: 'schema.py:ClassName'",
+                f"{path}: the schema file holds null bytes, it is not Python source"
+            ) from None
+        if cls and not _mentions(tree, cls):
+            defined = [n.name for n in tree.body if isinstance(n, ast.ClassDef)]
+            raise InputError(
+                f"{path}: defines no {cls!r} (named in {_where('data.schema')})",
+                hint="point data.schema at the pandera DataFrameModel class: 'schema.py:ClassName'"
+                + _did_you_mean(cls, defined),
             )
     else:
         try:
             yaml.safe_load(text)
-        except yaml.MarkedYAMLError as exc:
-            line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
+        except yaml.YAMLError as exc:
+            where, problem = yaml_problem(exc)
             raise InputError(
-                f"{path}:{line}: the schema is not valid YAML: {exc.problem}"
+                f"{path}{where}: the schema is not valid YAML: {problem}",
+                hint="check the indentation and quoting at that line and column",
             ) from None
 
 
 def check_inputs(project: Path, config: Config) -> None:
+    """Every input of a run, before anything is read, built or written; paths first: no file
+    outside the project directory is ever opened."""
+    check_paths(project, config)
     data = config.data
     check_data_file(project, data.train, "data.train", data.target)
     check_data_file(project, data.test, "data.test", data.target)
     if data.schema_:
-        schema_path = project / data.schema_.partition(":")[0]
-        if not schema_path.is_file():
-            raise ConfigError(
-                f"{schema_path}: schema file named in {_where('data.schema')} not found"
-            )
+        check_schema_file(project, data.schema_)
     if config.model_tests is not None and not (project / config.model_tests.path).exists():
         raise ConfigError(
             f"{project / config.model_tests.path}: model tests path named in {_where('model_tests.path')} "

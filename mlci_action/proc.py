@@ -35,10 +35,14 @@ def run(
     env: Mapping[str, str] | None = None,
     timeout: float | None = None,
     log: Path | None = None,
+    inherit: bool = True,
 ) -> ProcResult:
-    """Run ``argv`` (never through a shell); stdout and stderr merged, optionally teed to ``log``."""
+    """Run ``argv`` (never through a shell); stdout and stderr merged, optionally teed to ``log``.
+
+    ``env`` is added to mlci's own environment, or with ``inherit=False`` is the whole of it
+    (the project's code: see :mod:`mlci_action.executors.environ`)."""
     started = time.perf_counter()
-    full_env = {**os.environ, **(env or {})}
+    full_env = {**(os.environ if inherit else {}), **(env or {})}
     try:
         completed = subprocess.run(
             list(argv),

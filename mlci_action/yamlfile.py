@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,32 @@ import yaml
 from mlci_action.errors import ConfigError
 
 Loc = tuple[str | int, ...]
+
+# PyYAML quotes pieces of the document in some problems (an alias, an anchor or a tag name:
+# "found undefined alias 'x'"); its own token names ('<stream end>') and single characters
+# ("found character '\\t'") are no content worth hiding
+_QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
+_HARMLESS = re.compile(r"<[a-z ]+>|.|\\(?:[abfnrtv0]|x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8})")
+
+
+def yaml_problem(exc: yaml.YAMLError) -> tuple[str, str]:
+    """``(":LINE:COLUMN" or "", problem)`` of a YAML error, without the document's text.
+
+    ``str(exc)`` quotes the offending lines of the file; this never does, and it blanks the
+    names PyYAML copies from the document into the problem, so an error message cannot show a
+    file's contents.
+    """
+    mark = getattr(exc, "problem_mark", None)
+    where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+    problem = getattr(exc, "problem", None)
+    if not isinstance(problem, str) or not problem:
+        return where, f"the YAML reader stopped ({type(exc).__name__})"
+    return where, _QUOTED.sub(_blank, problem)
+
+
+def _blank(match: re.Match[str]) -> str:
+    text = match.group(1) if match.group(1) is not None else match.group(2)
+    return match.group(0) if _HARMLESS.fullmatch(text) else "(text not shown)"
 
 
 @dataclass(frozen=True)
@@ -52,15 +79,12 @@ def load_yaml(path: Path) -> YamlDocument:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+    except yaml.YAMLError as exc:
+        where, problem = yaml_problem(exc)
         raise ConfigError(
-            f"{where}: not valid YAML: {exc.problem}",
+            f"{path}{where}: not valid YAML: {problem}",
             hint="check the indentation and quoting around that line",
         ) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     lines: dict[Loc, int] = {}
     if node is not None:
         _walk(node, (), lines)

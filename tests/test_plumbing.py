@@ -13,6 +13,7 @@ from mlci_action import git as mgit
 from mlci_action.cache import RunCache
 from mlci_action.errors import InputError, StageFailure
 from mlci_action.executors.host import HostPool
+from mlci_action.executors.tasks import ModelTests
 from mlci_action.hashing import tree_digest
 from mlci_action.params import diff, flatten
 from tests.conftest import ROOT, git
@@ -125,6 +126,20 @@ def test_worker_host_runs_tasks_and_survives_errors(tmp_path):
         pool.close()
 
 
+def model_tests_request(tmp_path):
+    """A whole model-tests request (the worker checks it against the typed model)."""
+    return ModelTests(
+        project_dir=str(tmp_path),
+        path="tests",
+        model=str(tmp_path / "model.skops"),
+        train_path=str(tmp_path / "train.csv"),
+        test_path=str(tmp_path / "test.csv"),
+        target="y",
+        task="regression",
+        results_path=str(tmp_path / "results.json"),
+    ).model_dump(mode="json")
+
+
 def test_worker_host_death_is_a_stage_failure(tmp_path):
     pool = HostPool(tmp_path / "logs")
     (tmp_path / "tests").mkdir()
@@ -136,7 +151,7 @@ def test_worker_host_death_is_a_stage_failure(tmp_path):
         with pytest.raises(StageFailure, match="died during model-tests") as info:
             host.call(
                 "model-tests",
-                {"path": "tests", "args": []},
+                model_tests_request(tmp_path),
                 cwd=tmp_path,
                 env={},
                 log=tmp_path / "mt.log",
@@ -158,7 +173,7 @@ def test_worker_host_timeout(tmp_path):
         with pytest.raises(StageFailure, match="timed out"):
             host.call(
                 "model-tests",
-                {"path": "tests", "args": []},
+                model_tests_request(tmp_path),
                 cwd=tmp_path,
                 env={},
                 log=None,

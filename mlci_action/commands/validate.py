@@ -27,11 +27,11 @@ def validate(project: Path, console: Console) -> int:
         datatests.run(
             {
                 "project_dir": str(project),
-                "train_path": str(project / data.train),
-                "test_path": str(project / data.test),
+                "train_path": data.train,
+                "test_path": data.test,
                 "target": data.target,
                 "task": config.evaluation.task,
-                "schema": schema_spec(data),
+                "schema_spec": schema_spec(data),
                 "checks": data.checks.model_dump(mode="json"),
                 "baseline_train_path": None,
             }

@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from mlci_action import proc
 from mlci_action.config import Config, Environment
 from mlci_action.errors import InputError, StageFailure
+from mlci_action.executors.environ import scrubbed
 from mlci_action.executors.host import HostPool
+from mlci_action.executors.tasks import Command, TaskRequest
 from mlci_action.hashing import value_digest
 from mlci_action.record import EnvironmentInfo
 
@@ -53,8 +55,14 @@ def check_environment_files(project: Path, env: Environment) -> None:
             )
 
 
+Lane = Literal["scoring", "project"]
+"""Which worker host a task runs in: ``scoring`` (mlci's evaluation: no project code) or
+``project`` (tasks that import the project's code: schema modules, model tests, an estimator
+of its own). Project code never shares a process with the scoring, so it cannot patch it."""
+
+
 class Runtime(Protocol):
-    """A prepared environment: run commands and worker tasks in it."""
+    """A prepared environment: run the project's command and worker tasks in it."""
 
     @property
     def info(self) -> EnvironmentInfo: ...
@@ -62,24 +70,19 @@ class Runtime(Protocol):
     @property
     def python(self) -> str: ...
 
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        cwd: Path,
-        env: Mapping[str, str] | None = None,
-        timeout: float | None = None,
-        log: Path | None = None,
-    ) -> proc.ProcResult: ...
+    def where(self, path: Path) -> str:
+        """Where a host path is seen by code running in this environment."""
+        ...
 
-    def worker(
+    def run(self, command: Command) -> proc.ProcResult: ...
+
+    def call(
         self,
-        task: str,
-        request: Mapping[str, Any],
+        request: TaskRequest,
         *,
         cwd: Path,
+        lane: Lane = "scoring",
         log: Path | None = None,
-        env: Mapping[str, str] | None = None,
         timeout: float | None = None,
     ) -> Any: ...
 
@@ -92,33 +95,37 @@ class Runtime(Protocol):
 
 @dataclass(frozen=True)
 class ProcessRuntime:
-    """An environment on this machine (a venv, or this interpreter): tasks run as processes."""
+    """An environment on this machine (a venv, or this interpreter): tasks run as processes,
+    with the scrubbed environment of :mod:`mlci_action.executors.environ`."""
 
     info: EnvironmentInfo
     python: str
     bin_dir: Path | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    pass_env: tuple[str, ...] = ()
     hosts: HostPool | None = field(default=None, compare=False)
     """Worker hosts of the current run; without them each task is its own process."""
 
     def environ(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
-        merged = {**self.extra_env, **(env or {})}
+        merged = {**scrubbed(os.environ, self.pass_env), **self.extra_env, **(env or {})}
         if self.bin_dir is not None:
             merged["PATH"] = f"{self.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
             merged["VIRTUAL_ENV"] = str(self.bin_dir.parent)
         merged.setdefault("PYTHONHASHSEED", "0")
         return merged
 
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        cwd: Path,
-        env: Mapping[str, str] | None = None,
-        timeout: float | None = None,
-        log: Path | None = None,
-    ) -> proc.ProcResult:
-        return proc.run(argv, cwd=cwd, env=self.environ(env), timeout=timeout, log=log)
+    def where(self, path: Path) -> str:
+        return str(path)
+
+    def run(self, command: Command) -> proc.ProcResult:
+        return proc.run(
+            command.argv,
+            cwd=command.cwd,
+            env=self.environ(command.env),
+            timeout=command.timeout,
+            log=command.log,
+            inherit=False,
+        )
 
     def with_hosts(self, hosts: HostPool) -> ProcessRuntime:
         return replace(self, hosts=hosts)
@@ -127,54 +134,46 @@ class ProcessRuntime:
         """Nothing to release: the run's worker hosts are closed by the run."""
 
     def warm(self) -> None:
-        """Start this environment's worker host now, so its imports overlap other work."""
+        """Start this environment's worker hosts now, so their imports overlap other work."""
         if self.hosts is not None:
-            self.hosts.get(self.python, {**os.environ, **self.environ()})
+            for lane in ("scoring", "project"):
+                self.hosts.get(self.python, self.environ(), lane)
 
-    def worker(
+    def call(
         self,
-        task: str,
-        request: Mapping[str, Any],
+        request: TaskRequest,
         *,
         cwd: Path,
+        lane: Lane = "scoring",
         log: Path | None = None,
-        env: Mapping[str, str] | None = None,
         timeout: float | None = None,
     ) -> Any:
-        """Run a worker task (in the run's worker host when there is one).
+        """Run a worker task (in the run's worker host of ``lane`` when there is one).
 
         The task's InputError becomes ours (exit 2); any other failure is a StageFailure.
         """
+        payload = request.translated(self.where)
         if self.hosts is not None:
-            host = self.hosts.get(self.python, {**os.environ, **self.environ()})
-            payload = host.call(task, request, cwd=cwd, env=env or {}, log=log, timeout=timeout)
-            return unwrap(payload, "", log)
-        return worker_once(self, task, request, cwd=cwd, log=log, env=env, timeout=timeout)
+            host = self.hosts.get(self.python, self.environ(), lane)
+            result = host.call(request.kind, payload, cwd=cwd, env={}, log=log, timeout=timeout)
+            return unwrap(result, "", log)
+        with tempfile.TemporaryDirectory(prefix="mlci-worker-") as tmp:
+            req, res = Path(tmp) / "request.json", Path(tmp) / "result.json"
+            req.write_text(json.dumps(payload), encoding="utf-8")
+            argv = (self.python, "-m", "mlci_action.worker", request.kind, str(req), str(res))
+            done = self.run(Command(argv=argv, cwd=cwd, timeout=timeout, log=log))
+            return unwrap(read_result(res, request.kind, done), done.tail(), log)
 
 
-def worker_once(
-    runtime: Runtime,
-    task: str,
-    request: Mapping[str, Any],
-    *,
-    cwd: Path,
-    log: Path | None,
-    env: Mapping[str, str] | None,
-    timeout: float | None,
-) -> Any:
-    """A worker task as one process (``python -m mlci_action.worker TASK REQUEST RESULT``)."""
-    with tempfile.TemporaryDirectory(prefix="mlci-worker-") as tmp:
-        req, res = Path(tmp) / "request.json", Path(tmp) / "result.json"
-        req.write_text(json.dumps(request), encoding="utf-8")
-        argv = [runtime.python, "-m", "mlci_action.worker", task, str(req), str(res)]
-        done = runtime.run(argv, cwd=cwd, log=log, env=env, timeout=timeout)
-        if not res.is_file():
-            raise StageFailure(
-                f"the {task} worker exited with code {done.returncode} and no result",
-                log_tail=done.tail(),
-            )
-        payload: dict[str, Any] = json.loads(res.read_text(encoding="utf-8"))
-    return unwrap(payload, done.tail(), log)
+def read_result(path: Path, task: str, done: proc.ProcResult) -> dict[str, Any]:
+    """The worker's result file, or a StageFailure saying it left none."""
+    if not path.is_file():
+        raise StageFailure(
+            f"the {task} worker exited with code {done.returncode} and no result",
+            log_tail=done.tail(),
+        )
+    payload: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return payload
 
 
 def unwrap(payload: Mapping[str, Any], tail: str, log: Path | None) -> Any:
@@ -202,7 +201,7 @@ class Executor(Protocol):
 
     def prepare(self, project: Path, config: Config, log: Path) -> Runtime: ...
 
-    def prepare_image(self, image: str, log: Path) -> Runtime | None:
+    def prepare_image(self, image: str, log: Path, config: Config) -> Runtime | None:
         """A runtime inside an existing image (the champion's serving image), with this
         mlci's worker code; None where the executor runs no images (then the project's own
         environment is used)."""

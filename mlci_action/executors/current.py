@@ -22,7 +22,7 @@ class CurrentExecutor:
             project, config.environment, f"{sys.executable}:{platform.python_version()}", self.name
         )
 
-    def prepare_image(self, image: str, log: Path) -> None:
+    def prepare_image(self, image: str, log: Path, config: Config) -> None:
         return None  # no images here: the champion is scored in the project's environment
 
     def prepare(self, project: Path, config: Config, log: Path) -> ProcessRuntime:
@@ -33,5 +33,8 @@ class CurrentExecutor:
             reused=True,
         )
         return ProcessRuntime(
-            info=info, python=sys.executable, extra_env={"PYTHONPATH": str(MLCI_SOURCE)}
+            info=info,
+            python=sys.executable,
+            extra_env={"PYTHONPATH": str(MLCI_SOURCE)},
+            pass_env=tuple(config.environment.pass_env),
         )

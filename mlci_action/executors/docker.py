@@ -1,27 +1,30 @@
-"""The ``docker`` executor: stages run inside the project's environment image.
+"""The ``docker`` executor: the project's code runs inside its environment image, sandboxed.
 
-One container per environment and run (``sleep infinity``, host networking); each command is a
-``docker exec``. Files move only through the Docker API (``put_archive`` / ``get_archive``),
-never bind mounts, so this also works when mlci itself runs in a container that talks to the
-host's daemon through /var/run/docker.sock, as a GitHub Docker action does.
+One container per environment and run (``sleep infinity``); each command and worker task is a
+``docker exec``. The container is a sandbox (:meth:`Docker.sandbox`): no capabilities, a
+read-only root filesystem, no host mounts, no Docker socket, limits, and no network unless the
+trusted configuration's ``environment.network`` allows it.
 
-Paths are mirrored: a host path a command refers to (its working directory, data files, the
-model to write, a worker's request and result) is the same path inside the container. Before a
-command, every referenced path that exists on the host is copied in (once, unless it changed);
-afterwards, every referenced path that did not exist before is copied back out.
+Files move only through the Docker API (``put_archive`` / ``get_archive``), never bind mounts,
+so this also works when mlci itself runs in a container that talks to the host's daemon, as a
+GitHub Docker action does. Exactly the files a task declares move (:mod:`.tasks`): its inputs
+are copied in (once, unless they changed) and its outputs, regular files only, copied back.
+A host path ``/a/b`` is ``/mlci/fs/a/b`` inside the container.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import tarfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+import uuid
+from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import docker.errors
@@ -29,9 +32,11 @@ import docker.errors
 from mlci_action import proc
 from mlci_action.config import Config
 from mlci_action.errors import StageFailure
-from mlci_action.executors.base import check_environment_files, worker_once
+from mlci_action.executors.base import Lane, check_environment_files, unwrap
+from mlci_action.executors.environ import scrubbed
 from mlci_action.executors.host import HostPool
-from mlci_action.images.docker_api import Docker, connect
+from mlci_action.executors.tasks import Command, TaskRequest
+from mlci_action.images.docker_api import SANDBOX_ROOT, Docker, connect
 from mlci_action.images.environment_image import (
     MLCI_SOURCE,
     ensure_environment_image,
@@ -46,59 +51,57 @@ _LIST_PACKAGES = (
 _IMAGE_SOURCE = "/opt/mlci/src"
 """Where environment images keep mlci's code (Dockerfile.env.j2)."""
 _SKIP = {".git", ".mlci", "__pycache__", ".venv", ".pytest_cache"}
+FS = f"{SANDBOX_ROOT}/fs"
+"""Host paths, mirrored under this folder of the container's volume."""
+MAX_OUTPUT_BYTES = 8 * 2**30
+"""The largest file a task may hand back (a model, predictions)."""
 
 
-def _paths(value: Any) -> Iterator[Path]:
-    """Absolute paths mentioned in a request, an argv or an environment."""
-    if isinstance(value, str):
-        if value.startswith("/") and "\n" not in value and len(value) < 4096:
-            yield Path(value)
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from _paths(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _paths(item)
-
-
-def _tar_of(path: Path) -> bytes:
+def _tar_of(path: Path, arcname: str) -> bytes:
+    """``path`` (a file, or a directory without VCS and cache folders) as a tar archive.
+    Symbolic links go in as links, never as the files they point at."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
-        if path.is_file():
-            archive.add(path, arcname=path.name)
-        else:
+        archive.add(path, arcname=arcname, recursive=False)
+        if path.is_dir() and not path.is_symlink():
             for item in sorted(path.rglob("*")):
                 rel = item.relative_to(path)
-                if any(part in _SKIP for part in rel.parts) or not (
-                    item.is_file() or item.is_dir()
-                ):
+                if any(part in _SKIP for part in rel.parts):
                     continue
-                archive.add(item, arcname=f"{path.name}/{rel.as_posix()}", recursive=False)
+                if item.is_symlink() or item.is_file() or item.is_dir():
+                    archive.add(item, arcname=f"{arcname}/{rel.as_posix()}", recursive=False)
     return buffer.getvalue()
 
 
 def _signature(path: Path) -> tuple[float, int]:
     stat = path.stat()
-    if path.is_file():
+    if not path.is_dir():
         return stat.st_mtime, stat.st_size
     newest, count = stat.st_mtime, 0
     for item in path.rglob("*"):
         if not any(part in _SKIP for part in item.relative_to(path).parts):
-            newest, count = max(newest, item.stat().st_mtime), count + 1
+            newest, count = max(newest, item.lstat().st_mtime), count + 1
     return newest, count
 
 
-def _extract(archive: tarfile.TarFile, dest: Path) -> None:
-    """Extract only regular files and directories that stay inside ``dest``."""
-    if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4
-        archive.extractall(dest, filter="data")
-        return
-    root = dest.resolve()
-    for member in archive.getmembers():
-        target = (dest / member.name).resolve()
-        if not target.is_relative_to(root) or not (member.isfile() or member.isdir()):
-            raise StageFailure(f"refusing to extract {member.name!r} from the container")
-        archive.extract(member, dest)
+def _one_file(stream: Any, name: str) -> bytes:
+    """The single regular file ``name`` of a ``get_archive`` stream: anything else (a link, a
+    device, a directory, extra members, more than MAX_OUTPUT_BYTES) is refused."""
+    data = bytearray()
+    for chunk in stream:
+        data.extend(chunk)
+        if len(data) > MAX_OUTPUT_BYTES + 2**20:
+            raise StageFailure(f"{name}: the task's output is larger than {MAX_OUTPUT_BYTES} bytes")
+    with tarfile.open(fileobj=io.BytesIO(bytes(data))) as archive:
+        members = archive.getmembers()
+        if len(members) != 1 or not members[0].isfile() or members[0].name != name:
+            kinds = ", ".join(
+                f"{m.name} ({'file' if m.isfile() else 'not a file'})" for m in members
+            )
+            raise StageFailure(f"{name}: the task's output is not one regular file: {kinds}")
+        handle = archive.extractfile(members[0])
+        assert handle is not None
+        return handle.read()
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,8 @@ class ContainerRuntime:
     info: EnvironmentInfo
     container: Any
     python: str = "python"
+    pass_env: Mapping[str, str] = field(default_factory=dict)
+    """The variables environment.pass_env passes, read from mlci's environment at start."""
     _synced: dict[Path, tuple[float, int]] = field(default_factory=dict, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
 
@@ -117,60 +122,84 @@ class ContainerRuntime:
 
     def close(self) -> None:
         with suppress(docker.errors.DockerException):
-            self.container.remove(force=True)
+            self.container.remove(force=True, v=True)
 
-    def _copy_in(self, paths: list[Path]) -> None:
+    def where(self, path: Path) -> str:
+        return f"{FS}{Path(path).resolve().as_posix()}"
+
+    # -------------------------------------------------------------------- files
+
+    def _exec(self, argv: list[str]) -> None:
+        code, output = self.container.exec_run(argv)
+        if code != 0:
+            raise StageFailure(
+                f"`{' '.join(argv)}` failed in the container (exit {code})",
+                log_tail=(output or b"").decode("utf-8", "replace"),
+            )
+
+    def copy_in(self, paths: list[Path]) -> None:
+        """Each path (file or directory) at :meth:`where`, unless already there unchanged."""
         with self._lock:
-            for path in paths:
-                if any(
-                    path.is_relative_to(done) and path != done
-                    for done in self._synced
-                    if done.is_dir()
+            for path in sorted({Path(p).absolute() for p in paths}, key=lambda p: len(p.parts)):
+                inside_synced = next(
+                    (
+                        d
+                        for d in self._synced
+                        if d.is_dir() and path.is_relative_to(d) and path != d
+                    ),
+                    None,
+                )
+                if inside_synced is not None and self._synced[inside_synced] == _signature(
+                    inside_synced
                 ):
-                    parent = next(d for d in self._synced if path.is_relative_to(d) and d.is_dir())
-                    if self._synced[parent] == _signature(parent):
-                        continue
+                    continue
                 signature = _signature(path)
                 if self._synced.get(path) == signature:
                     continue
-                self.container.exec_run(["mkdir", "-p", str(path.parent)])
-                if not self.container.put_archive(str(path.parent), _tar_of(path)):
+                target = PurePosixPath(self.where(path))
+                self._exec(["rm", "-rf", str(target)])
+                self._exec(["mkdir", "-p", str(target.parent)])
+                if not self.container.put_archive(str(target.parent), _tar_of(path, target.name)):
                     raise StageFailure(f"could not copy {path} into the container")
                 self._synced[path] = signature
 
-    def _copy_out(self, paths: list[Path]) -> None:
+    def _prepare_outputs(self, paths: list[Path]) -> None:
+        for path in paths:
+            self._exec(["mkdir", "-p", str(PurePosixPath(self.where(path)).parent)])
+
+    def copy_out(self, paths: list[Path]) -> None:
+        """Each declared output that the task wrote, as a regular file, written atomically."""
         for path in paths:
             try:
-                stream, _ = self.container.get_archive(str(path))
+                stream, _ = self.container.get_archive(self.where(path))
             except docker.errors.NotFound:
                 continue
-            with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                _extract(archive, path.parent)
+            data = _one_file(stream, path.name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
+            partial.write_bytes(data)
+            partial.replace(path)
 
-    def run(
+    # -------------------------------------------------------------------- running
+
+    def _environment(self, env: Mapping[str, str]) -> dict[str, str]:
+        return {"PYTHONHASHSEED": "0", "HOME": "/tmp", **self.pass_env, **env}
+
+    def _run(
         self,
-        argv: Sequence[str],
+        argv: list[str],
         *,
-        cwd: Path,
-        env: Mapping[str, str] | None = None,
-        timeout: float | None = None,
-        log: Path | None = None,
+        cwd: str,
+        env: Mapping[str, str],
+        timeout: float | None,
+        log: Path | None,
     ) -> proc.ProcResult:
-        env = dict(env or {})
-        referenced = {cwd, *_paths(list(argv)), *_paths(env)}
-        existing = sorted((p for p in referenced if p.exists()), key=lambda p: len(p.parts))
-        outputs = [p for p in referenced if not p.exists() and p.parent.exists()]
-        self._copy_in(existing)
-        for path in outputs:
-            self.container.exec_run(["mkdir", "-p", str(path.parent)])
         command = ["timeout", "--kill-after=5", str(int(timeout))] if timeout else []
         started = time.perf_counter()
         code, output = self.container.exec_run(
-            [*command, *argv], workdir=str(cwd), environment={"PYTHONHASHSEED": "0", **env}
+            [*command, *argv], workdir=cwd, environment=self._environment(env)
         )
         text = (output or b"").decode("utf-8", "replace")
-        self._copy_out(outputs)
         if log is not None:
             log.parent.mkdir(parents=True, exist_ok=True)
             log.write_text(text, encoding="utf-8")
@@ -179,26 +208,66 @@ class ContainerRuntime:
             tuple(argv), int(code), text, time.perf_counter() - started, timed_out
         )
 
-    def worker(
+    def run(self, command: Command) -> proc.ProcResult:
+        self.copy_in([command.cwd, *command.inputs])
+        self._prepare_outputs(list(command.outputs))
+        try:
+            return self._run(
+                list(command.argv),
+                cwd=self.where(command.cwd),
+                env=command.env,
+                timeout=command.timeout,
+                log=command.log,
+            )
+        finally:
+            self.copy_out(list(command.outputs))
+
+    def call(
         self,
-        task: str,
-        request: Mapping[str, Any],
+        request: TaskRequest,
         *,
         cwd: Path,
+        lane: Lane = "scoring",
         log: Path | None = None,
-        env: Mapping[str, str] | None = None,
         timeout: float | None = None,
     ) -> Any:
-        # paths inside the request (data in, predictions out) are mirrored like argv's
-        referenced = set(_paths(dict(request)))
-        self._copy_in(sorted((p for p in referenced if p.exists()), key=lambda p: len(p.parts)))
-        outputs = [p for p in referenced if not p.exists() and p.parent.exists()]
-        for path in outputs:
-            self.container.exec_run(["mkdir", "-p", str(path.parent)])
+        """A worker task as its own process in the container (every task is isolated here,
+        whatever its lane): request in, declared files in, result and outputs out."""
+        files = list(request.files())
+        inputs = [Path(value) for _, role, value in files if role.value == "in"]
+        outputs = [Path(value) for _, role, value in files if role.value == "out"]
+        self.copy_in([cwd, *inputs])
+        self._prepare_outputs(outputs)
+        task_dir = f"{SANDBOX_ROOT}/tasks/{uuid.uuid4().hex}"
+        self._exec(["mkdir", "-p", task_dir])
+        payload = json.dumps(request.translated(self.where)).encode()
+        info = tarfile.TarInfo("request.json")
+        info.size = len(payload)
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as archive:
+            archive.addfile(info, io.BytesIO(payload))
+        self.container.put_archive(task_dir, buffer.getvalue())
+        argv = [
+            self.python,
+            "-m",
+            "mlci_action.worker",
+            request.kind,
+            f"{task_dir}/request.json",
+            f"{task_dir}/result.json",
+        ]
         try:
-            return worker_once(self, task, request, cwd=cwd, log=log, env=env, timeout=timeout)
+            done = self._run(argv, cwd=self.where(cwd), env={}, timeout=timeout, log=log)
         finally:
-            self._copy_out(outputs)
+            self.copy_out(outputs)
+        try:
+            stream, _ = self.container.get_archive(f"{task_dir}/result.json")
+            result = json.loads(_one_file(stream, "result.json"))
+        except (docker.errors.NotFound, ValueError):
+            raise StageFailure(
+                f"the {request.kind} worker exited with code {done.returncode} and no result",
+                log_tail=done.tail(),
+            ) from None
+        return unwrap(result, done.tail(), log)
 
 
 class DockerExecutor:
@@ -225,30 +294,32 @@ class DockerExecutor:
         finally:
             log.parent.mkdir(parents=True, exist_ok=True)
             log.write_text("\n".join(lines), encoding="utf-8")
-        return self._start(tag, image_key(project, config), reused)
+        return self._start(tag, image_key(project, config), reused, config)
 
-    def prepare_image(self, image: str, log: Path) -> ContainerRuntime:
+    def prepare_image(self, image: str, log: Path, config: Config) -> ContainerRuntime:
         """The image's own Python and packages, with this mlci's code over the image's copy,
-        so the worker protocol is this version's."""
+        so the worker protocol is this version's. (The image's root filesystem is read-only
+        in the sandbox: mlci's code goes to the volume, first on the path.)"""
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(f"scoring in {image}, with mlci's current worker code\n", encoding="utf-8")
-        runtime = self._start(image, f"image:{image}", reused=True)
-        code = MLCI_SOURCE / "mlci_action"
-        runtime.container.exec_run(["rm", "-rf", f"{_IMAGE_SOURCE}/mlci_action"])
-        if not runtime.container.put_archive(_IMAGE_SOURCE, _tar_of(code)):
+        runtime = self._start(image, f"image:{image}", True, config)
+        code = f"{SANDBOX_ROOT}/mlci-src"
+        runtime._exec(["mkdir", "-p", code])
+        if not runtime.container.put_archive(
+            code, _tar_of(MLCI_SOURCE / "mlci_action", "mlci_action")
+        ):
             runtime.close()
             raise StageFailure(f"could not copy mlci's code into a container of {image}")
-        return runtime
-
-    def _start(self, tag: str, key: str, reused: bool) -> ContainerRuntime:
-        container = self.docker.client.containers.run(
-            tag,
-            entrypoint=["sleep"],  # over a serving image's server
-            command=["infinity"],
-            detach=True,
-            network_mode="host",
-            labels={"org.mlci.run": "1"},
+        return ContainerRuntime(
+            info=runtime.info,
+            container=runtime.container,
+            python=runtime.python,
+            pass_env={**runtime.pass_env, "PYTHONPATH": code},
         )
+
+    def _start(self, tag: str, key: str, reused: bool, config: Config) -> ContainerRuntime:
+        env = config.environment
+        container = self.docker.sandbox(tag, network=env.network, memory=env.memory, pids=env.pids)
         code, version = container.exec_run(
             ["python", "-c", "import platform; print(platform.python_version())"]
         )
@@ -264,4 +335,10 @@ class DockerExecutor:
             reused=reused,
             packages=packages,
         )
-        return ContainerRuntime(info=info, container=container)
+        # inside the container: the image's PATH and HOME, mlci's tuning, what pass_env names
+        passed = {
+            name: value
+            for name, value in scrubbed(os.environ, env.pass_env).items()
+            if name not in ("PATH", "HOME") or name in env.pass_env
+        }
+        return ContainerRuntime(info=info, container=container, pass_env=passed)

@@ -109,19 +109,22 @@ class WorkerHost:
 
 
 class HostPool:
-    """One WorkerHost per (interpreter, variables), started on first use or by ``warm``."""
+    """One WorkerHost per (interpreter, variables, lane), started on first use or by ``warm``.
+
+    The lanes keep the project's code (schema modules, model tests) out of the process that
+    scores the models, and let model tests run while the evaluation does."""
 
     def __init__(self, logs: Path) -> None:
         self._logs = logs
         self._hosts: dict[str, WorkerHost] = {}
         self._lock = threading.Lock()
 
-    def get(self, python: str, env: Mapping[str, str]) -> WorkerHost:
-        key = json.dumps([python, sorted(env.items())])
+    def get(self, python: str, env: Mapping[str, str], lane: str = "scoring") -> WorkerHost:
+        key = json.dumps([python, sorted(env.items()), lane])
         with self._lock:
             host = self._hosts.get(key)
             if host is None or not host.alive:
-                host = WorkerHost(python, env, self._logs / f"worker-{len(self._hosts)}.log")
+                host = WorkerHost(python, env, self._logs / f"worker-{lane}-{len(self._hosts)}.log")
                 self._hosts[key] = host
             return host
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import platform
 import shutil
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from mlci_action.executors.base import (
     check_environment_files,
     environment_key,
 )
+from mlci_action.executors.environ import scrubbed
 from mlci_action.record import EnvironmentInfo
 
 _DONE = ".mlci-complete"
@@ -63,7 +65,7 @@ class LocalExecutor:
         env = config.environment
         return environment_key(project, env, self._python(env), self.name)
 
-    def prepare_image(self, image: str, log: Path) -> None:
+    def prepare_image(self, image: str, log: Path, config: Config) -> None:
         return None  # no images here: the champion is scored in the project's environment
 
     def prepare(self, project: Path, config: Config, log: Path) -> ProcessRuntime:
@@ -80,15 +82,22 @@ class LocalExecutor:
         info = EnvironmentInfo(
             key=key, python=python_version, executor=self.name, reused=reused, packages=packages
         )
-        return ProcessRuntime(info=info, python=str(root / "bin" / "python"), bin_dir=root / "bin")
+        return ProcessRuntime(
+            info=info,
+            python=str(root / "bin" / "python"),
+            bin_dir=root / "bin",
+            pass_env=tuple(env.pass_env),
+        )
 
     def _build(self, project: Path, env: Environment, root: Path, python: str, log: Path) -> None:
         shutil.rmtree(root, ignore_errors=True)
         uv = uv_bin()
         outputs: list[str] = []
+        # a requirements file may name ${VARIABLES}: it sees the allow-list, not mlci's secrets
+        build_env = {**scrubbed(os.environ, env.pass_env, build=True), **_UV_ENV}
 
         def step(*argv: str) -> None:
-            done = proc.run([uv, *argv], cwd=project, env=_UV_ENV)
+            done = proc.run([uv, *argv], cwd=project, env=build_env, inherit=False)
             outputs.append(f"$ uv {' '.join(argv)}\n{done.output}")
             log.parent.mkdir(parents=True, exist_ok=True)
             log.write_text("\n".join(outputs), encoding="utf-8")
@@ -113,7 +122,7 @@ class LocalExecutor:
         (source / "mlci_action").symlink_to(MLCI_SOURCE / "mlci_action", target_is_directory=True)
         site = next((root / "lib").glob("python3*/site-packages"))
         (site / "_mlci.pth").write_text(f"{source}\n", encoding="utf-8")
-        freeze = proc.run([uv, "pip", "freeze", *target], cwd=project, env=_UV_ENV)
+        freeze = proc.run([uv, "pip", "freeze", *target], cwd=project, env=build_env, inherit=False)
         packages = dict(line.split("==", 1) for line in freeze.output.splitlines() if "==" in line)
         (root / _PACKAGES).write_text(json.dumps(packages, sort_keys=True), encoding="utf-8")
         (root / _DONE).write_text(python, encoding="utf-8")

@@ -244,6 +244,7 @@ def _main(workflow: Workflow, environ: Mapping[str, str]) -> int:
             token,
             event.repository,
             base_url=environ.get("GITHUB_API_URL", "https://api.github.com"),
+            app_slug=inputs.app_slug,
         )
     try:
         decision = decide(event, config.deploy.policy, inputs, api)

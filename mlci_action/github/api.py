@@ -5,6 +5,12 @@ read, so a comment upsert is one list and one write) whose transport retries 5xx
 rate limits (403 with ``Retry-After`` or a rate-limit message) with a bounded backoff that
 honours ``Retry-After``. Every PyGithub, requests or urllib3 exception becomes a
 :class:`GitHubError` whose message never contains the token.
+
+mlci edits only what it wrote itself: the sticky comment is one holding mlci's marker *and*
+authored by :attr:`GitHubAPI.identity`, and a check run found after a lost answer must carry
+mlci's fresh ``external_id`` *and* (for an installation token) come from mlci's own app. Anyone
+can post a comment holding the marker; were mlci to edit it, its author could later edit the
+report into a fake pass.
 """
 
 from __future__ import annotations
@@ -21,9 +27,13 @@ import requests
 import tenacity
 import urllib3
 from github import Auth, Github, GithubException, GithubRetry
+from github.CheckRun import CheckRun
 from github.GithubObject import NotSet
+from github.NamedUser import NamedUser
+from github.Organization import Organization
 
 from mlci_action.errors import MlciError
+from mlci_action.github.context import APP_SLUG
 
 Conclusion = Literal["success", "failure", "neutral"]
 CHECK_SUMMARY_LIMIT = 65_535  # output.summary, in the API's description
@@ -35,6 +45,7 @@ WRITERS = frozenset({"admin", "maintain", "write"})
 MAX_WAIT_SECONDS = 120
 SECONDARY_RATE_WAIT_SECONDS = 60
 INSTALLATION_TOKEN_PREFIX = "ghs_"  # GITHUB_TOKEN and other GitHub App installation tokens
+ACTIONS_APP_SLUG = "github-actions"  # the GitHub App GITHUB_TOKEN is an installation token of
 CREATE_ATTEMPTS = 3
 """Tries at a create (POST) whose answer was a 5xx or lost; each is preceded by a look."""
 
@@ -105,13 +116,23 @@ class GitHubAPI:
         *,
         seconds_between_requests: float = 0.25,
         seconds_between_writes: float = 1.0,
+        app_slug: str | None = None,
     ) -> None:
         """The pauses between requests are PyGithub's defaults, which keep clear of
-        GitHub's secondary rate limits; tests against a local double set them to 0."""
+        GitHub's secondary rate limits; tests against a local double set them to 0.
+
+        ``app_slug``: the GitHub App whose installation token (``ghs_``) ``token`` is, when it
+        is not GITHUB_TOKEN (the app ``github-actions``); an installation token cannot ask
+        GitHub which app it belongs to. Ignored for any other token."""
         if not token:
             raise GitHubError("no GitHub token")
         if repository.count("/") != 1:
             raise GitHubError(f"repository {repository!r} is not owner/name")
+        if app_slug is not None and not APP_SLUG.fullmatch(app_slug):
+            raise GitHubError(
+                f"app slug {app_slug!r} is not a GitHub App's slug (lowercase letters, digits, "
+                "hyphens)"
+            )
         self._token = token
         self._repository = repository
         self._gh = Github(
@@ -124,31 +145,47 @@ class GitHubAPI:
             seconds_between_writes=seconds_between_writes,
         )
         self._repo = self._gh.get_repo(repository)
-        self._login_known = False
-        self._login: str | None = None
+        self._installation = token.startswith(INSTALLATION_TOKEN_PREFIX)
+        self._app_slug = app_slug or ACTIONS_APP_SLUG
+        self._me_known = False
+        self._me: tuple[str, str] | None = None
 
     def close(self) -> None:
         self._gh.close()
 
+    @property
+    def identity(self) -> str | None:
+        """The login mlci writes as: ``<app-slug>[bot]`` for an installation token
+        (``github-actions[bot]`` for GITHUB_TOKEN), the login GET /user answers for any other
+        token, or None where GET /user is refused: then mlci cannot tell its own comments
+        from anyone else's, so it edits none and posts a new one each time."""
+        with self._translate("reading the token's own account"):
+            me = self._whoami()
+        return me[0] if me is not None else None
+
     # -------------------------------------------------------------------- comments
 
     def upsert_comment(self, pr_number: int, marker: str, body: str) -> CommentResult:
-        """Edit the comment holding ``marker`` on the pull request, or create it.
+        """Edit mlci's own comment holding ``marker`` on the pull request, or create one.
 
-        Only comments by the token's own account are candidates when GET /user tells who
-        that is; an installation token (GITHUB_TOKEN) cannot ask, so then a bot's comment
-        is preferred, then any comment holding the marker."""
+        Only a comment authored by :attr:`identity` (login and type) is mlci's: anyone else's,
+        marker or not, is left as it is. Where the identity is unknown (GET /user refused a
+        token that is not an installation's), no comment is mlci's and a new one is posted."""
         body = _fit_comment(body, marker)
         with self._translate(f"upserting the comment on #{pr_number}"):
             issue = self._repo.get_issue(pr_number)
-            login = self._token_login()
+            me = self._whoami()
             for attempt in _creating():
                 with attempt:
-                    found = [c for c in issue.get_comments() if marker in (c.body or "")]
-                    if login is not None:
-                        found = [c for c in found if c.user and c.user.login == login]
-                    else:
-                        found.sort(key=lambda c: not (c.user and c.user.type == "Bot"))
+                    found = (
+                        []
+                        if me is None
+                        else [
+                            c
+                            for c in issue.get_comments()
+                            if marker in (c.body or "") and _authored_by(c.user, me)
+                        ]
+                    )
                     if found:  # on a second look: the first POST did create it
                         again = attempt.retry_state.attempt_number > 1
                         if found[0].body != body:
@@ -173,14 +210,15 @@ class GitHubAPI:
         """A completed check run, or a commit status where the token may not create one.
 
         The run carries a fresh ``external_id``: after a 5xx, the runs on ``sha`` are listed
-        and one with that id means the create did happen."""
-        mine = f"mlci-{uuid.uuid4().hex}"
+        and one with that id, created by mlci's own app (:meth:`_is_mine`), means the create
+        did happen."""
+        mine = _external_id()
         with self._translate(f"creating the check run {name!r}"):
             try:
                 for attempt in _creating():
                     with attempt:
                         if attempt.retry_state.attempt_number > 1 and any(
-                            run.external_id == mine
+                            self._is_mine(run, mine)
                             for run in self._repo.get_commit(sha).get_check_runs(check_name=name)
                         ):
                             return "check-run"
@@ -252,19 +290,36 @@ class GitHubAPI:
         role = data.get("role_name")
         return str(role if role in ROLES else data.get("permission", "none"))
 
-    def _token_login(self) -> str | None:
-        """The token's own login, or None where GET /user is refused (an Actions token)."""
-        if self._token.startswith(INSTALLATION_TOKEN_PREFIX):
-            return None  # GET /user always answers 403 to an app installation's token
-        if not self._login_known:
+    def _whoami(self) -> tuple[str, str] | None:
+        """The (login, type) mlci writes as, or None where it cannot tell; see identity."""
+        if self._installation:
+            # GET /user and GET /app refuse an installation token: the app is the caller's
+            return f"{self._app_slug}[bot]", "Bot"
+        if not self._me_known:
             try:
-                self._login = self._gh.get_user().login
+                user = self._gh.get_user()
+                self._me = (user.login, user.type or "")
             except GithubException as exc:
                 if exc.status not in (401, 403, 404):
                     raise
-                self._login = None
-            self._login_known = True
-        return self._login
+                self._me = None  # nothing about the refusal is kept or shown
+            self._me_known = True
+        return self._me
+
+    def _is_mine(self, run: CheckRun, external_id: str) -> bool:
+        """A run with mlci's fresh ``external_id`` that mlci's own app created.
+
+        For an installation token the run's ``app.slug`` must be the app's. A user token
+        has no app to compare with: GitHub lets only GitHub Apps create check runs (a
+        personal or OAuth token's create is answered 403 and mlci posts a commit status),
+        and a GitHub App's user token (``ghu_``) does not tell which app it is, so there the
+        ``external_id`` alone decides: a uuid4 that no one knew before mlci sent it."""
+        if run.external_id != external_id:
+            return False
+        if not self._installation:
+            return True
+        app = run.app
+        return app is not None and app.slug == self._app_slug
 
     # -------------------------------------------------------------------- errors
 
@@ -284,6 +339,17 @@ class GitHubAPI:
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._token, "***")
+
+
+def _authored_by(user: NamedUser | Organization | None, me: tuple[str, str]) -> bool:
+    """Whether a comment's author is ``me``, (login, type), its type compared when known."""
+    login, kind = me
+    return user is not None and user.login == login and (not kind or user.type == kind)
+
+
+def _external_id() -> str:
+    """A check run's external_id that no one can know before mlci creates the run."""
+    return f"mlci-{uuid.uuid4().hex}"
 
 
 def _maybe_done(exc: BaseException) -> bool:

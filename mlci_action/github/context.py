@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -19,6 +20,8 @@ EVENTS = (
     "workflow_dispatch",
     "schedule",
 )
+APP_SLUG = re.compile(r"[a-z0-9][a-z0-9-]*")
+"""A GitHub App's slug, as in https://github.com/apps/<slug>: lowercase letters, digits, hyphens."""
 
 
 class _Frozen(BaseModel):
@@ -30,6 +33,9 @@ class ActionInputs(_Frozen):
 
     config: str = "mlci.yaml"
     github_token: SecretStr | None = None
+    app_slug: str | None = None
+    """The GitHub App whose installation token github_token is, when it is not GITHUB_TOKEN
+    (whose app is github-actions): mlci edits only comments by <app_slug>[bot]."""
     registry: str | None = None
     registry_username: str | None = None
     registry_password: SecretStr | None = None
@@ -51,6 +57,17 @@ class ActionInputs(_Frozen):
             raise ValueError(f"expected true or false, got {value!r}")
         return value
 
+    @field_validator("app_slug")
+    @classmethod
+    def _slug(cls, value: str | None) -> str | None:
+        if value is not None and not APP_SLUG.fullmatch(value):
+            hint = " (give the app's slug, without [bot])" if value.endswith("[bot]") else ""
+            raise ValueError(
+                f"expected a GitHub App's slug, as in https://github.com/apps/<slug>: lowercase "
+                f"letters, digits and hyphens; got {value!r}{hint}"
+            )
+        return value
+
 
 def _input(environ: Mapping[str, str], name: str) -> str | None:
     """GitHub passes input `foo-bar` as INPUT_FOO-BAR (upper case, hyphens kept, spaces as _)."""
@@ -64,6 +81,7 @@ def _input(environ: Mapping[str, str], name: str) -> str | None:
 INPUT_NAMES = {
     "config": "config",
     "github_token": "github-token",
+    "app_slug": "app-slug",
     "registry": "registry",
     "registry_username": "registry-username",
     "registry_password": "registry-password",

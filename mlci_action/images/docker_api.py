@@ -17,10 +17,23 @@ from typing import Any
 
 import docker
 import docker.errors
+import docker.types
 
 from mlci_action.errors import InputError, StageFailure
 
 LogSink = Callable[[str], None]
+SANDBOX_ROOT = "/mlci"
+"""The one writable place (besides /tmp) in a container that runs the project's code."""
+SANDBOX_PIDS = 4096
+
+
+def default_memory_limit() -> str:
+    """Four fifths of this machine's memory: a runaway task is killed, not the machine."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return "8g"
+    return f"{max(total * 4 // 5 // 2**20, 512)}m"
 
 
 def connect() -> docker.DockerClient:
@@ -121,6 +134,45 @@ class Docker:
                 return "host"  # a container of another daemon (docker-in-docker): its host
             return f"container:{own}"
         return "host"
+
+    def sandbox(
+        self,
+        image: str,
+        *,
+        network: str = "none",
+        memory: str | None = None,
+        pids: int = SANDBOX_PIDS,
+        labels: Mapping[str, str] | None = None,
+    ) -> Any:
+        """A running container for the project's code: no capabilities, no new privileges,
+        a read-only root filesystem with a writable ``/tmp`` (tmpfs) and ``SANDBOX_ROOT`` (an
+        anonymous volume, removed with the container), memory and process limits, no mounts
+        of the host and no network unless ``network`` says so. Files go in and out through
+        the API only (``put_archive``/``get_archive``)."""
+        try:
+            return self.client.containers.run(
+                image,
+                entrypoint=["sleep"],  # over a serving image's server
+                command=["infinity"],
+                detach=True,
+                network_mode=network,
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges"],
+                read_only=True,
+                tmpfs={"/tmp": "rw,exec,nosuid,nodev"},
+                mounts=[docker.types.Mount(SANDBOX_ROOT, None, type="volume")],
+                mem_limit=memory or default_memory_limit(),
+                pids_limit=pids,
+                labels={"org.mlci.run": "1", **dict(labels or {})},
+            )
+        except docker.errors.DockerException as exc:
+            raise StageFailure(
+                f"cannot start a container of {image}: {_first_line(exc)}",
+                hint="environment.network must be a network this Docker engine has "
+                "(none, bridge or host)"
+                if "network" in str(exc)
+                else None,
+            ) from None
 
     def image_exists(self, tag: str) -> bool:
         try:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from mlci_action.config import Data
 from mlci_action.errors import StageFailure
+from mlci_action.executors.tasks import DataTests as DataTestsRequest
 from mlci_action.pipeline import RunContext, RunState, StageOutput
 from mlci_action.record import DataReport, Status
 
 
-def schema_spec(data: Data) -> dict[str, Any] | None:
+def schema_spec(data: Data) -> dict[str, str] | None:
     if data.schema_ is None:
         return None
     path, _, name = data.schema_.partition(":")
@@ -37,18 +37,19 @@ class DataTests:
             and (base.project / base.config.data.train).is_file()
         ):
             baseline_train = str((base.project / base.config.data.train).resolve())
-        request = {
-            "project_dir": str(side.project.resolve()),
-            "train_path": str((side.project / data.train).resolve()),
-            "test_path": str((side.project / data.test).resolve()),
-            "target": data.target,
-            "task": side.config.evaluation.task,
-            "schema": schema_spec(data),
-            "checks": data.checks.model_dump(mode="json"),
-            "baseline_train_path": baseline_train,
-        }
-        result = side.runtime.worker(
-            "data-tests", request, cwd=side.project, log=ctx.log_path("data-tests")
+        request = DataTestsRequest(
+            project_dir=str(side.project.resolve()),
+            train_path=data.train,
+            test_path=data.test,
+            target=data.target,
+            task=side.config.evaluation.task,
+            schema_spec=schema_spec(data),
+            checks=data.checks.model_dump(mode="json"),
+            baseline_train_path=baseline_train,
+        )
+        # a Python schema is the project's code: never in the process that scores the models
+        result = side.runtime.call(
+            request, cwd=side.project, lane="project", log=ctx.log_path("data-tests")
         )
         report = DataReport.model_validate(result)
         state = replace(state, data=report)

@@ -10,6 +10,7 @@ from mlci_action.config import load_config
 from mlci_action.errors import ConfigError, InputError
 from mlci_action.executors.base import check_environment_files
 from mlci_action.executors.host import HostPool
+from mlci_action.paths import check_paths
 from mlci_action.pipeline import RunContext, RunState, Side, StageOutput
 
 
@@ -25,7 +26,7 @@ class BuildEnvironment:
         log = ctx.log_path("environment")
         runtime = None
         if candidate.from_registry and candidate.image:  # the champion, in its own environment
-            runtime = ctx.executor.prepare_image(candidate.image, log)
+            runtime = ctx.executor.prepare_image(candidate.image, log, ctx.config)
         if runtime is None:
             runtime = ctx.executor.prepare(candidate.project, ctx.config, log)
         ctx.stack.callback(runtime.close)
@@ -80,7 +81,8 @@ class BuildEnvironment:
                     baseline, project=project, error=f"its mlci.yaml is not valid: {exc.message}"
                 )
         try:
+            check_paths(project, config)
             check_environment_files(project, config.environment)
-        except InputError as exc:
+        except (ConfigError, InputError) as exc:
             return replace(baseline, project=project, config=config, error=exc.message)
         return replace(baseline, project=project, config=config)

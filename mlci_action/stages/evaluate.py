@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from mlci_action.errors import StageFailure
+from mlci_action.executors.tasks import Evaluate as EvaluateRequest
 from mlci_action.pipeline import RunContext, RunState, StageOutput
 from mlci_action.record import Evaluation
 
@@ -23,29 +24,29 @@ class Evaluate:
         config = side.config
         baseline_model = base.model if base is not None and base.error is None else None
         predictions = ctx.workdir / "predictions.csv"
-        request = {
-            "test_path": str((side.project / config.data.test).resolve()),
-            "target": config.data.target,
-            "task": config.evaluation.task,
-            "metrics": list(config.evaluation.metric_names),
-            "bootstrap": config.evaluation.bootstrap.model_dump(),
-            "candidate_model": str(side.model),
-            "baseline_model": str(baseline_model) if baseline_model else None,
-            "trusted_types": config.evaluation.trusted_types,
-            "predictions_path": str(predictions),
-            "smoke_path": str(ctx.workdir / SMOKE_CASES) if ctx.options.package else None,
-            "smoke_rows": ctx.config.deploy.smoke_rows,
-        }
+        request = EvaluateRequest(
+            test_path=str((side.project / config.data.test).resolve()),
+            target=config.data.target,
+            task=config.evaluation.task,
+            metrics=list(config.evaluation.metric_names),
+            bootstrap=config.evaluation.bootstrap.model_dump(),
+            candidate_model=str(side.model),
+            baseline_model=str(baseline_model) if baseline_model else None,
+            trusted_types=config.evaluation.trusted_types,
+            predictions_path=str(predictions),
+            smoke_path=str(ctx.workdir / SMOKE_CASES) if ctx.options.package else None,
+            smoke_rows=ctx.config.deploy.smoke_rows,
+        )
         log = ctx.log_path("evaluate")
         try:
-            result = side.runtime.worker("evaluate", request, cwd=side.project, log=log)
+            result = side.runtime.call(request, cwd=side.project, log=log)
         except StageFailure as exc:
             if baseline_model is None or base is None:
                 raise
             # the baseline may not fit the candidate's test data (columns changed, say):
             # score the candidate alone and say why there is no comparison
-            request["baseline_model"] = None
-            result = side.runtime.worker("evaluate", request, cwd=side.project, log=log)
+            alone = request.model_copy(update={"baseline_model": None})
+            result = side.runtime.call(alone, cwd=side.project, log=log)
             state = replace(state, baseline=replace(base, error=f"cannot be scored: {exc.message}"))
         evaluation = Evaluation.model_validate(result)
         parts = [

@@ -6,9 +6,9 @@ import json
 from dataclasses import replace
 
 from mlci_action.errors import StageFailure
+from mlci_action.executors.tasks import ModelTests as ModelTestsRequest
 from mlci_action.pipeline import RunContext, RunState, StageOutput
 from mlci_action.record import ModelTest, ModelTestsReport, Status
-from mlci_action.stages.train import data_env
 
 
 class ModelTestsStage:
@@ -23,22 +23,26 @@ class ModelTestsStage:
         if side.runtime is None or side.model is None:
             raise StageFailure("no trained candidate model")
         results = ctx.workdir / "model-tests.json"
-        env = {
-            **data_env(side),
-            "MLCI_MODEL_PATH": str(side.model),
-            "MLCI_BASELINE_MODEL_PATH": str(base.model)
-            if base and base.model and not base.error
-            else "",
-            "MLCI_TRUSTED_TYPES": json.dumps(side.config.evaluation.trusted_types),
-            "MLCI_RESULTS_PATH": str(results),
-        }
         results.unlink(missing_ok=True)
+        data = side.config.data
         log = ctx.log_path("model-tests")
-        outcome = side.runtime.worker(
-            "model-tests",
-            {"path": settings.path, "args": settings.args},
+        outcome = side.runtime.call(
+            ModelTestsRequest(
+                project_dir=str(side.project),
+                path=settings.path,
+                args=settings.args,
+                model=str(side.model),
+                baseline_model=str(base.model) if base and base.model and not base.error else None,
+                train_path=str((side.project / data.train).resolve()),
+                test_path=str((side.project / data.test).resolve()),
+                target=data.target,
+                task=side.config.evaluation.task,
+                seed=side.config.training.seed,
+                trusted_types=side.config.evaluation.trusted_types,
+                results_path=str(results),
+            ),
             cwd=side.project,
-            env=env,
+            lane="project",  # the project's tests never share a process with the scoring
             log=log,
             timeout=settings.timeout,
         )

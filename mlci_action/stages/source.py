@@ -9,19 +9,9 @@ from pathlib import Path
 from mlci_action import __version__, git
 from mlci_action.config import CONFIG_FILE
 from mlci_action.errors import InputError
-from mlci_action.hashing import file_digest, tree_digest, value_digest
+from mlci_action.hashing import tree_digest, value_digest
 from mlci_action.pipeline import RunContext, RunState, Side, StageOutput
 from mlci_action.record import Source
-
-
-def _outside_data(project: Path, names: list[str]) -> dict[str, str]:
-    """Digests of data files that live outside the project tree (the tree digest misses them)."""
-    digests = {}
-    for name in names:
-        path = (project / name).resolve()
-        if not path.is_relative_to(project.resolve()) and path.is_file():
-            digests[name] = file_digest(path)
-    return digests
 
 
 class SourceStage:
@@ -37,8 +27,7 @@ class SourceStage:
             rel = ""
         candidate_key = value_digest(
             {
-                "tree": tree_digest(project),
-                "data": _outside_data(project, [config.data.train, config.data.test]),
+                "tree": tree_digest(project),  # data included: its paths are inside
                 "env": ctx.executor.key(project, config),
                 "mlci": __version__,
             }

@@ -10,16 +10,18 @@ from pathlib import Path
 
 from mlci_action.cache import RunCache
 from mlci_action.errors import MlciError, StageFailure
+from mlci_action.executors import Runtime
+from mlci_action.executors.tasks import Command, TrainEstimator
 from mlci_action.params import load_params
 from mlci_action.pipeline import RunContext, RunState, Side, StageOutput
 
 
-def data_env(side: Side, test_project: Path | None = None) -> dict[str, str]:
-    """The variables every command run by mlci sees (training, model tests)."""
+def data_env(side: Side, runtime: Runtime, test_project: Path | None = None) -> dict[str, str]:
+    """The variables every command run by mlci sees, with paths as ``runtime`` sees them."""
     data = side.config.data
     return {
-        "MLCI_TRAIN_PATH": str((side.project / data.train).resolve()),
-        "MLCI_TEST_PATH": str(((test_project or side.project) / data.test).resolve()),
+        "MLCI_TRAIN_PATH": runtime.where((side.project / data.train).resolve()),
+        "MLCI_TEST_PATH": runtime.where(((test_project or side.project) / data.test).resolve()),
         "MLCI_TARGET": data.target,
         "MLCI_SEED": str(side.config.training.seed),
         "MLCI_TASK": side.config.evaluation.task,
@@ -33,7 +35,8 @@ def train_side(ctx: RunContext, side: Side, cache: RunCache) -> Side:
     cached = cache.model(key) if key and not ctx.options.no_cache else None
     if cached is not None:
         return replace(side, model=cached, model_cached=True)
-    if side.runtime is None:
+    runtime = side.runtime
+    if runtime is None:
         raise StageFailure(f"no environment was prepared for the {side.source.role}")
     training = side.config.training
     folder = ctx.workdir / side.source.role
@@ -42,25 +45,39 @@ def train_side(ctx: RunContext, side: Side, cache: RunCache) -> Side:
     params = load_params(side.project, side.config)
     params_path = folder / "params.json"
     params_path.write_text(json.dumps(params), encoding="utf-8")
-    env = {**data_env(side), "MLCI_MODEL_PATH": str(model), "MLCI_PARAMS_PATH": str(params_path)}
+    env = {
+        **data_env(side, runtime),
+        "MLCI_MODEL_PATH": runtime.where(model),
+        "MLCI_PARAMS_PATH": runtime.where(params_path),
+    }
     log = ctx.log_path(f"train-{side.source.role}")
     if training.command is not None:
         fields = {
-            "model": str(model),
+            "model": env["MLCI_MODEL_PATH"],
             "train": env["MLCI_TRAIN_PATH"],
             "test": env["MLCI_TEST_PATH"],
             "target": side.config.data.target,
-            "params": str(params_path),
+            "params": env["MLCI_PARAMS_PATH"],
             "seed": str(training.seed),
         }
         try:
-            argv = [part.format(**fields) for part in shlex.split(training.command)]
+            argv = tuple(part.format(**fields) for part in shlex.split(training.command))
         except (KeyError, ValueError, IndexError) as exc:
             raise StageFailure(
                 f"training.command cannot be expanded: {exc}",
                 hint="placeholders are {model} {train} {test} {target} {params} {seed}",
             ) from None
-        done = side.runtime.run(argv, cwd=side.project, env=env, timeout=training.timeout, log=log)
+        done = runtime.run(
+            Command(
+                argv=argv,
+                cwd=side.project,
+                env=env,
+                inputs=(params_path,),
+                outputs=(model,),
+                timeout=training.timeout,
+                log=log,
+            )
+        )
         if done.timed_out:
             raise StageFailure(
                 f"training timed out after {training.timeout}s", log_tail=done.tail()
@@ -77,18 +94,19 @@ def train_side(ctx: RunContext, side: Side, cache: RunCache) -> Side:
                 hint="save the model with skops.io.dump(model, os.environ['MLCI_MODEL_PATH'])",
             )
     else:
-        side.runtime.worker(
-            "train-estimator",
-            {
-                "train_path": env["MLCI_TRAIN_PATH"],
-                "target": side.config.data.target,
-                "estimator": training.estimator,
-                "params": params,
-                "seed": training.seed,
-                "model_path": str(model),
-            },
+        runtime.call(
+            TrainEstimator(
+                train_path=str((side.project / side.config.data.train).resolve()),
+                target=side.config.data.target,
+                estimator=training.estimator or "",
+                params=params,
+                seed=training.seed,
+                model_path=str(model),
+            ),
             cwd=side.project,
+            lane="project",
             log=log,
+            timeout=training.timeout,
         )
     stored = cache.store_model(key, model) if key else model
     return replace(side, model=stored, model_cached=False)

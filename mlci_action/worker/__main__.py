@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from mlci_action.errors import InputError, MlciError
+from mlci_action.executors.tasks import TASKS
 
 Task = Callable[[dict[str, Any]], dict[str, Any]]
 
-TASKS: dict[str, str] = {
+MODULES: dict[str, str] = {
     "train-estimator": "mlci_action.worker.train_estimator",
     "data-tests": "mlci_action.worker.datatests",
     "evaluate": "mlci_action.worker.evaluate",
@@ -35,8 +36,9 @@ PRELOAD = ("pandas", "sklearn", "skops.io", "pandera.pandas", "pytest")
 def run_task(task: str, request: dict[str, Any]) -> dict[str, Any]:
     """Run one task; its outcome (result or error) as the JSON payload the parent reads."""
     try:
-        run: Task = import_module(TASKS[task]).run
-        return {"ok": True, "result": run(request)}
+        checked = TASKS[task].model_validate(request)  # the same model the stage sent
+        run: Task = import_module(MODULES[task]).run
+        return {"ok": True, "result": run(checked.model_dump(mode="json"))}
     except MlciError as exc:
         kind = "input" if isinstance(exc, InputError) or exc.exit_code == 2 else "failure"
         return {"ok": False, "kind": kind, "message": exc.message, "hint": exc.hint}

@@ -39,7 +39,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     target: str = request["target"]
     task: str = request["task"]
     settings = DataChecks.model_validate(request.get("checks") or {})
-    spec: dict[str, Any] | None = request.get("schema")
+    spec: dict[str, Any] | None = request.get("schema_spec")
     schema = load_schema(spec, str(project)) if spec else None
 
     train_path = project / request["train_path"]

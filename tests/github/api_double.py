@@ -48,6 +48,8 @@ DEFAULT_SPEC = (
 SPEC_URI = "https://mlci.invalid/api.github.com.json"
 DOCS = "https://docs.github.com/rest"
 JSON = dict[str, Any]
+INSTALLATION_PREFIX = "ghs_"  # a GitHub App installation's token, GITHUB_TOKEN among them
+ACTIONS_APP = "github-actions"  # the GitHub App GITHUB_TOKEN belongs to
 
 
 def spec_path() -> Path:
@@ -292,11 +294,15 @@ class State:
     owner: str
     repo: str
     token_user: str | None
+    app_slug: str = ACTIONS_APP
+    user_refused: bool = False
     pulls: dict[int, Pull] = field(default_factory=dict)
     comments: dict[int, Comment] = field(default_factory=dict)
     reviews: list[Review] = field(default_factory=list)
     permissions: dict[str, str] = field(default_factory=dict)
     check_runs: dict[int, JSON] = field(default_factory=dict)
+    check_run_apps: dict[int, str] = field(default_factory=dict)
+    """The slug of the GitHub App that created each check run."""
     statuses: list[JSON] = field(default_factory=list)
     check_runs_forbidden: bool = False
     next_id: int = 1000
@@ -360,14 +366,31 @@ class GitHubDouble:
         *,
         token: str | None = "ghs_double_token",
         token_user: str | None = None,
+        app_slug: str = ACTIONS_APP,
+        user_refused: bool = False,
         spec: Path | None = None,
     ) -> None:
-        """``token``: the one the double accepts (None: any). ``token_user``: the login
-        ``GET /user`` answers with; None answers 403 like an Actions installation token,
-        whose writes are authored by ``github-actions[bot]``."""
+        """``token``: the one the double accepts (None: any). Like GitHub, the double tells
+        whose the calling token is by its prefix:
+
+        - an installation token (``ghs_``) is the GitHub App ``app_slug``'s (``github-actions``:
+          GITHUB_TOKEN): its comments and statuses are authored by ``<app_slug>[bot]`` (type
+          Bot), its check runs carry that app, and ``GET /user`` answers it 403;
+        - any other token is the user ``token_user``'s: its writes are authored by that login,
+          ``GET /user`` answers with it (403 with ``user_refused``), and a check run's create
+          is answered 403 (only GitHub Apps may create check runs)."""
+        if token is not None and not token.startswith(INSTALLATION_PREFIX) and not token_user:
+            raise ValueError("a user token needs token_user, the login it belongs to")
         self.api = load_openapi(spec)
         self.token = token
-        self.state = State(owner=owner, repo=repo, token_user=token_user)
+        self.state = State(
+            owner=owner,
+            repo=repo,
+            token_user=token_user,
+            app_slug=app_slug,
+            user_refused=user_refused,
+        )
+        self._caller = ""  # the token of the request being answered
         self.violations: list[str] = []
         self.requests: list[RecordedRequest] = []
         self._faults: list[Fault] = []
@@ -441,9 +464,13 @@ class GitHubDouble:
         self.state.comments[comment.id] = comment
         return comment.id
 
-    def add_check_run(self, sha: str, name: str, **fields: Any) -> int:
+    def add_check_run(
+        self, sha: str, name: str, *, app_slug: str | None = None, **fields: Any
+    ) -> int:
+        """A run created by the GitHub App ``app_slug`` (default: the double's own app)."""
         run_id = self._id()
         self.state.check_runs[run_id] = {"head_sha": sha, "name": name, **fields}
+        self.state.check_run_apps[run_id] = app_slug or self.state.app_slug
         return run_id
 
     def set_permission(self, user: str, role: str) -> None:
@@ -544,6 +571,7 @@ class GitHubDouble:
                     (self.state.owner, self.state.repo),
                 ):
                     raise _error(404, "Not Found")
+                self._caller = auth.split(" ", 1)[-1]
                 reply = route(self, params, query, body)
         except Reply as raised:
             reply = raised
@@ -659,7 +687,8 @@ class GitHubDouble:
 
     def user(self, login: str, schema: str = "simple-user") -> JSON:
         bot = login.endswith("[bot]")
-        uid = sum(ord(c) * 31**i for i, c in enumerate(login)) % 10_000_000 + 1
+        uid = _uid(login)
+        page = f"apps/{login.removesuffix('[bot]')}" if bot else login
         return self.filler.fill(
             schema,
             {
@@ -668,7 +697,7 @@ class GitHubDouble:
                 "node_id": f"U_{uid}",
                 "type": "Bot" if bot else "User",
                 "site_admin": False,
-                "html_url": f"https://github.com/{login}",
+                "html_url": f"https://github.com/{page}",
                 "avatar_url": f"https://avatars.githubusercontent.com/u/{uid}?v=4",
                 "gravatar_id": "",
                 "user_view_type": "private" if schema == "private-user" else "public",
@@ -780,8 +809,43 @@ class GitHubDouble:
             "submitted_at": r.submitted_at,
         }
 
+    def app(self, slug: str) -> JSON:
+        """The GitHub App ``slug`` as a check run's ``app``."""
+        actions = slug == ACTIONS_APP
+        app_id = 15368 if actions else _uid(slug) % 1_000_000 + 1
+        return self.filler.fill(
+            "nullable-integration",
+            {
+                "id": app_id,
+                "slug": slug,
+                "node_id": f"A_{app_id}",
+                "client_id": f"Iv1.{app_id:016x}",
+                "owner": self.user("github" if actions else self.state.owner),
+                "name": "GitHub Actions" if actions else slug,
+                "description": None,
+                "external_url": "https://help.github.com/en/actions" if actions else "",
+                "html_url": f"https://github.com/apps/{slug}",
+                "permissions": {"checks": "write", "issues": "write", "metadata": "read"},
+                "events": [],
+            },
+            f"{self.url}/apps/{slug}",
+        )
+
+    def installation(self) -> bool:
+        """Whether the request being answered came with an installation token."""
+        return self._caller.startswith(INSTALLATION_PREFIX)
+
     def actor(self) -> str:
-        return self.state.token_user or "github-actions[bot]"
+        """The login the request being answered writes as."""
+        if self.installation():
+            return f"{self.state.app_slug}[bot]"
+        if not self.state.token_user:
+            raise _error(401, "Bad credentials")  # a user token whose login the test did not set
+        return self.state.token_user
+
+
+def _uid(login: str) -> int:
+    return sum(ord(c) * 31**i for i, c in enumerate(login)) % 10_000_000 + 1
 
 
 def _page(double: GitHubDouble, query: dict[str, list[str]], items: list[JSON], path: str) -> Reply:
@@ -829,9 +893,12 @@ def _get_repo(d: GitHubDouble, p: dict[str, str], q: Any, b: Any) -> Reply:
 
 @route("users/get-authenticated")
 def _get_user(d: GitHubDouble, p: dict[str, str], q: Any, b: Any) -> Reply:
-    if d.state.token_user is None:
+    if d.installation():
         raise _error(403, "Resource not accessible by integration")
-    return Reply(200, d.user(d.state.token_user, "private-user"))
+    login = d.actor()
+    if d.state.user_refused:
+        raise _error(403, "Resource not accessible by personal access token")
+    return Reply(200, d.user(login, "private-user"))
 
 
 @route("pulls/get")
@@ -888,7 +955,7 @@ def _check_run_body(d: GitHubDouble, run_id: int, fields: JSON) -> JSON:
                 "annotations_count": 0,
                 "annotations_url": f"{d.repo_url}/check-runs/{run_id}/annotations",
             },
-            "app": None,
+            "app": d.app(d.state.check_run_apps.get(run_id, d.state.app_slug)),
             "pull_requests": [],
         },
         f"{d.repo_url}/check-runs/{run_id}",
@@ -898,11 +965,14 @@ def _check_run_body(d: GitHubDouble, run_id: int, fields: JSON) -> JSON:
 def _write_check(d: GitHubDouble, run_id: int, fields: JSON) -> JSON:
     if d.state.check_runs_forbidden:
         raise _error(403, "Resource not accessible by integration", f"{DOCS}/checks/runs")
+    if not d.installation():
+        raise _error(403, "You must authenticate via a GitHub App.", f"{DOCS}/checks/runs")
     stored = {**d.state.check_runs.get(run_id, {}), **fields}
     if stored.get("conclusion"):
         stored["status"] = "completed"
         stored.setdefault("completed_at", now())
     d.state.check_runs[run_id] = stored
+    d.state.check_run_apps.setdefault(run_id, d.state.app_slug)
     return _check_run_body(d, run_id, stored)
 
 

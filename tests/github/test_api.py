@@ -269,3 +269,182 @@ def test_the_double_flags_unknown_endpoints_and_bad_responses(gh):
 
     assert any("no such operation" in v for v in gh.violations)
     assert any("response 201" in v and "'node_id' is a required" in v for v in gh.violations)
+
+
+def make_api(gh: GitHubDouble, token: str = TOKEN, **options) -> GitHubAPI:
+    return GitHubAPI(
+        token,
+        REPO,
+        base_url=gh.url,
+        seconds_between_requests=0,
+        seconds_between_writes=0,
+        **options,
+    )
+
+
+def test_a_user_comment_with_the_marker_is_never_taken_for_mlcis(gh, api):
+    """Were mlci to edit it, its author could later edit the report into a fake pass."""
+    planted = gh.add_comment(7, "mallory", f"{MARKER}\n## ✅ pass")
+
+    first = api.upsert_comment(7, MARKER, f"{MARKER}\nfirst run")
+    second = api.upsert_comment(7, MARKER, f"{MARKER}\nsecond run")
+
+    assert first.created and first.id != planted
+    assert not second.created and second.id == first.id
+    mallorys, mlcis = gh.comments_on(7)
+    assert (mallorys.id, mallorys.user, mallorys.body) == (
+        planted,
+        "mallory",
+        f"{MARKER}\n## ✅ pass",
+    )
+    assert mallorys.updated_at == mallorys.created_at
+    assert (mlcis.id, mlcis.user, mlcis.body) == (
+        first.id,
+        "github-actions[bot]",
+        f"{MARKER}\nsecond run",
+    )
+    [edit] = gh.requests_to("PATCH", r"/issues/comments/\d+$")
+    assert edit.path.endswith(f"/{first.id}")
+    assert gh.requests_to("DELETE", r"") == []
+    assert api.identity == "github-actions[bot]"
+    assert gh.requests_to("GET", r"^/user$") == []
+    gh.assert_clean()
+
+
+def test_another_apps_installation_token_takes_only_its_own_bots_comment():
+    with GitHubDouble(token=TOKEN, app_slug="my-app") as gh:
+        gh.add_pull(7, author="alice", head_sha=SHA)
+        actions = gh.add_comment(7, "github-actions[bot]", f"{MARKER}\nanother workflow's")
+        mine = gh.add_comment(7, "my-app[bot]", f"{MARKER}\nold")
+        api = make_api(gh, app_slug="my-app")
+
+        result = api.upsert_comment(7, MARKER, f"{MARKER}\nnew")
+
+        assert api.identity == "my-app[bot]"
+        assert (result.id, result.created) == (mine, False)
+        assert gh.state.comments[actions].body == f"{MARKER}\nanother workflow's"
+        assert gh.state.comments[mine].body == f"{MARKER}\nnew"
+        assert gh.requests_to("GET", r"^/user$") == []  # the app slug is the caller's word
+        gh.assert_clean()
+
+
+def test_the_default_app_is_github_actions_so_another_apps_bot_comment_is_not_taken(gh, api):
+    other = gh.add_comment(7, "my-app[bot]", f"{MARKER}\nold")
+
+    result = api.upsert_comment(7, MARKER, f"{MARKER}\nnew")
+
+    assert result.created and result.id != other
+    assert gh.state.comments[other].body == f"{MARKER}\nold"
+    gh.assert_clean()
+
+
+@pytest.mark.parametrize("slug", ["My-App", "my-app[bot]", "my app", "-app", ""])
+def test_a_bad_app_slug_is_refused(gh, slug):
+    with pytest.raises(GitHubError, match="app slug"):
+        make_api(gh, app_slug=slug)
+
+
+def test_a_user_token_edits_only_its_users_comment():
+    pat = "ghp_personalAccessToken0123456789"
+    with GitHubDouble(token=pat, token_user="mlci-bot") as gh:
+        gh.add_pull(7, author="alice", head_sha=SHA)
+        by_actions = gh.add_comment(7, "github-actions[bot]", f"{MARKER}\nan Actions token's")
+        by_mallory = gh.add_comment(7, "mallory", f"{MARKER}\nmallory's")
+        mine = gh.add_comment(7, "mlci-bot", f"{MARKER}\nold")
+        api = make_api(gh, pat, app_slug="ignored-for-a-user-token")
+
+        result = api.upsert_comment(7, MARKER, f"{MARKER}\nnew")
+        assert api.identity == "mlci-bot"
+
+        assert (result.id, result.created) == (mine, False)
+        assert gh.state.comments[mine].body == f"{MARKER}\nnew"
+        assert gh.state.comments[by_actions].body == f"{MARKER}\nan Actions token's"
+        assert gh.state.comments[by_mallory].body == f"{MARKER}\nmallory's"
+        assert len(gh.requests_to("GET", r"^/user$")) == 1  # asked once, remembered
+        gh.assert_clean()
+
+
+def test_a_user_token_that_cannot_tell_who_it_is_never_edits():
+    token = "ghp_cannotReadItsOwnAccount0123456789"
+    with GitHubDouble(token=token, token_user="mlci-bot", user_refused=True) as gh:
+        gh.add_pull(7, author="alice", head_sha=SHA)
+        old = gh.add_comment(7, "mlci-bot", f"{MARKER}\nold")
+        planted = gh.add_comment(7, "mallory", f"{MARKER}\nmallory's")
+        api = make_api(gh, token)
+
+        assert api.identity is None
+        result = api.upsert_comment(7, MARKER, f"{MARKER}\nnew")
+
+        assert result.created and result.id not in (old, planted)
+        assert [c.body for c in gh.comments_on(7)] == [
+            f"{MARKER}\nold",
+            f"{MARKER}\nmallory's",
+            f"{MARKER}\nnew",
+        ]
+        assert gh.requests_to("PATCH", r"/issues/comments/") == []
+        assert len(gh.requests_to("GET", r"^/user$")) == 1
+        gh.assert_clean()
+
+
+def test_a_user_token_reports_a_commit_status_as_github_refuses_it_check_runs():
+    pat = "ghp_personalAccessToken0123456789"
+    with GitHubDouble(token=pat, token_user="mlci-bot") as gh:
+        gh.add_pull(7, author="alice", head_sha=SHA)
+        api = make_api(gh, pat)
+
+        assert api.report_check(SHA, "mlci", "success", "ok", "ok") == "status"
+
+        assert gh.state.check_runs == {}
+        [status] = gh.state.statuses
+        assert status["context"] == "mlci"
+        gh.assert_clean()
+
+
+@pytest.mark.parametrize("processed", [True, False], ids=["created-then-502", "refused-502"])
+def test_a_run_with_mlcis_external_id_from_another_app_is_not_taken_as_mlcis(
+    gh, api, monkeypatch, processed
+):
+    mine = "mlci-" + "5" * 32
+    monkeypatch.setattr("mlci_action.github.api._external_id", lambda: mine)
+    forged = gh.add_check_run(
+        SHA, "mlci", app_slug="forger", external_id=mine, status="completed", conclusion="success"
+    )
+    gh.fail_next("POST", r"/check-runs$", 502, processed=processed)
+
+    assert api.report_check(SHA, "mlci", "failure", "gate failed", "table") == "check-run"
+
+    # refused: the forged run does not count as the create having happened, so mlci creates
+    # again; created: mlci finds its own run, not only the forged one, and stops there
+    assert len(gh.requests_to("POST", r"/check-runs$")) == (1 if processed else 2)
+    assert len(gh.requests_to("GET", rf"/commits/{SHA}/check-runs$")) == 1
+    ours = [i for i, app in gh.state.check_run_apps.items() if app == "github-actions"]
+    assert len(ours) == 1 and gh.state.check_runs[ours[0]]["conclusion"] == "failure"
+    assert gh.state.check_runs[ours[0]]["external_id"] == mine
+    assert gh.state.check_runs[forged]["conclusion"] == "success"  # left as it was
+    gh.assert_clean()
+
+
+def test_an_app_slugs_own_run_is_found_after_a_processed_502():
+    with GitHubDouble(token=TOKEN, app_slug="my-app") as gh:
+        gh.add_pull(7, author="alice", head_sha=SHA)
+        api = make_api(gh, app_slug="my-app")
+        gh.fail_next("POST", r"/check-runs$", 502, processed=True)
+
+        assert api.report_check(SHA, "mlci", "success", "ok", "ok") == "check-run"
+
+        assert len(gh.requests_to("POST", r"/check-runs$")) == 1  # its own run was found
+        assert list(gh.state.check_run_apps.values()) == ["my-app"]
+        gh.assert_clean()
+
+
+def test_a_comment_author_must_match_login_and_type():
+    from types import SimpleNamespace
+
+    from mlci_action.github.api import _authored_by
+
+    me = ("github-actions[bot]", "Bot")
+    assert _authored_by(SimpleNamespace(login="github-actions[bot]", type="Bot"), me)
+    assert not _authored_by(SimpleNamespace(login="github-actions[bot]", type="User"), me)
+    assert not _authored_by(SimpleNamespace(login="github-actions", type="Bot"), me)
+    assert not _authored_by(None, me)
+    assert _authored_by(SimpleNamespace(login="mlci-bot", type="User"), ("mlci-bot", ""))

@@ -71,6 +71,37 @@ def test_bad_inputs_name_the_input(env, words):
     assert words in str(info.value) and "with:" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("env", "slug"),
+    [
+        ({}, None),
+        ({"INPUT_APP-SLUG": ""}, None),  # action.yml's default
+        ({"INPUT_APP-SLUG": " my-app2 "}, "my-app2"),
+        ({"INPUT_APP_SLUG": "github-actions"}, "github-actions"),
+    ],
+)
+def test_app_slug_input(env, slug):
+    assert load_inputs(env).app_slug == slug
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("My-App", "lowercase letters, digits and hyphens"),
+        ("my app", "got 'my app'"),
+        ("my_app", "got 'my_app'"),
+        ("-app", "got '-app'"),
+        ("my-app[bot]", "without [bot]"),
+    ],
+)
+def test_a_bad_app_slug_names_the_input(value, words):
+    with pytest.raises(ConfigError) as info:
+        load_inputs({"INPUT_APP-SLUG": value})
+    message = str(info.value)
+    assert "input `app-slug` (INPUT_APP-SLUG)" in message and words in message, message
+    assert "with:" in message
+
+
 def test_pull_request_event_and_fork_detection(tmp_path):
     event = load_event(event_env(tmp_path, "pull_request", pr_payload(), ref="refs/pull/7/merge"))
     assert event.pull_request is not None and event.pull_request.number == 7

@@ -92,7 +92,7 @@ def project(
         "test_path": "test.csv",
         "target": target,
         "task": task,
-        "schema": schema,
+        "schema_spec": schema,
         "checks": checks or DataChecks().model_dump(),
         "baseline_train_path": "baseline.csv" if baseline is not None else None,
     }

@@ -1,0 +1,143 @@
+"""The typed contract between the stages and the code that runs in the project's environment.
+
+Two kinds of work cross the executor boundary: a :class:`Command` (the project's training
+command) and a worker task (one of the :class:`TaskRequest` models below, run by
+``python -m mlci_action.worker``). Both declare their files: the paths a task reads are
+annotated :data:`In`, the paths it writes :data:`Out`, so an executor that runs elsewhere (a
+container) copies in exactly the inputs and copies back exactly the outputs, and translates
+each path to where the task sees it. Nothing is guessed from strings that look like paths.
+
+The worker imports these models too: a request is validated on both sides of the boundary.
+This module must stay importable in the project's environment (pydantic only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Role(Enum):
+    INPUT = "in"
+    OUTPUT = "out"
+
+
+In = Annotated[str, Role.INPUT]
+"""A file or directory the task reads (copied in before it runs)."""
+Out = Annotated[str, Role.OUTPUT]
+"""A file the task writes (copied back after it ran; only this file)."""
+
+
+class TaskRequest(BaseModel):
+    """One worker task's request. Subclasses set ``kind`` (the task's name) and annotate their paths."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: ClassVar[str]
+
+    def files(self) -> Iterator[tuple[str, Role, str]]:
+        """(field, role, path) of every declared file that is set."""
+        for name, info in type(self).model_fields.items():
+            role = _role(info.annotation, info.metadata)
+            value = getattr(self, name)
+            if role is not None and value:
+                yield name, role, value
+
+    def translated(self, where: Callable[[Path], str]) -> dict[str, Any]:
+        """The request as JSON, each declared path replaced by ``where(path)``."""
+        data = self.model_dump(mode="json")
+        for name, _, value in self.files():
+            data[name] = where(Path(value))
+        return data
+
+
+def _role(annotation: Any, metadata: list[Any]) -> Role | None:
+    for item in metadata:
+        if isinstance(item, Role):
+            return item
+    for arg in get_args(annotation):  # Optional[In]: the role sits inside the union
+        if get_origin(arg) is Annotated:
+            found = next((m for m in arg.__metadata__ if isinstance(m, Role)), None)
+            if found is not None:
+                return found
+    return None
+
+
+class TrainEstimator(TaskRequest):
+    kind: ClassVar[str] = "train-estimator"
+    train_path: In
+    target: str
+    estimator: str
+    params: dict[str, Any] = {}
+    seed: int = 42
+    model_path: Out
+
+
+class DataTests(TaskRequest):
+    kind: ClassVar[str] = "data-tests"
+    project_dir: In
+    """The project (the schema file is read from it; the data paths are inside it)."""
+    train_path: str
+    test_path: str
+    target: str
+    task: Literal["classification", "regression"]
+    schema_spec: dict[str, str] | None = None
+    checks: dict[str, Any] = {}
+    baseline_train_path: In | None = None
+
+
+class Evaluate(TaskRequest):
+    kind: ClassVar[str] = "evaluate"
+    test_path: In
+    target: str
+    task: Literal["classification", "regression"]
+    metrics: list[str]
+    bootstrap: dict[str, Any] = {}
+    candidate_model: In
+    baseline_model: In | None = None
+    trusted_types: list[str] = []
+    predictions_path: Out | None = None
+    smoke_path: Out | None = None
+    smoke_rows: int = 1000
+
+
+class ModelTests(TaskRequest):
+    kind: ClassVar[str] = "model-tests"
+    project_dir: In
+    path: str
+    """The tests, relative to the project."""
+    args: list[str] = []
+    model: In
+    baseline_model: In | None = None
+    train_path: In
+    test_path: In
+    target: str
+    task: Literal["classification", "regression"]
+    seed: int = 42
+    trusted_types: list[str] = []
+    results_path: Out
+
+
+TASKS: dict[str, type[TaskRequest]] = {
+    model.kind: model for model in (TrainEstimator, DataTests, Evaluate, ModelTests)
+}
+
+
+@dataclass(frozen=True)
+class Command:
+    """The project's own command (training): argv, where, its variables, its files.
+
+    ``argv`` and ``env`` are built with the runtime's :meth:`where` for every path they
+    mention, so they are already right for the place the command runs."""
+
+    argv: tuple[str, ...]
+    cwd: Path
+    env: Mapping[str, str] = field(default_factory=dict)
+    inputs: tuple[Path, ...] = ()
+    outputs: tuple[Path, ...] = ()
+    timeout: float | None = None
+    log: Path | None = None
