@@ -138,7 +138,8 @@ class Evaluation(_Model):
     metrics: list[str] = Field(default_factory=list)
     bootstrap: Bootstrap = Bootstrap()
     trusted_types: list[str] = Field(default_factory=list)
-    """Types beyond scikit-learn, numpy and scipy that a model file may hold."""
+    """Exact names (classes or functions) beyond mlci's allow-list that a model file may hold
+    (see mlci_action.worker.modelio). On a pull request, read from the base branch."""
 
     @model_validator(mode="after")
     def _known_metrics(self) -> Evaluation:
