@@ -96,6 +96,14 @@ def has_file(root: Path, sha: str, path: str) -> bool:
     return True
 
 
+def show(root: Path, sha: str, path: str) -> str | None:
+    """The text of ``path`` at commit ``sha``; None where it does not exist there."""
+    try:
+        return _git(root, "show", f"{sha}:{path}")
+    except subprocess.CalledProcessError:
+        return None
+
+
 def listed_files(directory: Path) -> list[str] | None:
     """Files under ``directory`` git tracks or would (not ignored); None outside a repository."""
     try:

@@ -28,6 +28,7 @@ from mlci_action.record import (
     Source,
     StageResult,
     Status,
+    TrustReport,
 )
 
 
@@ -42,6 +43,8 @@ class Options:
     """Build the serving image and smoke-test it (needs a Docker daemon)."""
     push: bool = False
     """Also push it when the run is approved (verdict pass and the deploy policy)."""
+    trust: TrustReport | None = None
+    """On a pull request (the action): the settings taken from its base, and its gate changes."""
     champion: bool = False
     """Re-evaluate the registry's champion (the candidate side) on the current data, tests and
     gates, in its own image's environment: nothing trained, no baseline, nothing pushed."""

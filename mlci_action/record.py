@@ -158,6 +158,26 @@ class Deployment(Record):
     """The image saved as a `docker load` archive, relative to the out dir (no registry)."""
 
 
+class SettingChange(Record):
+    """One setting of mlci.yaml that a pull request changes: its values as JSON (None: unset)."""
+
+    key: str
+    base: str | None
+    head: str | None
+
+
+class TrustReport(Record):
+    """Which configuration a pull request's run used (the GitHub Action on pull-request
+    events): the security settings from the base commit, whatever the PR says."""
+
+    base: str
+    """The ref and commit the trusted settings were read from, e.g. ``main @ 50a5f2c1bbe5``."""
+    ignored: list[SettingChange] = Field(default_factory=list)
+    """Security settings the PR changes: not used by this run; they take effect after merge."""
+    gates: list[SettingChange] = Field(default_factory=list)
+    """Gate changes the PR makes: used (a reviewer approves them), and shown first."""
+
+
 class RunRecord(Record):
     """Everything a run found. run.json is this record, serialized."""
 
@@ -185,5 +205,6 @@ class RunRecord(Record):
     image: ImageInfo | None = None
     smoke_test: SmokeTest | None = None
     deployment: Deployment | None = None
+    trust: TrustReport | None = None
     artifacts: dict[str, str] = Field(default_factory=dict)
     """Files written for this run, relative to the out dir (models, predictions)."""

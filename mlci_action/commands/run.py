@@ -92,6 +92,7 @@ def _record(ctx: RunContext, state: RunState, run_key: str, started: float) -> R
         image=state.image,
         smoke_test=state.smoke_test,
         deployment=state.deployment,
+        trust=ctx.options.trust,
         environment=state.environment,
         params=_params(state),
         cache=CacheInfo(
@@ -180,6 +181,7 @@ def execute(
             record = record.model_copy(
                 update={
                     "cache": record.cache.model_copy(update={"hit": True}),
+                    "trust": options.trust,
                     "stages": {
                         **state.stages,
                         **{n: s for n, s in record.stages.items() if n != "source"},

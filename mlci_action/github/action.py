@@ -20,11 +20,12 @@ from mlci_action import git
 from mlci_action.cache import default_cache_dir
 from mlci_action.config import CONFIG_FILE, Config, load_config
 from mlci_action.errors import ConfigError, InputError, MlciError
+from mlci_action.github import trust
 from mlci_action.github.approval import Decision, decide
 from mlci_action.github.commands import Workflow
 from mlci_action.github.context import ActionInputs, Event, load_event, load_inputs
 from mlci_action.pipeline import Options
-from mlci_action.record import RunRecord, StageResult, Status
+from mlci_action.record import RunRecord, StageResult, Status, TrustReport
 from mlci_action.report.render import render_limited, render_markdown
 from mlci_action.yamlfile import load_yaml
 
@@ -51,13 +52,15 @@ class GitHubProgress:
             self._lock,
             self.workflow.group(f"{_ICONS[result.status]} {name} ({result.seconds:.1f} s)"),
         ):
-            if result.reason:
-                print(result.reason, file=self.workflow.out)
-            if result.log_tail:
-                print(result.log_tail, file=self.workflow.out, flush=True)
+            if result.reason or result.log_tail:
+                with self.workflow.fenced():  # the project's output is no command channel
+                    if result.reason:
+                        print(result.reason, file=self.workflow.out)
+                    if result.log_tail:
+                        print(result.log_tail, file=self.workflow.out, flush=True)
 
     def note(self, text: str) -> None:
-        with self._lock:
+        with self._lock, self.workflow.fenced():
             print(text, file=self.workflow.out, flush=True)
 
 
@@ -80,6 +83,28 @@ def _project(workspace: Path, config_input: str) -> Path:
             hint=f"name the directory that holds {CONFIG_FILE}, or the file itself",
         )
     return path.parent
+
+
+PR_EVENTS = ("pull_request", "pull_request_target", "pull_request_review")
+"""Events whose code is a pull request's: sandboxed, with the base's trusted settings."""
+
+
+def _trusted(config: Config, project: Path, event: Event) -> tuple[Config, TrustReport]:
+    pr = event.pull_request
+    if pr is None:
+        raise InputError(
+            f"a {event.name} event without a pull_request in its payload",
+            hint="mlci needs the event's pull request to find the base commit",
+        )
+    base = pr.base_sha
+    if not base and pr.base_ref and git.has_commit(project, f"origin/{pr.base_ref}"):
+        base = git.resolve(project, f"origin/{pr.base_ref}")
+    if not base:
+        raise InputError(
+            "the pull request's base commit is unknown, so mlci cannot read its trusted settings",
+            hint="check out with `fetch-depth: 0` (actions/checkout)",
+        )
+    return trust.from_base(config, project, base, pr.base_ref)
 
 
 def _baseline(inputs: ActionInputs, event: Event, project: Path, config: Config) -> str | None:
@@ -231,6 +256,18 @@ def _main(workflow: Workflow, environ: Mapping[str, str]) -> int:
     git.trust(workspace)  # checked out by the runner's user; this container runs as root
     project = _project(workspace, inputs.config)
     config = load_config(project)
+    trust_report = None
+    if event.name in PR_EVENTS:
+        # the PR decides what is trained and tested; where, how and what ships: its base
+        config, trust_report = _trusted(config, project, event)
+        config = trust.require_sandbox(config, event.name)
+        environ = {k: v for k, v in environ.items() if k != "MLCI_EXECUTOR"}
+        if trust_report.ignored:
+            keys = ", ".join(change.key for change in trust_report.ignored)
+            workflow.warning(
+                f"mlci.yaml: the pull request changes settings that take effect after merge "
+                f"({keys}); this run uses those of {trust_report.base}"
+            )
     if inputs.registry:
         config = config.model_copy(
             update={"deploy": config.deploy.model_copy(update={"registry": inputs.registry})}
@@ -306,6 +343,7 @@ def _main(workflow: Workflow, environ: Mapping[str, str]) -> int:
         package=decision.push and not champion,
         push=decision.push and not champion,
         champion=champion,
+        trust=trust_report,
     )
     outcome = execute(
         options, GitHubProgress(workflow), docker, registry, config=config, environ=environ
@@ -322,5 +360,6 @@ def _main(workflow: Workflow, environ: Mapping[str, str]) -> int:
         "workflow_dispatch",
     ):
         _post(workflow, api, inputs, event, record)
-    print(f"verdict: {record.verdict}: {record.summary}", file=workflow.out)
+    with workflow.fenced():
+        print(f"verdict: {record.verdict}: {record.summary}", file=workflow.out)
     return 0 if record.verdict == "pass" else 1

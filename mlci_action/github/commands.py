@@ -62,6 +62,22 @@ class Workflow:
         finally:
             self.command("endgroup")
 
+    @contextmanager
+    def fenced(self) -> Iterator[None]:
+        """Output that came from the pull request's code or data goes between
+        ``::stop-commands::TOKEN`` and ``::TOKEN::``: with a fresh random token the runner
+        takes no workflow command from it (no mask, no fake annotation, no stop-commands of
+        its own), and mlci's own commands work again right after."""
+        token = f"mlci-{secrets.token_hex(16)}"
+        self.out.write(f"::stop-commands::{token}\n")
+        self.out.flush()
+        try:
+            yield
+        finally:
+            self.out.flush()
+            self.out.write(f"\n::{token}::\n")
+            self.out.flush()
+
     def set_output(self, name: str, value: str) -> None:
         path = self.environ.get("GITHUB_OUTPUT")
         if not path:

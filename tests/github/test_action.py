@@ -13,6 +13,7 @@ import pytest
 
 from mlci_action.github.action import main
 from tests.conftest import git
+from tests.docker.conftest import base_image, docker_client  # noqa: F401 (fixtures)
 from tests.github.api_double import GitHubDouble
 from tests.test_run import commit_change
 
@@ -26,8 +27,9 @@ def gh():
 
 
 @pytest.fixture
-def pr_repo(make_project):
-    """main holds the baseline; the PR's head changes a parameter."""
+def pr_repo(make_project, base_image):
+    """main holds the baseline; the PR's head changes a parameter. (A PR's code runs only in
+    docker, so these tests need the engine and the base image.)"""
     project = make_project("classification")
     git(project, "checkout", "--quiet", "-b", "feature")
     commit_change(project, "params.yaml", "C: 1.0", "C: 0.5", "stronger regularisation")

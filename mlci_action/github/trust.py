@@ -1,0 +1,160 @@
+"""Trusted configuration: on a pull request, what the PR may not decide comes from its base.
+
+A pull request controls what is trained and tested, never where, with what privileges, or
+what happens to the result. So on pull-request events the security settings of ``mlci.yaml``
+(:data:`TRUSTED`) are read from the base commit, the merge target, and the PR's own values
+are reported and ignored ("they take effect after merge"). The PR's gates are used, since they
+are what a reviewer approves, but every change to them is shown first in the report.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from mlci_action import git
+from mlci_action.config import CONFIG_FILE, Config, Deploy, Environment, Gate
+from mlci_action.errors import InputError
+from mlci_action.record import SettingChange, TrustReport
+
+ENVIRONMENT_KEYS = ("executor", "network", "pass_env", "memory", "pids")
+"""Where and with what the PR's code runs."""
+TRUSTED = (
+    "deploy",
+    *(f"environment.{key}" for key in ENVIRONMENT_KEYS),
+    "evaluation.trusted_types",
+)
+"""The settings a pull request cannot change for its own run."""
+SANDBOXED = ("docker", "auto")
+"""Executors that run a pull request's code in a container (auto: docker, or an error)."""
+
+
+def _flat(value: Any, prefix: str) -> dict[str, str]:
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json", by_alias=True)
+    if isinstance(value, dict) and value:
+        flat: dict[str, str] = {}
+        for key, item in value.items():
+            flat.update(_flat(item, f"{prefix}.{key}"))
+        return flat
+    return {prefix: json.dumps(value, sort_keys=True)}
+
+
+def _changes(base: dict[str, str], head: dict[str, str]) -> list[SettingChange]:
+    return [
+        SettingChange(key=key, base=base.get(key), head=head.get(key))
+        for key in sorted(base.keys() | head.keys())
+        if base.get(key) != head.get(key)
+    ]
+
+
+def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    section = raw.get(name)
+    return section if isinstance(section, dict) else {}
+
+
+def _base_settings(text: str | None) -> tuple[Environment, Deploy, list[str], dict[str, Gate]]:
+    """The trusted settings of the base commit's mlci.yaml; mlci's defaults where it has none
+    (a PR that adds mlci) or where its values are not valid (safe defaults: nothing ships)."""
+    try:
+        raw = yaml.safe_load(text) if text else {}
+    except yaml.YAMLError:
+        raw = {}
+    raw = raw if isinstance(raw, dict) else {}
+    environment = _section(raw, "environment")
+    try:
+        env = Environment.model_validate(
+            {k: environment[k] for k in ENVIRONMENT_KEYS if k in environment}
+        )
+    except ValidationError:
+        env = Environment()
+    try:
+        deploy = Deploy.model_validate(_section(raw, "deploy"))
+    except ValidationError:
+        deploy = Deploy()
+    try:
+        types = TypeAdapter(list[str]).validate_python(
+            _section(raw, "evaluation").get("trusted_types") or []
+        )
+    except ValidationError:
+        types = []
+    try:
+        gates = TypeAdapter(dict[str, Gate]).validate_python(_section(raw, "gates"))
+    except ValidationError:
+        gates = {}
+    return env, deploy, types, gates
+
+
+def apply(head: Config, base_text: str | None, base_label: str) -> tuple[Config, TrustReport]:
+    """``head`` with the trusted settings of the base's mlci.yaml (``base_text``)."""
+    env, deploy, types, gates = _base_settings(base_text)
+    base_values = {
+        "deploy": deploy,
+        **{f"environment.{k}": getattr(env, k) for k in ENVIRONMENT_KEYS},
+        "evaluation.trusted_types": types,
+    }
+    head_values = {
+        "deploy": head.deploy,
+        **{f"environment.{k}": getattr(head.environment, k) for k in ENVIRONMENT_KEYS},
+        "evaluation.trusted_types": head.evaluation.trusted_types,
+    }
+    ignored = _changes(
+        {k: v for key, value in base_values.items() for k, v in _flat(value, key).items()},
+        {k: v for key, value in head_values.items() for k, v in _flat(value, key).items()},
+    )
+    gate_changes = _changes(
+        {k: v for name, gate in gates.items() for k, v in _flat(gate, f"gates.{name}").items()},
+        {
+            k: v
+            for name, gate in head.gates.items()
+            for k, v in _flat(gate, f"gates.{name}").items()
+        },
+    )
+    trusted = head.model_copy(
+        update={
+            "deploy": deploy,
+            "environment": head.environment.model_copy(
+                update={k: getattr(env, k) for k in ENVIRONMENT_KEYS}
+            ),
+            "evaluation": head.evaluation.model_copy(update={"trusted_types": types}),
+        }
+    )
+    return trusted, TrustReport(base=base_label, ignored=ignored, gates=gate_changes)
+
+
+def from_base(
+    head: Config, project: Path, base_sha: str, base_ref: str
+) -> tuple[Config, TrustReport]:
+    """:func:`apply` with the mlci.yaml of commit ``base_sha`` (the PR's merge target)."""
+    root = git.require_repo(project, "a pull request's trusted settings come from its base")
+    if not git.has_commit(root, base_sha):
+        raise InputError(
+            f"the pull request's base commit {base_sha[:12]} ({base_ref}) is not in the checkout,"
+            " so mlci cannot read the trusted settings of mlci.yaml from it",
+            hint="check out with `fetch-depth: 0` (actions/checkout) so the base commit is there",
+        )
+    rel = project.resolve().relative_to(root.resolve()).as_posix()
+    path = CONFIG_FILE if rel in ("", ".") else f"{rel}/{CONFIG_FILE}"
+    label = f"{base_ref} @ {base_sha[:12]}" if base_ref else base_sha[:12]
+    return apply(head, git.show(root, base_sha, path), label)
+
+
+def require_sandbox(config: Config, event: str) -> Config:
+    """On pull-request events the PR's code runs in a container: the trusted executor must
+    be docker (auto means docker here), never local or current."""
+    executor = config.environment.executor
+    if executor not in SANDBOXED:
+        raise InputError(
+            f"environment.executor is {executor!r} in the trusted mlci.yaml (the base "
+            f"branch's), but on {event} events mlci runs the pull request's code only in a "
+            "container",
+            hint="set environment.executor to docker (or auto) on the base branch; the job "
+            "needs a Docker engine",
+        )
+    return config.model_copy(
+        update={"environment": config.environment.model_copy(update={"executor": "docker"})}
+    )
