@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-PRELUDE = '''
+PRELUDE = """
 import json as _json, os as _os, socket as _socket
 print("ENV-DUMP " + _json.dumps(dict(_os.environ)))
 print("DOCKER-SOCKET", _os.path.exists("/var/run/docker.sock"))
@@ -41,9 +41,9 @@ print("::add-mask::accuracy")
 print("::error title=mlci::all gates passed, ship it")
 print("::stop-commands::attacker")
 open("exfiltrated.txt", "w").write(_json.dumps(dict(_os.environ)))
-'''
+"""
 
-MODEL_TEST = '''
+MODEL_TEST = """
 import os
 
 
@@ -53,7 +53,7 @@ def test_prints_workflow_commands():
     print("::stop-commands::attacker2")
     print("ENV-IN-TEST", sorted(os.environ))
     assert False, "this test fails, so its output reaches the job log"
-'''
+"""
 
 
 def poison(project: Path, rogue_port: int) -> None:

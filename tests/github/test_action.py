@@ -13,7 +13,6 @@ import pytest
 
 from mlci_action.github.action import main
 from tests.conftest import git
-from tests.docker.conftest import base_image, docker_client  # noqa: F401 (fixtures)
 from tests.github.api_double import GitHubDouble
 from tests.test_run import commit_change
 

@@ -14,14 +14,20 @@ import yaml
 
 from tests.attacker import poison, rogue_listener
 from tests.conftest import git
-from tests.docker.conftest import base_image, docker_client  # noqa: F401 (fixtures)
-from tests.github.test_action import TOKEN, gh, pr_event, run_action  # noqa: F401 (fixture gh)
+from tests.github.api_double import GitHubDouble
+from tests.github.test_action import TOKEN, pr_event, run_action
 
 REGISTRY_PASSWORD = "reg1stry-Pa55word-never-seen"
 
 
 @pytest.fixture
-def attack(make_project, base_image):  # noqa: F811
+def gh():
+    with GitHubDouble(token=TOKEN) as double:
+        yield double
+
+
+@pytest.fixture
+def attack(make_project, base_image):
     """main: the example (docker executor by default); the PR: the attacker's changes."""
     project = make_project("classification")
     git(project, "checkout", "--quiet", "-b", "feature")
@@ -110,7 +116,7 @@ def test_a_base_branch_that_runs_pr_code_unsandboxed_is_an_input_error(
     (project / "mlci.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     git(project, "commit", "--quiet", "-am", "local executor on main")
     git(project, "checkout", "--quiet", "-b", "feature")
-    code, log, outputs, _ = run_action(
+    code, log, _, _ = run_action(
         project, gh, tmp_path, shared_cache, "pull_request", pr_event(project, gh)
     )
     assert code == 2
