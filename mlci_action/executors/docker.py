@@ -57,19 +57,32 @@ MAX_OUTPUT_BYTES = 8 * 2**30
 """The largest file a task may hand back (a model, predictions)."""
 
 
+def _owned_by_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    """The container's user (root, without capabilities) owns what goes in, whoever owns it
+    here (on a runner: the runner's user), so the project's code can write where it runs."""
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    return info
+
+
 def _tar_of(path: Path, arcname: str) -> bytes:
     """``path`` (a file, or a directory without VCS and cache folders) as a tar archive.
     Symbolic links go in as links, never as the files they point at."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
-        archive.add(path, arcname=arcname, recursive=False)
+        archive.add(path, arcname=arcname, recursive=False, filter=_owned_by_root)
         if path.is_dir() and not path.is_symlink():
             for item in sorted(path.rglob("*")):
                 rel = item.relative_to(path)
                 if any(part in _SKIP for part in rel.parts):
                     continue
                 if item.is_symlink() or item.is_file() or item.is_dir():
-                    archive.add(item, arcname=f"{arcname}/{rel.as_posix()}", recursive=False)
+                    archive.add(
+                        item,
+                        arcname=f"{arcname}/{rel.as_posix()}",
+                        recursive=False,
+                        filter=_owned_by_root,
+                    )
     return buffer.getvalue()
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.attacker import poison, rogue_listener
 from tests.conftest import EXAMPLES, ROOT, git
 from tests.docker.test_images import registry_tags
 from tests.github.act import (
@@ -303,4 +304,58 @@ def test_push_to_main_then_dispatch_promote(action_repo, gh, registry):
     assert f"champion {registry.host}/{image}:production" in nightly.output
     assert "the champion, as it is in production: not trained" in nightly.output
     assert "push decision: no" in nightly.output
+    gh.assert_clean()
+
+
+def test_an_attackers_pull_request_reaches_no_secret_host_or_decision(
+    action_repo, gh, registry, docker_client
+):
+    """The untrusted-PR repro under the runner emulator: a same-repository PR whose mlci.yaml
+    asks for the unsandboxed executor, the host network, every secret, a push on every PR and
+    a rogue registry, and whose code dumps its environment, looks for the Docker socket and
+    the runner's files, tries the network and prints workflow commands."""
+    repo, image = action_repo
+    git(repo, "checkout", "--quiet", "-b", "feature")
+    workflow = repo / ".github" / "workflows" / "mlci.yml"
+    workflow.write_text(
+        workflow.read_text()
+        + "      - if: always()\n"
+        + "        run: ls -a /github/workflow /var/run/act/workflow 2>&1 || true\n"
+    )
+    with rogue_listener() as (port, received):
+        poison(repo, port)
+        git(repo, "add", "-A")
+        git(repo, "commit", "--quiet", "-m", "innocent refactoring")
+        for path in [repo, *repo.rglob("*")]:
+            os.chown(path, RUNNER_UID, RUNNER_UID, follow_symlinks=False)
+        attacked = act(repo, gh, registry, "pull_request", pr_payload(repo, gh))
+    # (act() asserted that neither the token nor the registry password reached the log)
+    assert not attacked.ok  # the attacker's model test fails
+    assert "outputs verdict=fail digest=" in attacked.output
+    assert received == [] and registry_tags(registry, image) == []
+    assert "push decision: no: pull requests do not push" in attacked.output
+    assert "pwned.txt" not in attacked.output  # the listing step: nothing written there
+    out = repo / ".mlci" / "out"
+    run = json.loads((out / "run.json").read_text())
+    assert run["environment"]["executor"] == "docker" and run["deployment"] is None
+    train_log = (out / "logs" / "train-candidate.log").read_text()
+    assert "DOCKER-SOCKET False" in train_log and "NETWORK-OPEN" not in train_log
+    lines = train_log.splitlines()
+    assert not [line for line in lines if line.startswith(("READ ", "WROTE "))]
+    assert "CANNOT-READ /var/run/act/workflow" in train_log
+    dumped = json.loads(train_log.split("ENV-DUMP ", 1)[1].splitlines()[0])
+    assert not [k for k in dumped if k.startswith(("INPUT_", "GITHUB_", "ACTIONS_", "RUNNER_"))]
+    for path in repo.rglob("*"):
+        if path.is_file() and ".git" not in path.parts:
+            text = path.read_text(errors="replace")
+            assert registry.password not in text and TOKEN not in text, path
+    [comment] = gh.comments_on(7)
+    assert "Changes to deploy settings take effect after merge" in comment.body
+    assert "This pull request changes its own gates" in comment.body
+    assert registry.password not in comment.body and TOKEN not in comment.body
+    # the PR's fake annotation stays text; mlci's own annotations still reach the runner
+    assert "mlci model_tests failed" in attacked.output
+    assert "accuracy" not in attacked.masks and "breast" not in attacked.masks
+    assert "all gates passed, ship it" not in attacked.annotations()
+    assert any(a.startswith("model_tests: 1 failed") for a in attacked.annotations())
     gh.assert_clean()

@@ -197,6 +197,14 @@ class ActResult:
         """{job id: "success" | "failure"}."""
         return {str(r.get("jobID")): str(r["jobResult"]) for r in self.records if "jobResult" in r}
 
+    def annotations(self) -> list[str]:
+        """The messages of the ``::error``/``::warning``/``::notice`` commands the runner took."""
+        return [
+            str(r.get("arg", ""))
+            for r in self.records
+            if r.get("command") in ("error", "warning", "notice")
+        ]
+
     @property
     def masks(self) -> list[str]:
         """The values the steps masked with ``::add-mask::`` (from the raw records)."""
