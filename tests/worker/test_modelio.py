@@ -787,3 +787,38 @@ def test_untrusted_types_lists_what_skops_reports(tmp_path: Path, user_module: s
     listed = [f"{user_module}.Evil"]
     assert untrusted_types(path, listed) == ([f"{user_module}.Evil", "sklearn.tree._tree.Tree"], [])
     assert not (tmp_path / "constructed.txt").exists()
+
+
+@pytest.mark.parametrize("role", ["candidate", "baseline", "serving"])
+@pytest.mark.parametrize("case", ["numpy-runstring", "cve-2024-37065-reduce-node"])
+def test_a_crafted_model_is_refused_wherever_mlci_loads_one(
+    crafted_dir: tuple[str, Path], case: str, role: str
+) -> None:
+    """The same policy guards evaluation (the PR's candidate, a baseline) and the server."""
+    from mlci_action.serving.model import ServingConfig
+    from mlci_action.serving.model import load as serve
+    from mlci_action.worker import evaluate
+
+    code, tmp = crafted_dir
+    crafted = CRAFTED[case]
+    evil = _write(tmp / "evil.skops", crafted.build(code, tmp), crafted.protocol)
+    frame = np.column_stack([X, Y])
+    test = tmp / "test.csv"
+    np.savetxt(test, frame, delimiter=",", header="a,b,c,d,y", comments="")
+    good = save_model(RandomForestClassifier(n_estimators=3).fit(X, Y), tmp / "good.skops")
+    with pytest.raises(StageFailure, match="evil.skops"):
+        if role == "serving":
+            serve(ServingConfig(model_path=evil, name="m"))
+        else:
+            evaluate.run(
+                {
+                    "test_path": str(test),
+                    "target": "y",
+                    "task": "classification",
+                    "metrics": ["accuracy"],
+                    "candidate_model": str(evil if role == "candidate" else good),
+                    "baseline_model": str(evil if role == "baseline" else good),
+                    "predictions_path": str(tmp / "predictions.csv"),
+                }
+            )
+    assert not (tmp / "ran").exists()
