@@ -133,26 +133,25 @@ _SPARSE = frozenset(
     for fmt in ("bsr", "coo", "csc", "csr", "dia")
     for kind in ("array", "matrix")
 )
+_LOSSES = (
+    "AbsoluteError",
+    "ExponentialLoss",
+    "HalfBinomialLoss",
+    "HalfGammaLoss",
+    "HalfMultinomialLoss",
+    "HalfPoissonLoss",
+    "HalfSquaredError",
+    "HalfTweedieLoss",
+    "HalfTweedieLossIdentity",
+    "HuberLoss",
+    "PinballLoss",
+)
+"""scikit-learn's loss families: each a Python class and a Cython one (``Cy`` prefix)."""
 # The Cython losses skops rebuilds with LossNode (SGD*, GradientBoosting*, GLMs); Huber, Log and
 # SquaredLoss are scikit-learn < 1.6's.
 _CY_LOSSES = frozenset(
     [
-        *(
-            f"sklearn._loss._loss.Cy{name}"
-            for name in (
-                "AbsoluteError",
-                "ExponentialLoss",
-                "HalfBinomialLoss",
-                "HalfGammaLoss",
-                "HalfMultinomialLoss",
-                "HalfPoissonLoss",
-                "HalfSquaredError",
-                "HalfTweedieLoss",
-                "HalfTweedieLossIdentity",
-                "HuberLoss",
-                "PinballLoss",
-            )
-        ),
+        *(f"sklearn._loss._loss.Cy{name}" for name in _LOSSES),
         *(
             f"sklearn.linear_model._sgd_fast.{name}"
             for name in (
@@ -178,22 +177,7 @@ _OBJECTS = frozenset(
         # HistGradientBoosting*
         "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
         # the loss and link objects of HistGradientBoosting*, GradientBoosting*, GLMs
-        *(
-            f"sklearn._loss.loss.{name}"
-            for name in (
-                "AbsoluteError",
-                "ExponentialLoss",
-                "HalfBinomialLoss",
-                "HalfGammaLoss",
-                "HalfMultinomialLoss",
-                "HalfPoissonLoss",
-                "HalfSquaredError",
-                "HalfTweedieLoss",
-                "HalfTweedieLossIdentity",
-                "HuberLoss",
-                "PinballLoss",
-            )
-        ),
+        *(f"sklearn._loss.loss.{name}" for name in _LOSSES),
         *(
             f"sklearn._loss.link.{name}"
             for name in (

@@ -806,7 +806,7 @@ def test_a_crafted_model_is_refused_wherever_mlci_loads_one(
     test = tmp / "test.csv"
     np.savetxt(test, frame, delimiter=",", header="a,b,c,d,y", comments="")
     good = save_model(RandomForestClassifier(n_estimators=3).fit(X, Y), tmp / "good.skops")
-    with pytest.raises(StageFailure, match="evil.skops"):
+    with pytest.raises(StageFailure, match=r"evil\.skops"):
         if role == "serving":
             serve(ServingConfig(model_path=evil, name="m"))
         else:
