@@ -49,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
         help="also push the image when the run passes (implies --package)",
     )
     run.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="with --push: push uncommitted changes as a wt- tag (never a moving tag)",
+    )
+    run.add_argument(
         "--champion",
         action="store_true",
         help="re-evaluate the registry's champion on the current data and tests; "
@@ -120,6 +125,7 @@ def command_run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     from mlci_action.cache import default_cache_dir
     from mlci_action.commands.run import execute
     from mlci_action.pipeline import Options
+    from mlci_action.preflight import check_push
     from mlci_action.terminal import TerminalProgress
 
     project = args.project.resolve()
@@ -137,6 +143,8 @@ def command_run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             "--package or --push",
             hint="run `mlci run --champion` by itself",
         )
+    if args.push:
+        check_push(project, args.allow_dirty)
     options = Options(
         project=project,
         out=(args.out or project / ".mlci" / "out").resolve(),
@@ -145,6 +153,7 @@ def command_run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         no_cache=args.no_cache,
         package=args.package or args.push,
         push=args.push,
+        allow_dirty=args.allow_dirty,
         champion=args.champion,
     )
     docker = registry = None

@@ -174,6 +174,10 @@ class Gate(_Model):
     """Default: from the metric."""
     require_significant: bool = False
     """An improvement only counts when its confidence interval excludes zero."""
+    without_baseline: Literal["fail", "pass"] = "fail"
+    """When a baseline was expected but none could be scored (the registry could not be
+    asked, the baseline failed to train or to score): the comparison rules fail, unless this
+    says pass. A first model (nothing at the baseline yet) is never held against them."""
 
 
 class ModelTests(_Model):

@@ -61,12 +61,16 @@ def head(root: Path) -> str | None:
         return None  # no commits yet
 
 
-def is_dirty(root: Path, rel: str) -> bool:
+def dirty_files(root: Path, rel: str) -> list[str]:
+    """Uncommitted changes under ``rel`` (modified, staged, untracked), as git names them."""
     spec = rel or "."
     exclude = f":(exclude){rel + '/' if rel else ''}.mlci"  # mlci's own output is not a change
-    return bool(
-        _git(root, "status", "--porcelain", "--untracked-files=normal", "--", spec, exclude)
-    )
+    listing = _git(root, "status", "--porcelain", "--untracked-files=normal", "--", spec, exclude)
+    return [line.split(maxsplit=1)[1] for line in listing.splitlines() if line.strip()]
+
+
+def is_dirty(root: Path, rel: str) -> bool:
+    return bool(dirty_files(root, rel))
 
 
 def resolve(root: Path, ref: str) -> str:

@@ -43,6 +43,18 @@ class Options:
     """Build the serving image and smoke-test it (needs a Docker daemon)."""
     push: bool = False
     """Also push it when the run is approved (verdict pass and the deploy policy)."""
+    moving_tags: tuple[str, ...] | None = None
+    """The moving tags this push may move (None: deploy.tags). The action passes them by
+    event: only the default branch (or deploy.policy.on_push_to) moves them."""
+    extra_tags: tuple[str, ...] = ()
+    """Immutable tags beside the commit's, e.g. ``pr-7`` for an approved pull request."""
+    registry_tag: str | None = None
+    """The registry tag whose image is the baseline (None: deploy.champion_tag); on a push to
+    the default branch, the moving tag: the model behind it now."""
+    fallback_base: str | None = None
+    """The git ref to compare with when the registry holds nothing behind that tag yet."""
+    allow_dirty: bool = False
+    """Push a working tree with uncommitted changes (as a ``wt-`` tag only)."""
     trust: TrustReport | None = None
     """On a pull request (the action): the settings taken from its base, and its gate changes."""
     champion: bool = False
@@ -69,6 +81,8 @@ class Side:
     model: Path | None = None
     model_cached: bool = False
     error: str | None = None
+    absent: bool = False
+    """Nothing exists at the baseline yet (a first model): not an error to hold against it."""
     from_registry: bool = False
     """The champion from the registry: a model, no source tree to train or check out."""
     image: str | None = None

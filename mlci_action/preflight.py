@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from mlci_action import git
 from mlci_action.config import CONFIG_FILE, Config
 from mlci_action.errors import ConfigError, InputError
 from mlci_action.executors.base import check_environment_files
@@ -144,3 +145,26 @@ def check_inputs(project: Path, config: Config) -> None:
     if config.environment.executor != "current":
         check_environment_files(project, config.environment)
     load_params(project, config)
+
+
+def check_push(project: Path, allow_dirty: bool) -> None:
+    """``--push`` ships committed code only: uncommitted changes (or no git repository) are
+    an input error naming them, unless ``--allow-dirty`` (a ``wt-`` tag, no moving tag)."""
+    if allow_dirty:
+        return
+    root = git.repo_root(project)
+    if root is None:
+        raise InputError(
+            f"{project}: --push needs a git repository (the image is tagged with the commit)",
+            hint="commit the project, or add --allow-dirty to push a wt- tag only",
+        )
+    rel = project.resolve().relative_to(root.resolve()).as_posix()
+    changed = git.dirty_files(root, "" if rel == "." else rel)
+    if changed:
+        shown = ", ".join(changed[:10]) + (
+            f" and {len(changed) - 10} more" if len(changed) > 10 else ""
+        )
+        raise InputError(
+            f"--push with uncommitted changes ({len(changed)}): {shown}",
+            hint="commit or stash them; --allow-dirty pushes a wt- tag only, never a moving tag",
+        )

@@ -80,3 +80,25 @@ def test_gate_rules(name, gate, result, passed, words):
 
 def test_nan_candidate_fails():
     assert not check_gate("accuracy", Gate(threshold=0.1), metric(float("nan"))).passed
+
+
+@pytest.mark.parametrize(
+    ("gate", "missing", "passed", "words"),
+    [
+        # an expected baseline that could not be scored fails the comparison rules
+        (Gate(max_regression=0.02), "the baseline main: training failed", False, "no baseline"),
+        (Gate(require_significant=True), "registry unreachable", False, "without_baseline: pass"),
+        # unless the config says so, explicitly
+        (Gate(max_regression=0.02, without_baseline="pass"), "x", True, "not checked"),
+        # a first model (nothing at the baseline yet) or no baseline asked for: not checked
+        (Gate(max_regression=0.02), None, True, "not checked"),
+        # absolute rules never need a baseline
+        (Gate(threshold=0.9), "registry unreachable", True, "≥ 0.9"),
+    ],
+)
+def test_comparison_rules_fail_closed_without_an_expected_baseline(gate, missing, passed, words):
+    result = check_gate("accuracy", gate, metric(0.95), missing)
+    assert result.passed is passed
+    assert words in result.reason
+    if not passed:
+        assert missing in result.reason

@@ -14,7 +14,7 @@ import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from mlci_action import git
 from mlci_action.cache import default_cache_dir
@@ -116,6 +116,7 @@ def _baseline(inputs: ActionInputs, event: Event, project: Path, config: Config)
     if pr is not None and pr.base_ref and git.has_commit(project, f"origin/{pr.base_ref}"):
         return f"origin/{pr.base_ref}"
     if event.name == "push" and git.has_commit(project, "HEAD~1"):
+        # with a registry: the model behind the moving tag (_deploy_options), else the parent
         return None if config.deploy.registry else "HEAD~1"
     return None  # the registry's champion when one is configured, else no baseline
 
@@ -151,9 +152,29 @@ def _annotations(workflow: Workflow, record: RunRecord, project: Path, workspace
             workflow.error(f"{name}: {stage.reason}", title=f"mlci {name} failed")
 
 
-def _outputs(workflow: Workflow, record: RunRecord, report: Path) -> None:
+def _deploy_options(inputs: ActionInputs, event: Event, config: Config) -> dict[str, Any]:
+    """Tags by event, and the baseline of a deploying push.
+
+    Moving tags (deploy.tags) move only from the default branch or deploy.policy.on_push_to
+    (a push, or a dispatch on it); an approved pull request gets ``pr-N``; a push compares with
+    the model behind the first moving tag now, or, before there is one, the first parent."""
+    pr = event.pull_request
+    branches = {*config.deploy.policy.on_push_to, *filter(None, [event.default_branch])}
+    deploy_branch = event.branch in branches and event.name in ("push", "workflow_dispatch")
+    options: dict[str, Any] = {
+        "moving_tags": tuple(config.deploy.tags) if deploy_branch else (),
+        "extra_tags": (f"pr-{pr.number}",) if pr is not None else (),
+    }
+    if event.name == "push" and not inputs.baseline and config.deploy.registry:
+        options["registry_tag"] = (config.deploy.tags or [config.deploy.champion_tag])[0]
+        options["fallback_base"] = "HEAD^1"
+    return options
+
+
+def _outputs(workflow: Workflow, record: RunRecord, report: Path, workspace: Path) -> None:
     workflow.set_output("verdict", record.verdict)
-    workflow.set_output("report", str(report))
+    # a path the runner's later steps can open: relative to the workspace they share
+    workflow.set_output("report", os.path.relpath(report, workspace))
     workflow.set_output(
         "metrics",
         json.dumps({name: m.model_dump(mode="json") for name, m in record.metrics.items()}),
@@ -343,13 +364,14 @@ def _main(workflow: Workflow, environ: Mapping[str, str]) -> int:
         package=decision.push and not champion,
         push=decision.push and not champion,
         champion=champion,
+        **_deploy_options(inputs, event, config),
         trust=trust_report,
     )
     outcome = execute(
         options, GitHubProgress(workflow), docker, registry, config=config, environ=environ
     )
     record = outcome.record
-    _outputs(workflow, record, outcome.report)
+    _outputs(workflow, record, outcome.report, workspace)
     workflow.summary(render_markdown(record))
     _annotations(workflow, record, project, workspace)
     if event.name in (

@@ -9,11 +9,22 @@ from mlci_action.pipeline import RunContext, RunState, StageOutput
 from mlci_action.record import Deployment, Status
 
 
-def immutable_tags(state: RunState) -> list[str]:
+def immutable_tags(state: RunState, extra: tuple[str, ...] = ()) -> list[str]:
+    """The commit's full and short sha (and ``extra``, e.g. ``pr-7``); a working tree with
+    uncommitted changes gets one ``wt-<content key>`` tag and nothing else."""
     source = state.candidate.source
     if source.sha and not source.dirty:
-        return [source.sha, source.sha[:12]]
+        return [source.sha, source.sha[:12], *extra]
     return [f"wt-{(source.key or 'unknown')[:12]}"]
+
+
+def moving_tags(ctx: RunContext, state: RunState) -> list[str]:
+    """deploy.tags, or those the event allows (the action: only the default branch moves
+    them); never for uncommitted changes."""
+    if state.candidate.source.dirty:
+        return []
+    chosen = ctx.options.moving_tags
+    return list(ctx.config.deploy.tags if chosen is None else chosen)
 
 
 class Deploy:
@@ -49,7 +60,8 @@ class Deploy:
             return StageOutput(replace(state, deployment=deployment), reason=deployment.reason)
         if ctx.registry is None:
             raise StageFailure("no registry client")
-        immutable, moving = immutable_tags(state), list(config.deploy.tags)
+        immutable = immutable_tags(state, ctx.options.extra_tags)
+        moving = moving_tags(ctx, state)
         digest = ctx.registry.publish(
             state.image.image_id, repository, immutable, moving, ctx.progress.note
         )

@@ -16,8 +16,14 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
-def check_gate(metric: str, gate: Gate, result: MetricResult) -> GateResult:
-    """Every rule of ``gate`` against ``result``; the reason lists each rule and its outcome."""
+def check_gate(
+    metric: str, gate: Gate, result: MetricResult, missing: str | None = None
+) -> GateResult:
+    """Every rule of ``gate`` against ``result``; the reason lists each rule and its outcome.
+
+    ``missing`` says why a baseline that was expected has no value (it fails the comparison
+    rules unless ``without_baseline: pass``); None where no baseline was asked for or where
+    nothing exists there yet (a first model)."""
     better = (
         gate.greater_is_better
         if gate.greater_is_better is not None
@@ -46,8 +52,16 @@ def check_gate(metric: str, gate: Gate, result: MetricResult) -> GateResult:
     ]
     wanted = [(name, bound, rel) for name, bound, rel in relative_rules if bound is not None]
     if wanted or gate.require_significant:
-        if base is None:
-            checks.append("no baseline: comparisons not checked")
+        if base is None and missing is not None and gate.without_baseline == "fail":
+            problems.append(
+                f"no baseline to compare with ({missing}): the comparison rules cannot pass "
+                f"(gates.{metric}.without_baseline: pass allows it)"
+            )
+        elif base is None:
+            checks.append(
+                "no baseline: comparisons not checked"
+                + (" (without_baseline: pass)" if missing is not None else "")
+            )
         else:
             improvement = (cand - base) if better else (base - cand)
             for name, bound, relative in wanted:
@@ -78,6 +92,26 @@ def check_gate(metric: str, gate: Gate, result: MetricResult) -> GateResult:
     )
 
 
+def baseline_missing(ctx: RunContext, state: RunState) -> str | None:
+    """Why an expected baseline has no scores; None when none was expected or it is a first
+    model. Expected: a baseline was set up (a git ref, the registry's champion), or asked for
+    (--base, mlci.yaml's baseline) and could not be."""
+    base = state.baseline
+    if base is not None:
+        if base.absent:
+            return None
+        if base.error:
+            return f"the baseline {base.source.ref}: {base.error}"
+        if base.model is None:
+            return f"the baseline {base.source.ref} has no model"
+        return None
+    if ctx.options.champion:
+        return None  # the champion re-evaluated: absolute gates only, by design
+    if ctx.options.base or ctx.config.baseline:
+        return "the baseline asked for could not be set up"
+    return None
+
+
 class Gates:
     name = "gates"
     needs: tuple[str, ...] = ("evaluate",)
@@ -85,8 +119,9 @@ class Gates:
     def run(self, ctx: RunContext, state: RunState) -> StageOutput:
         if state.evaluation is None:
             raise StageFailure("no evaluation")
+        missing = baseline_missing(ctx, state)
         results = tuple(
-            check_gate(name, gate, state.evaluation.metrics[name])
+            check_gate(name, gate, state.evaluation.metrics[name], missing)
             for name, gate in ctx.config.gates.items()
         )
         state = replace(state, gates=results)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mlci_action import __version__, git
 from mlci_action.config import CONFIG_FILE
-from mlci_action.errors import InputError
+from mlci_action.errors import InputError, StageFailure
 from mlci_action.hashing import tree_digest, value_digest
 from mlci_action.pipeline import RunContext, RunState, Side, StageOutput
 from mlci_action.record import Source
@@ -52,12 +52,28 @@ class SourceStage:
                     replace(state, baseline=champion),
                     reason=f"baseline: champion {champion.source.ref}",
                 )
-            if ref == "registry":
+            tag = ctx.options.registry_tag or config.deploy.champion_tag
+            fallback = ctx.options.fallback_base
+            if fallback is not None and root is not None and git.has_commit(root, fallback):
+                ref = fallback  # nothing behind the tag yet: the first parent is the baseline
+                ctx.progress.note(f"no {tag!r} image in the registry yet: comparing with {ref}")
+            elif ref == "registry":
                 raise InputError(
-                    f"--base registry: no {config.deploy.champion_tag!r} image of {config.deploy.repository(config.name)}",
+                    f"--base registry: no {tag!r} image of {config.deploy.repository(config.name)}",
                     hint="push and promote a first model, or compare with a git ref",
                 )
-            return StageOutput(state, reason="no baseline: the registry holds no champion yet")
+            else:
+                absent = Side(
+                    source=Source(role="baseline", ref=f"registry {tag}"),
+                    project=Path("registry"),
+                    config=config,
+                    error=f"the registry holds no {tag!r} image yet",
+                    absent=True,
+                )
+                return StageOutput(
+                    replace(state, baseline=absent),
+                    reason=f"no baseline: the registry holds no {tag!r} image yet (first model)",
+                )
         if ref is None:
             return StageOutput(state, reason="no baseline: pass --base REF to compare")
         root = git.require_repo(project, f"a baseline ({ref!r}) was asked for")
@@ -80,6 +96,7 @@ class SourceStage:
             project=Path(rel),  # relative until the environment stage checks it out
             config=config,
             error=None if tree is not None else f"{rel or '.'} does not exist at {ref}",
+            absent=tree is None,  # the project is new: a first model
         )
         ctx.extras["git_root"] = root
         ctx.extras["baseline_has_config"] = own_config
@@ -126,20 +143,24 @@ class SourceStage:
                     hint="set deploy.registry to the registry that holds the champion",
                 )
             return None
+        tag = ctx.options.registry_tag or config.deploy.champion_tag
         try:
             found = fetch_champion(
                 ctx.docker,
                 ctx.registry,
                 repository,
-                config.deploy.champion_tag,
+                tag,
                 ctx.workdir / "champion" / "model.skops",
                 ctx.progress.note,
             )
         except RegistryError as exc:
-            if explicit:
-                raise
-            ctx.progress.note(f"no champion baseline: {exc.message}")
-            return None
+            # "could not ask" is not "there is none": a run that expected a baseline fails
+            # closed rather than pass its regression gates against nothing
+            raise StageFailure(
+                f"could not ask the registry for the baseline {repository}:{tag}: {exc.message}",
+                hint="the registry must answer (or have no such tag) for the run to compare; "
+                "check deploy.registry, the network and the credentials",
+            ) from None
         if found is None:
             return None
         source = Source(

@@ -269,6 +269,30 @@ def test_push_to_main_then_dispatch_promote(action_repo, gh, registry):
     assert head in registry_tags(registry, image)
     digest = push.output.split("digest=", 1)[1].split()[0]
     assert digest.startswith("sha256:")
+    # nothing was behind `latest` yet: the first parent was the baseline
+    assert "no 'latest' image in the registry yet: comparing with HEAD^1" in push.output
+
+    # a regression pushed straight to main is compared with the model behind `latest` now,
+    # fails its gate, and moves nothing
+    change(repo, "C: 0.8", "C: 0.0005")
+    worse = git(repo, "rev-parse", "HEAD")
+    regression = act(
+        repo,
+        gh,
+        registry,
+        "push",
+        {
+            "ref": "refs/heads/main",
+            "after": worse,
+            "repository": {"full_name": gh.full_name, "default_branch": "main"},
+        },
+    )
+    assert not regression.ok and "outputs verdict=fail digest=" in regression.output
+    assert f"baseline: champion registry {registry.host}/{image}:latest" in regression.output
+    assert worse not in registry_tags(registry, image)
+    latest = json.loads((repo / ".mlci" / "out" / "run.json").read_text())["baseline"]
+    assert latest["sha"] == digest  # the image behind latest is still the good one
+    git(repo, "reset", "--quiet", "--hard", head)
 
     gh.set_permission("dave", "write")
     promote = act(

@@ -206,8 +206,27 @@ def test_registry_down_is_retried_then_a_clear_error(image_project, mlci):
         env={"MLCI_REGISTRY_USERNAME": "u", "MLCI_REGISTRY_PASSWORD": "p"},
     )
     assert done.returncode == 1
-    reason = read_run(project)["stages"]["deploy"]["reason"]
-    assert "127.0.0.1:5999" in reason and "connection refused" in reason.lower()
+    run = read_run(project)
+    # fail closed: "could not ask" is not "no champion yet"; nothing is trained or pushed
+    reason = run["stages"]["source"]["reason"]
+    assert "could not ask the registry for the baseline 127.0.0.1:5999/" in reason
+    assert "connection refused" in reason.lower()
+    assert run["stages"]["train"]["status"] == "skipped" and run["deployment"] is None
+
+
+def test_allow_dirty_pushes_a_wt_tag_and_moves_nothing(image_project, mlci, registry):
+    project = image_project()
+    repo = next(
+        line.split(":", 1)[1].strip()
+        for line in (project / "mlci.yaml").read_text().splitlines()
+        if line.startswith("  image:")
+    )
+    (project / "params.yaml").write_text((project / "params.yaml").read_text() + "# tweak\n")
+    done = mlci("run", str(project), "--push", "--allow-dirty", env=registry_env(registry))
+    assert done.returncode == 0, done.stderr
+    tags = registry_tags(registry, repo)
+    assert len(tags) == 1 and tags[0].startswith("wt-") and "latest" not in tags
+    assert read_run(project)["deployment"]["tags"] == tags
 
 
 def test_build_failure_shows_the_failing_step(image_project, mlci, base_image):

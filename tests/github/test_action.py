@@ -103,7 +103,7 @@ def test_pull_request_comment_is_sticky_and_check_matches(pr_repo, gh, tmp_path,
     assert code == 0, log
     assert outputs["verdict"] == "pass" and outputs["digest"] == ""
     assert set(json.loads(outputs["metrics"])) == {"accuracy", "f1", "roc_auc", "log_loss"}
-    assert Path(outputs["report"]).is_file()
+    assert not Path(outputs["report"]).is_absolute() and (pr_repo / outputs["report"]).is_file()
     assert summary.startswith("## ✅ mlci · breast\\-cancer: pass")
     assert "::group::" in log and "::endgroup::" in log
     assert f"::add-mask::{TOKEN}" in log
