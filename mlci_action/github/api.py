@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -63,6 +64,21 @@ class CommentResult:
     id: int
     url: str
     created: bool
+
+
+@dataclass(frozen=True)
+class Approval:
+    """A pull request review that approved the commit ``commit_id`` (None where GitHub no
+    longer has that commit)."""
+
+    login: str
+    commit_id: str | None
+    submitted_at: datetime | None
+    review_id: int
+
+    def approves(self, sha: str) -> bool:
+        """Whether this approval was given on the commit ``sha`` (a full SHA)."""
+        return bool(sha) and (self.commit_id or "").lower() == sha.lower()
 
 
 @dataclass(frozen=True)
@@ -259,23 +275,36 @@ class GitHubAPI:
                 is_fork=head_name.lower() != pr.base.repo.full_name.lower(),
             )
 
-    def approvals(self, pr_number: int, author: str) -> list[str]:
-        """Reviewers with write access whose latest decision is APPROVED, the author excepted.
+    def approvals(self, pr_number: int, author: str, head_sha: str) -> list[Approval]:
+        """The approvals that count for the commit ``head_sha``: :meth:`standing_approvals`
+        given on that very commit. An approval of an earlier commit counts for none, even
+        when it is its reviewer's latest word: the reviewer never saw what came after."""
+        return [a for a in self.standing_approvals(pr_number, author) if a.approves(head_sha)]
 
-        A later COMMENTED review does not withdraw an approval (as on GitHub itself); a later
-        CHANGES_REQUESTED does, and a dismissed approval reads DISMISSED."""
+    def standing_approvals(self, pr_number: int, author: str) -> list[Approval]:
+        """Each reviewer's approval that still stands, on whichever commit it was given: the
+        reviewer has write access (admin, maintain or write), is not the author, and their
+        latest review decides. A later COMMENTED (or PENDING) review leaves it standing, as on
+        GitHub itself; a later CHANGES_REQUESTED withdraws it, and a dismissed approval reads
+        DISMISSED. In the order the reviews were submitted."""
         with self._translate(f"reading the reviews of #{pr_number}"):
-            latest: dict[str, str] = {}
+            latest: dict[str, Approval | None] = {}
             for review in self._repo.get_pull(pr_number).get_reviews():
                 if review.user is None or review.state in ("COMMENTED", "PENDING"):
                     continue
-                latest[review.user.login] = review.state
-        approved = [
-            user
-            for user, state in latest.items()
-            if state == "APPROVED" and user.lower() != author.lower()
+                login = review.user.login
+                latest.pop(login, None)  # re-inserted: the dict keeps submission order
+                latest[login] = (
+                    Approval(login, review.commit_id, review.submitted_at, review.id)
+                    if review.state == "APPROVED"
+                    else None
+                )
+        standing = [
+            approval
+            for login, approval in latest.items()
+            if approval is not None and login.lower() != author.lower()
         ]
-        return [user for user in approved if self.permission(user) in WRITERS]
+        return [approval for approval in standing if self.permission(approval.login) in WRITERS]
 
     def permission(self, user: str) -> str:
         """admin, maintain, write, triage, read or none (a custom role reads as its base)."""

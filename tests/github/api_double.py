@@ -454,10 +454,24 @@ class GitHubDouble:
             number, author, head_sha, base_ref, head_ref, head_repo_fork, title
         )
 
-    def add_review(self, pr: int, user: str, state: str, commit_id: str | None = None) -> None:
-        """``state``: APPROVED, CHANGES_REQUESTED, COMMENTED or DISMISSED, in submission order."""
+    def add_review(self, pr: int, user: str, state: str, commit_id: str | None = None) -> int:
+        """A review submitted now, on the commit ``commit_id`` (default: the pull request's
+        head at this moment), as on GitHub, where every review names the commit it was given
+        on. ``state``: APPROVED, CHANGES_REQUESTED, COMMENTED or DISMISSED. Returns its id."""
         sha = commit_id or self.state.pulls[pr].head_sha
-        self.state.reviews.append(Review(self._id(), pr, user, state, sha, now()))
+        review = Review(self._id(), pr, user, state, sha, now())
+        self.state.reviews.append(review)
+        return review.id
+
+    def push_head(self, pr: int, head_sha: str) -> None:
+        """The author pushes ``head_sha`` to the pull request; earlier reviews keep the commit
+        they were given on."""
+        self.state.pulls[pr].head_sha = head_sha
+
+    def dismiss_review(self, review_id: int) -> None:
+        """A maintainer dismisses a review: GitHub keeps it in its place, in state DISMISSED."""
+        [review] = [r for r in self.state.reviews if r.id == review_id]
+        review.state = "DISMISSED"
 
     def add_comment(self, issue: int, user: str, body: str) -> int:
         comment = Comment(self._id(), issue, user, body, now(), now())
