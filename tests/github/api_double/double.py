@@ -19,6 +19,7 @@ from tests.github.api_double.state import (
     INSTALLATION_PREFIX,
     ROLE_TO_PERMISSION,
     Comment,
+    Deployment,
     Fault,
     Pull,
     RecordedRequest,
@@ -172,6 +173,64 @@ class GitHubDouble:
     def set_check_runs_forbidden(self, forbidden: bool = True) -> None:
         """Answer check-run writes 403 like a token without ``checks: write``."""
         self.state.check_runs_forbidden = forbidden
+
+    def set_branch(self, name: str, sha: str) -> None:
+        """A branch a deployment's ``ref`` may name."""
+        self.state.branches[name] = sha
+
+    def add_deployment(
+        self,
+        sha: str,
+        environment: str,
+        payload: JSON | str,
+        *,
+        ref: str | None = None,
+        creator: str = "deployer",
+        transient: bool = False,
+    ) -> int:
+        """A deployment made earlier, by ``creator`` (another tool, say). Returns its id."""
+        dep = Deployment(
+            id=self._id(),
+            sha=sha,
+            ref=ref or sha,
+            task="deploy",
+            environment=environment,
+            payload=payload,
+            description="",
+            creator=creator,
+            app=None,
+            transient=transient,
+            production=environment == "production",
+            created_at=now(),
+        )
+        self.state.deployments[dep.id] = dep
+        return dep.id
+
+    def add_deployment_status(
+        self,
+        deployment_id: int,
+        state: str,
+        *,
+        creator: str = "deployer",
+        auto_inactive: bool = True,
+    ) -> None:
+        """A status made earlier; ``auto_inactive`` as GitHub's request field."""
+        deployments.add_status(
+            self,
+            self.state.deployments[deployment_id],
+            state,
+            auto_inactive=auto_inactive,
+            creator=creator,
+        )
+
+    def deployment_states(self, deployment_id: int) -> list[str]:
+        """A deployment's status states, newest first."""
+        return [s.state for s in deployments.statuses_of(self, deployment_id)]
+
+    def set_deployments_forbidden(self, forbidden: bool = True) -> None:
+        """Answer deployment and deployment-status writes 403, like a token without
+        ``deployments: write``."""
+        self.state.deployments_forbidden = forbidden
 
     def fail_next(
         self,

@@ -289,6 +289,11 @@ EXTRA_LIMITS: dict[str, Callable[[Any], str | None]] = {
         if isinstance(b, dict) and len(b.get("description") or "") > 140
         else None
     ),
+    "repos/create-deployment-status": lambda b: (
+        "description is too long (maximum is 140 characters)"
+        if isinstance(b, dict) and len(b.get("description") or "") > 140
+        else None
+    ),
     "issues/create-comment": lambda b: (
         "body is too long (maximum is 65536 characters)"
         if isinstance(b, dict) and len(b.get("body") or "") > 65536

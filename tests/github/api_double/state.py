@@ -68,6 +68,37 @@ class Review:
 
 
 @dataclass
+class Deployment:
+    id: int
+    sha: str
+    ref: str
+    task: str
+    environment: str
+    payload: JSON | str
+    description: str | None
+    creator: str
+    app: str | None
+    """The slug of the GitHub App whose installation token created it; None for a user's."""
+    transient: bool
+    production: bool
+    created_at: str
+
+
+@dataclass
+class DeploymentStatus:
+    id: int
+    deployment: int
+    state: str
+    description: str
+    environment: str
+    environment_url: str
+    log_url: str
+    creator: str
+    app: str | None
+    created_at: str
+
+
+@dataclass
 class State:
     owner: str
     repo: str
@@ -83,6 +114,12 @@ class State:
     """The slug of the GitHub App that created each check run."""
     statuses: list[JSON] = field(default_factory=list)
     check_runs_forbidden: bool = False
+    branches: dict[str, str] = field(default_factory=dict)
+    """Branch name -> the SHA it points at, for a deployment's ``ref``."""
+    deployments: dict[int, Deployment] = field(default_factory=dict)
+    deployment_statuses: list[DeploymentStatus] = field(default_factory=list)
+    """In creation order."""
+    deployments_forbidden: bool = False
     next_id: int = 1000
 
 
