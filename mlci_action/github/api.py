@@ -6,9 +6,13 @@ rate limits (403 with ``Retry-After`` or a rate-limit message) with a bounded ba
 honours ``Retry-After``. Every PyGithub, requests or urllib3 exception becomes a
 :class:`GitHubError` whose message never contains the token.
 
+Creates whose answer is a 5xx or lost (a comment, a check run, a deployment) look before
+they try again, for what they sent may have been done.
+
 mlci edits only what it wrote itself: the sticky comment is one holding mlci's marker *and*
 authored by :attr:`GitHubAPI.identity`, and a check run found after a lost answer must carry
-mlci's fresh ``external_id`` *and* (for an installation token) come from mlci's own app. Anyone
+mlci's fresh ``external_id`` *and* (for an installation token) come from mlci's own app (a
+deployment: mlci's fresh id in its payload *and* :attr:`GitHubAPI.identity` as its creator). Anyone
 can post a comment holding the marker; were mlci to edit it, its author could later edit the
 report into a fake pass.
 """
@@ -16,18 +20,21 @@ report into a fake pass.
 from __future__ import annotations
 
 import inspect
+import itertools
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
 import requests
 import tenacity
 import urllib3
-from github import Auth, Github, GithubException, GithubRetry
+from github import Auth, BadAttributeException, Github, GithubException, GithubRetry
 from github.CheckRun import CheckRun
+from github.Deployment import Deployment
 from github.GithubObject import NotSet
 from github.NamedUser import NamedUser
 from github.Organization import Organization
@@ -36,6 +43,7 @@ from mlci_action.errors import MlciError
 from mlci_action.github.context import APP_SLUG
 
 Conclusion = Literal["success", "failure", "neutral"]
+DeploymentState = Literal["success", "failure", "error", "inactive", "in_progress"]
 CHECK_SUMMARY_LIMIT = 65_535  # output.summary, in the API's description
 STATUS_DESCRIPTION_LIMIT = 140  # GitHub answers 422 above it
 COMMENT_LIMIT = 65_536  # GitHub answers 422 above it
@@ -48,6 +56,16 @@ INSTALLATION_TOKEN_PREFIX = "ghs_"  # GITHUB_TOKEN and other GitHub App installa
 ACTIONS_APP_SLUG = "github-actions"  # the GitHub App GITHUB_TOKEN is an installation token of
 CREATE_ATTEMPTS = 3
 """Tries at a create (POST) whose answer was a 5xx or lost; each is preceded by a look."""
+DEPLOYMENT_MARKER = "mlci_create_id"
+"""The payload key of a deployment's fresh id, by which a create after a 5xx is found."""
+DIGEST_KEY = "digest"
+"""The payload key of the image digest (sha256:...) a deployment shipped."""
+DEPLOYMENT_LOOKBACK = 100
+"""Deployments read at most, newest first, to find a create after a 5xx or a rollback target."""
+DEPLOYMENTS_PERMISSION = (
+    "the token needs `deployments: write`: add it to the workflow's `permissions:`, or to the "
+    "GitHub App's"
+)
 
 
 class GitHubError(MlciError):
@@ -63,6 +81,43 @@ class CommentResult:
     id: int
     url: str
     created: bool
+
+
+@dataclass(frozen=True)
+class Approval:
+    """A pull request review that approved the commit ``commit_id`` (None where GitHub no
+    longer has that commit)."""
+
+    login: str
+    commit_id: str | None
+    submitted_at: datetime | None
+    review_id: int
+
+    def approves(self, sha: str) -> bool:
+        """Whether this approval was given on the commit ``sha`` (a full SHA)."""
+        return bool(sha) and (self.commit_id or "").lower() == sha.lower()
+
+
+@dataclass(frozen=True)
+class DeploymentInfo:
+    """A deployment of one environment and the state of its latest status (None: no status
+    yet). ``succeeded``: whether any of its statuses was success; GitHub marks a superseded
+    successful deployment ``inactive``, so that one reads state inactive and succeeded."""
+
+    id: int
+    sha: str
+    ref: str
+    environment: str
+    payload: dict[str, Any]
+    created_at: datetime
+    state: str | None
+    succeeded: bool
+
+    @property
+    def digest(self) -> str | None:
+        """The image digest the deployment shipped, from its payload's ``digest``."""
+        value = self.payload.get(DIGEST_KEY)
+        return value if isinstance(value, str) and value else None
 
 
 @dataclass(frozen=True)
@@ -105,7 +160,8 @@ def make_retry(retries: int) -> GithubRetry:
 
 
 class GitHubAPI:
-    """One repository's pull requests, comments, checks and permissions."""
+    """One repository's pull requests, reviews, comments, checks, deployments and
+    permissions."""
 
     def __init__(
         self,
@@ -244,6 +300,139 @@ class GitHubAPI:
             )
             return "status"
 
+    # -------------------------------------------------------------------- deployments
+
+    def create_deployment(
+        self, ref: str, environment: str, payload: dict[str, Any], description: str
+    ) -> int:
+        """A deployment of ``ref`` (a SHA, best) to ``environment``; returns its id.
+
+        It neither merges the default branch in (``auto_merge: false``) nor waits for commit
+        statuses (``required_contexts: []``): mlci deploys what it built and tested. The
+        payload carries a fresh id under :data:`DEPLOYMENT_MARKER`: after a 5xx the
+        environment's newest deployments are listed, and one with that id, created by
+        :attr:`identity` where it is known, means the create did happen."""
+        mine = _external_id()
+        with self._translate(
+            f"creating a deployment of {ref} to {environment}", forbidden=DEPLOYMENTS_PERMISSION
+        ):
+            for attempt in _creating():
+                with attempt:
+                    if attempt.retry_state.attempt_number > 1:
+                        found = self._find_deployment(environment, mine)
+                        if found is not None:
+                            return found
+                    made = self._repo.create_deployment(
+                        ref=ref,
+                        auto_merge=False,
+                        required_contexts=[],
+                        payload={**payload, DEPLOYMENT_MARKER: mine},
+                        environment=environment,
+                        description=description,
+                        transient_environment=False,
+                        production_environment=environment == "production",
+                    )
+                    return made.id
+            raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    def set_deployment_status(
+        self,
+        deployment_id: int,
+        state: DeploymentState,
+        description: str,
+        environment_url: str | None = None,
+        log_url: str | None = None,
+    ) -> None:
+        """A new status of the deployment. A ``success`` makes GitHub mark the environment's
+        earlier successful deployments inactive (``auto_inactive``). After a 5xx, a newest
+        status with the same state and description means it was set."""
+        body: dict[str, Any] = {
+            "state": state,
+            "description": _trim(description, STATUS_DESCRIPTION_LIMIT),
+            "auto_inactive": True,
+        }
+        if environment_url:
+            body["environment_url"] = environment_url
+        if log_url:
+            body["log_url"] = log_url
+        url = f"{self._repo.url}/deployments/{deployment_id}/statuses"
+        with self._translate(
+            f"setting deployment {deployment_id} to {state}", forbidden=DEPLOYMENTS_PERMISSION
+        ):
+            for attempt in _creating():
+                with attempt:
+                    if attempt.retry_state.attempt_number > 1:
+                        deployment = self._repo.get_deployment(deployment_id)
+                        newest = next(iter(deployment.get_statuses()), None)
+                        if (
+                            newest is not None
+                            and newest.state == state
+                            and newest.description == body["description"]
+                        ):
+                            return
+                    self._gh.requester.requestJsonAndCheck("POST", url, input=body)
+                    return
+
+    def deployments(
+        self, environment: str, *, limit: int = DEPLOYMENT_LOOKBACK
+    ) -> list[DeploymentInfo]:
+        """The environment's ``limit`` newest deployments, newest first, each with the state
+        of its latest status (one request for the list, one per deployment for its statuses)."""
+        with self._translate(f"listing the deployments to {environment}"):
+            found = list(itertools.islice(self._history(environment), limit))
+        return sorted(found, key=lambda d: (d.created_at, d.id), reverse=True)
+
+    def previous_successful(
+        self, environment: str, before_digest: str | None = None
+    ) -> DeploymentInfo | None:
+        """The deployment to roll back to: the newest one of ``environment`` that succeeded
+        (its latest status success, or inactive once a later one superseded it) and shipped a
+        digest other than ``before_digest``. Without ``before_digest``, the digest of the live
+        deployment (the newest whose latest status is success) is the one to move away from.
+        Deployments that never succeeded, or whose payload names no digest, are passed over.
+        None when there is no such deployment among the :data:`DEPLOYMENT_LOOKBACK` newest."""
+        current = before_digest
+        with self._translate(f"looking for the previous deployment to {environment}"):
+            for deployment in itertools.islice(self._history(environment), DEPLOYMENT_LOOKBACK):
+                if deployment.digest is None or not deployment.succeeded:
+                    continue
+                if current is None and deployment.state == "success":
+                    current = deployment.digest  # the live one
+                    continue
+                if deployment.state in ("success", "inactive") and deployment.digest != current:
+                    return deployment
+        return None
+
+    def _history(self, environment: str) -> Iterator[DeploymentInfo]:
+        """The environment's deployments as GitHub lists them, newest first, each with its
+        statuses read as it is reached."""
+        for deployment in self._repo.get_deployments(environment=environment):
+            statuses = sorted(
+                deployment.get_statuses(), key=lambda s: (s.created_at, s.id), reverse=True
+            )
+            yield DeploymentInfo(
+                id=deployment.id,
+                sha=deployment.sha,
+                ref=deployment.ref,
+                environment=deployment.environment,
+                payload={k: v for k, v in _payload(deployment).items() if k != DEPLOYMENT_MARKER},
+                created_at=deployment.created_at,
+                state=statuses[0].state if statuses else None,
+                succeeded=any(s.state == "success" for s in statuses),
+            )
+
+    def _find_deployment(self, environment: str, marker: str) -> int | None:
+        """The id of the deployment whose payload holds ``marker`` and that mlci created."""
+        me = self._whoami()
+        newest = self._repo.get_deployments(environment=environment)
+        for deployment in itertools.islice(newest, DEPLOYMENT_LOOKBACK):
+            if _payload(deployment).get(DEPLOYMENT_MARKER) != marker:
+                continue
+            creator = deployment.creator
+            if me is None or (creator is not None and creator.login == me[0]):
+                return deployment.id
+        return None
+
     # -------------------------------------------------------------------- people
 
     def pull(self, pr_number: int) -> PullInfo:
@@ -259,23 +448,36 @@ class GitHubAPI:
                 is_fork=head_name.lower() != pr.base.repo.full_name.lower(),
             )
 
-    def approvals(self, pr_number: int, author: str) -> list[str]:
-        """Reviewers with write access whose latest decision is APPROVED, the author excepted.
+    def approvals(self, pr_number: int, author: str, head_sha: str) -> list[Approval]:
+        """The approvals that count for the commit ``head_sha``: :meth:`standing_approvals`
+        given on that very commit. An approval of an earlier commit counts for none, even
+        when it is its reviewer's latest word: the reviewer never saw what came after."""
+        return [a for a in self.standing_approvals(pr_number, author) if a.approves(head_sha)]
 
-        A later COMMENTED review does not withdraw an approval (as on GitHub itself); a later
-        CHANGES_REQUESTED does, and a dismissed approval reads DISMISSED."""
+    def standing_approvals(self, pr_number: int, author: str) -> list[Approval]:
+        """Each reviewer's approval that still stands, on whichever commit it was given: the
+        reviewer has write access (admin, maintain or write), is not the author, and their
+        latest review decides. A later COMMENTED (or PENDING) review leaves it standing, as on
+        GitHub itself; a later CHANGES_REQUESTED withdraws it, and a dismissed approval reads
+        DISMISSED. In the order the reviews were submitted."""
         with self._translate(f"reading the reviews of #{pr_number}"):
-            latest: dict[str, str] = {}
+            latest: dict[str, Approval | None] = {}
             for review in self._repo.get_pull(pr_number).get_reviews():
                 if review.user is None or review.state in ("COMMENTED", "PENDING"):
                     continue
-                latest[review.user.login] = review.state
-        approved = [
-            user
-            for user, state in latest.items()
-            if state == "APPROVED" and user.lower() != author.lower()
+                login = review.user.login
+                latest.pop(login, None)  # re-inserted: the dict keeps submission order
+                latest[login] = (
+                    Approval(login, review.commit_id, review.submitted_at, review.id)
+                    if review.state == "APPROVED"
+                    else None
+                )
+        standing = [
+            approval
+            for login, approval in latest.items()
+            if approval is not None and login.lower() != author.lower()
         ]
-        return [user for user in approved if self.permission(user) in WRITERS]
+        return [approval for approval in standing if self.permission(approval.login) in WRITERS]
 
     def permission(self, user: str) -> str:
         """admin, maintain, write, triage, read or none (a custom role reads as its base)."""
@@ -324,12 +526,15 @@ class GitHubAPI:
     # -------------------------------------------------------------------- errors
 
     @contextmanager
-    def _translate(self, doing: str) -> Iterator[None]:
+    def _translate(self, doing: str, *, forbidden: str | None = None) -> Iterator[None]:
+        """PyGithub's, requests' and urllib3's exceptions as a GitHubError without the token;
+        ``forbidden``: what a 403 (a refusal, rate limits having been waited out) means."""
         try:
             yield
         except GithubException as exc:
+            why = f" ({forbidden})" if forbidden and exc.status == 403 else ""
             raise GitHubError(
-                self._scrub(f"GitHub API error {doing}: {exc.status} {_message(exc)}"),
+                self._scrub(f"GitHub API error {doing}: {exc.status} {_message(exc)}{why}"),
                 status=exc.status,
             ) from None
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
@@ -339,6 +544,15 @@ class GitHubAPI:
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._token, "***")
+
+
+def _payload(deployment: Deployment) -> dict[str, Any]:
+    """A deployment's payload as a dict; one another tool gave as a string reads empty."""
+    try:
+        payload = deployment.payload
+    except BadAttributeException:
+        return {}
+    return payload if isinstance(payload, dict) else {}
 
 
 def _authored_by(user: NamedUser | Organization | None, me: tuple[str, str]) -> bool:

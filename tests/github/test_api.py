@@ -126,9 +126,43 @@ def test_approvals_count_writers_other_than_the_author_by_their_latest_review(gh
     gh.add_review(7, "erin", "APPROVED")
     gh.add_review(7, "erin", "CHANGES_REQUESTED")  # later change request overrides
 
-    assert sorted(api.approvals(7, "alice")) == ["bob", "carol"]
+    approved = api.approvals(7, "alice", SHA)
+    assert sorted(a.login for a in approved) == ["bob", "carol"]
+    assert {a.commit_id for a in approved} == {SHA}
+    [bobs] = [a for a in approved if a.login == "bob"]
+    assert bobs.review_id == gh.state.reviews[1].id and bobs.submitted_at is not None
     assert api.permission("carol") == "maintain"
     assert api.permission("nobody") == "none"
+    gh.assert_clean()
+
+
+def test_an_approval_counts_only_for_the_commit_it_was_given_on(gh, api):
+    older = "a" * 40
+    for user in ("bob", "carol", "dave"):
+        gh.set_permission(user, "write")
+    gh.add_review(7, "bob", "APPROVED", commit_id=older)  # bob's latest word, on an old commit
+    gh.add_review(7, "carol", "APPROVED", commit_id=older)
+    gh.add_review(7, "carol", "APPROVED")  # carol approved again on the head
+    gh.add_review(7, "dave", "APPROVED")
+    gh.add_review(7, "dave", "COMMENTED", commit_id=older)  # a comment changes nothing
+
+    assert [a.login for a in api.approvals(7, "alice", SHA)] == ["carol", "dave"]
+    assert api.approvals(7, "alice", SHA.upper())[0].login == "carol"
+    assert [a.login for a in api.approvals(7, "alice", older)] == ["bob"]
+    assert api.approvals(7, "alice", "") == []
+    assert [(a.login, a.commit_id) for a in api.standing_approvals(7, "alice")] == [
+        ("bob", older),
+        ("carol", SHA),
+        ("dave", SHA),
+    ]
+    gh.assert_clean()
+
+
+def test_a_dismissed_approval_does_not_count(gh, api):
+    gh.set_permission("bob", "write")
+    gh.dismiss_review(gh.add_review(7, "bob", "APPROVED"))
+
+    assert api.approvals(7, "alice", SHA) == []
     gh.assert_clean()
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from mlci_action.config import DeployPolicy
 from mlci_action.errors import ConfigError
+from mlci_action.github.api import Approval
 from mlci_action.github.approval import decide
 from mlci_action.github.commands import Workflow
 from mlci_action.github.context import ActionInputs, load_event, load_inputs
@@ -143,8 +144,9 @@ class FakeApprovals:
         self.approvers = list(approvers)
         self.permissions = permissions or {}
 
-    def approvals(self, pr_number, author):
-        return [a for a in self.approvers if a != author]
+    def standing_approvals(self, pr_number, author):
+        head = "c" * 40  # pr_payload's head: each approval was given on it
+        return [Approval(a, head, None, i) for i, a in enumerate(self.approvers) if a != author]
 
     def permission(self, user):
         return self.permissions.get(user, "none")
