@@ -217,6 +217,12 @@ class Deploy(_Model):
     smoke_rows: Annotated[int, Field(ge=1, le=1_000_000)] = 1000
     """How many test rows (the first ones) the smoke test replays, one by one and batched."""
     policy: DeployPolicy = DeployPolicy()
+    environments: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]] = Field(
+        default_factory=lambda: ["staging", "production"]
+    )
+    """The stages a model goes through, each a GitHub environment (and a tag, by promote): a
+    push from the deploy branch is a deployment to the first; promote/rollback to a tag of
+    this list is a deployment to that environment."""
 
     def repository(self, name: str) -> str | None:
         if self.registry is None:

@@ -100,6 +100,14 @@ def has_file(root: Path, sha: str, path: str) -> bool:
     return True
 
 
+def parents(root: Path, sha: str) -> list[str]:
+    """The parents of commit ``sha`` (two for a merge commit)."""
+    try:
+        return _git(root, "rev-list", "--parents", "-n", "1", sha).split()[1:]
+    except subprocess.CalledProcessError:
+        return []
+
+
 def show(root: Path, sha: str, path: str) -> str | None:
     """The text of ``path`` at commit ``sha``; None where it does not exist there."""
     try:

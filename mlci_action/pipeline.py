@@ -53,6 +53,11 @@ class Options:
     the default branch, the moving tag: the model behind it now."""
     fallback_base: str | None = None
     """The git ref to compare with when the registry holds nothing behind that tag yet."""
+    approved_commit: str | None = None
+    """The commit reviewers approved (the action, on an approving review): image label."""
+    approvers: tuple[str, ...] = ()
+    source_url: str | None = None
+    """The repository's URL, for the image's org.opencontainers.image.source label."""
     allow_dirty: bool = False
     """Push a working tree with uncommitted changes (as a ``wt-`` tag only)."""
     trust: TrustReport | None = None

@@ -156,6 +156,9 @@ class Deployment(Record):
     tags: list[str] = Field(default_factory=list)
     archive: str | None = None
     """The image saved as a `docker load` archive, relative to the out dir (no registry)."""
+    approved_commit: str | None = None
+    """The commit the approving reviews were given on (a pull request's push)."""
+    approvers: list[str] = Field(default_factory=list)
 
 
 class SettingChange(Record):

@@ -152,6 +152,25 @@ def _annotations(workflow: Workflow, record: RunRecord, project: Path, workspace
             workflow.error(f"{name}: {stage.reason}", title=f"mlci {name} failed")
 
 
+def _bound_to_checkout(decision: Decision, project: Path) -> Decision:
+    """An approval ships only the commit it was given on: the checkout must be that commit, or
+    GitHub's merge preview of it (``refs/pull/N/merge``, whose second parent is the head)."""
+    approved = decision.approved_commit
+    if not decision.push or approved is None:
+        return decision
+    root = git.repo_root(project)
+    head = git.head(root) if root else None
+    if head is not None and (
+        head == approved or approved in git.parents(root or project, head)[1:]
+    ):
+        return decision
+    return Decision(
+        False,
+        f"the approvals are for {approved[:12]}, but the checkout is {(head or 'unknown')[:12]}: "
+        "a commit nobody approved is never pushed",
+    )
+
+
 def _deploy_options(inputs: ActionInputs, event: Event, config: Config) -> dict[str, Any]:
     """Tags by event, and the baseline of a deploying push.
 
@@ -227,6 +246,29 @@ def _post(
             workflow.warning(f"could not report the check ({exc.message})")
 
 
+def _deployment(
+    workflow: Workflow,
+    api: GitHubAPI | None,
+    environment: str,
+    sha: str,
+    payload: dict[str, Any],
+    ok: bool,
+    description: str,
+) -> None:
+    """A GitHub Deployment of ``sha`` to ``environment`` with its outcome, so the repository's
+    Environments page shows which model serves where. Logged, never fatal."""
+    from mlci_action.github.api import GitHubError
+
+    if api is None or not sha:
+        return
+    try:
+        made = api.create_deployment(sha, environment, payload, description)
+        api.set_deployment_status(made, "success" if ok else "failure", description)
+        print(f"recorded deployment {made} to {environment}", file=workflow.out)
+    except GitHubError as exc:
+        workflow.warning(f"could not record the deployment to {environment} ({exc.message})")
+
+
 def _promote(
     workflow: Workflow,
     event: Event,
@@ -234,19 +276,38 @@ def _promote(
     registry: Registry,
     decision: Decision,
     mode: str,
+    api: GitHubAPI | None = None,
 ) -> int:
     digest = event.dispatch_inputs.get("digest", "").strip()
     tag = event.dispatch_inputs.get("tag", "").strip() or config.deploy.champion_tag
     repository = config.deploy.repository(config.name)
+    if not decision.push:
+        workflow.error(f"{mode} refused: {decision.reason}")
+        return 1
+    if mode == "rollback" and not digest and api is not None:
+        previous = api.previous_successful(tag)  # the last good model of that environment
+        digest = (previous.digest or "") if previous is not None else ""
+        if not digest:
+            raise InputError(
+                f"rollback: no earlier successful deployment to {tag} to roll back to",
+                hint="give the dispatch input `digest` (sha256:...)",
+            )
+        print(f"rollback: the previous deployment to {tag} shipped {digest}", file=workflow.out)
     if not digest.startswith("sha256:") or repository is None:
         raise ConfigError(
             f"{mode}: needs the dispatch input `digest` (sha256:...) and deploy.registry in mlci.yaml"
         )
-    if not decision.push:
-        workflow.error(f"{mode} refused: {decision.reason}")
-        return 1
     moved = registry.promote(
         f"{repository}@{digest}", tag, lambda line: print(line, file=workflow.out)
+    )
+    _deployment(
+        workflow,
+        api,
+        tag,
+        event.sha,
+        {"digest": moved, "image": f"{repository}@{moved}", "action": mode},
+        True,
+        f"{mode}: {tag} -> {moved[:19]}",
     )
     workflow.set_output("image", f"{repository}@{moved}")
     workflow.set_output("digest", moved)
@@ -308,6 +369,7 @@ def _main(workflow: Workflow, environ: Mapping[str, str]) -> int:
         decision = decide(event, config.deploy.policy, inputs, api)
     except MlciError as exc:  # the API could not tell: the safe answer is no push
         decision = Decision(False, f"approval could not be checked: {exc.message}")
+    decision = _bound_to_checkout(decision, project)
     print(
         f"push decision: {'yes' if decision.push else 'no'}: {decision.reason}", file=workflow.out
     )
@@ -350,7 +412,7 @@ def _main(workflow: Workflow, environ: Mapping[str, str]) -> int:
         registry = Registry(docker, credentials) if docker is not None else None
     if mode in ("promote", "rollback"):
         assert registry is not None
-        return _promote(workflow, event, config, registry, decision, mode)
+        return _promote(workflow, event, config, registry, decision, mode, api)
 
     from mlci_action.commands.run import execute
 
@@ -365,6 +427,9 @@ def _main(workflow: Workflow, environ: Mapping[str, str]) -> int:
         push=decision.push and not champion,
         champion=champion,
         **_deploy_options(inputs, event, config),
+        approved_commit=decision.approved_commit if decision.push else None,
+        approvers=decision.approvers if decision.push else (),
+        source_url=f"{environ.get('GITHUB_SERVER_URL', 'https://github.com')}/{event.repository}",
         trust=trust_report,
     )
     outcome = execute(
@@ -372,6 +437,23 @@ def _main(workflow: Workflow, environ: Mapping[str, str]) -> int:
     )
     record = outcome.record
     _outputs(workflow, record, outcome.report, workspace)
+    if options.push and options.moving_tags and config.deploy.environments:
+        # a push from the deploy branch is a deployment to the first stage, shipped or not
+        shipped = record.deployment is not None and record.deployment.pushed
+        digest = record.deployment.digest if record.deployment and shipped else None
+        _deployment(
+            workflow,
+            api,
+            config.deploy.environments[0],
+            record.candidate.sha or event.sha,
+            {
+                "digest": digest,
+                "verdict": record.verdict,
+                "metrics": {n: m.candidate for n, m in record.metrics.items()},
+            },
+            shipped,
+            f"{record.verdict}: {record.summary}"[:140],
+        )
     workflow.summary(render_markdown(record))
     _annotations(workflow, record, project, workspace)
     if event.name in (

@@ -71,6 +71,8 @@ class Deploy:
             repository=repository,
             digest=digest,
             tags=[*immutable, *moving],
+            approved_commit=ctx.options.approved_commit,
+            approvers=list(ctx.options.approvers),
         )
         return StageOutput(
             replace(state, deployment=deployment), reason=f"pushed {repository}@{digest}"

@@ -91,11 +91,14 @@ class Package:
             labels = oci_labels(
                 ctx.config,
                 revision=side.source.sha if not side.source.dirty else None,
-                source=ctx.extras.get("source_url"),
+                source=ctx.options.source_url,
                 metrics=state.evaluation.metrics if state.evaluation else {},
                 data_hash=data_hash(side.project, ctx.config),
                 environment_key=image_key(side.project, ctx.config),
             )
+            if ctx.options.approved_commit:
+                labels["org.mlci.approved-commit"] = ctx.options.approved_commit
+                labels["org.mlci.approvers"] = ",".join(ctx.options.approvers)
             serving = build_serving_image(
                 docker,
                 project=side.project,

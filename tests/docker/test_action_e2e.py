@@ -308,6 +308,19 @@ def test_push_to_main_then_dispatch_promote(action_repo, gh, registry):
     )
     assert promote.ok, promote.describe()
     assert "production" in registry_tags(registry, image)
+    # every deploying push, promote and rollback is a GitHub Deployment with its outcome
+    deployments = sorted(gh.state.deployments.values(), key=lambda d: d.id)
+    assert [(d.environment, d.sha) for d in deployments] == [
+        ("staging", head),
+        ("staging", worse),
+        ("production", head),
+    ]
+    assert [gh.deployment_states(d.id)[0] for d in deployments] == [
+        "success",
+        "failure",
+        "success",
+    ]
+    assert deployments[0].payload["digest"] == digest == deployments[2].payload["digest"]
     gh.set_permission("eve", "read")
     refused = act(
         repo,
@@ -321,6 +334,16 @@ def test_push_to_main_then_dispatch_promote(action_repo, gh, registry):
         actor="eve",
     )
     assert not refused.ok and "rollback refused" in refused.output
+    nothing_before = act(
+        repo,
+        gh,
+        registry,
+        "workflow_dispatch",
+        {"inputs": {"action": "rollback", "tag": "production"}, "ref": "refs/heads/main"},
+        actor="dave",
+    )
+    assert not nothing_before.ok
+    assert "no earlier successful deployment to production" in nothing_before.output
 
     # nightly: the production model itself is re-evaluated on the current data, in its image
     nightly = act(repo, gh, registry, "schedule", {"schedule": "17 3 * * *"})
