@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import urlencode, urljoin
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -149,8 +149,7 @@ class Repository:
 
 def insecure(host: str) -> bool:
     """Plain http for localhost and 127.0.0.0/8 (and ::1), as docker does."""
-    hostname = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-    hostname = hostname.strip("[]")
+    hostname = urlsplit(f"//{host}").hostname or ""
     if hostname == "localhost":
         return True
     try:
