@@ -81,9 +81,10 @@ def check_before_promote(
     if force:
         console.print("[yellow]warning:[/] promoting without a passing attestation (--force)")
         return True
+    failed = ", ".join(c.name for c in verification.checks if not c.passed)
     console.print(
         f"[bold red]refused[/]: {escape(verification.reference)} has no passing mlci "
-        "attestation: " + escape("; ".join(verification.reasons))
+        f"attestation ({escape(failed)})"
     )
     console.print(
         "  [dim]hint:[/] push it with `mlci run --push` (which attests it), or pass --force"
