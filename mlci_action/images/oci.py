@@ -238,6 +238,7 @@ class OciClient:
         """The manifest at a tag or digest, as stored (checked against the digest); None if
         the registry has none there."""
         repo = parse_repository(repository)
+        where = f"{repo}{'@' if DIGEST.fullmatch(reference) else ':'}{reference}"
         response = self._call(
             "GET",
             repo,
@@ -245,22 +246,22 @@ class OciClient:
             push=False,
             headers={"Accept": MANIFEST_ACCEPT},
             expected=(200, 404),
-            what=f"read the manifest {repo}:{reference}",
+            what=f"read the manifest {where}",
         )
         if response.status_code == 404:
             return None
-        body = _limited(response, MAX_MANIFEST_BYTES, f"manifest {repo}:{reference}")
+        body = _limited(response, MAX_MANIFEST_BYTES, f"manifest {where}")
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
         try:
             media_type = str(json.loads(body).get("mediaType") or media_type)
         except (ValueError, AttributeError):
-            raise AttestationError(f"the manifest {repo}:{reference} is not JSON") from None
+            raise AttestationError(f"the manifest {where} is not JSON") from None
         descriptor = describe(body, media_type)
         expected = reference if DIGEST.fullmatch(reference) else None
         expected = expected or response.headers.get("Docker-Content-Digest")
         if expected and expected != descriptor.digest:
             raise AttestationError(
-                f"the registry sent a manifest for {repo}:{reference} that hashes to "
+                f"the registry sent a manifest for {where} that hashes to "
                 f"{descriptor.digest}, not {expected}"
             )
         return descriptor, body
