@@ -65,6 +65,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     promote.add_argument("reference", help="IMAGE@sha256:DIGEST, as `mlci run --push` reported it")
     promote.add_argument("--tag", required=True, help="the tag to move, e.g. production")
+    promote.add_argument(
+        "--force",
+        action="store_true",
+        help="promote even without a passing attestation (the failed checks are still shown)",
+    )
+
+    verify = sub.add_parser(
+        "verify",
+        help="check that an image in the registry has a passing mlci attestation",
+    )
+    verify.add_argument("reference", help="IMAGE@sha256:DIGEST")
+    verify.add_argument(
+        "--json", action="store_true", help="print every check and the statement as JSON"
+    )
 
     validate = sub.add_parser(
         "validate", help="check mlci.yaml, the data files and the data schema"
@@ -101,6 +115,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.envi
             return validate(args.project.resolve(), console)
         if args.command == "promote":
             return command_promote(args, environ, console)
+        if args.command == "verify":
+            return command_verify(args, environ, console)
         if args.command == "init":
             from mlci_action.commands.init import init
 
@@ -170,10 +186,17 @@ def command_run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 
 def command_promote(args: argparse.Namespace, environ: Mapping[str, str], console: Console) -> int:
+    from mlci_action.commands.verify import check_before_promote
     from mlci_action.images.docker_api import Docker, connect
+    from mlci_action.images.oci import OciClient, parse_digest_reference
     from mlci_action.images.registry import Registry, credentials_from_env, split_reference
 
-    registry = Registry(Docker(connect()), credentials_from_env(environ))
+    parse_digest_reference(args.reference)  # exit 2 before anything is reached
+    credentials = credentials_from_env(environ)
+    with OciClient(credentials) as client:
+        if not check_before_promote(client, args.reference, console, force=args.force):
+            return EXIT_FAIL
+    registry = Registry(Docker(connect()), credentials)
     digest = registry.promote(
         args.reference, args.tag, lambda line: console.print(escape(line), style="dim")
     )
@@ -181,6 +204,15 @@ def command_promote(args: argparse.Namespace, environ: Mapping[str, str], consol
     console.print(f"[green]✔[/] {escape(repository)}:{escape(args.tag)} -> {digest}")
     print(f"{repository}@{digest}")
     return EXIT_PASS
+
+
+def command_verify(args: argparse.Namespace, environ: Mapping[str, str], console: Console) -> int:
+    from mlci_action.commands.verify import verify_image
+    from mlci_action.images.oci import OciClient
+    from mlci_action.images.registry import credentials_from_env
+
+    with OciClient(credentials_from_env(environ)) as client:
+        return verify_image(client, args.reference, console, as_json=args.json)
 
 
 if __name__ == "__main__":
