@@ -56,6 +56,8 @@ class Options:
     approved_commit: str | None = None
     """The commit reviewers approved (the action, on an approving review): image label."""
     approvers: tuple[str, ...] = ()
+    run_url: str | None = None
+    """The CI run's URL (the action), recorded in the attestation."""
     source_url: str | None = None
     """The repository's URL, for the image's org.opencontainers.image.source label."""
     allow_dirty: bool = False

@@ -121,6 +121,58 @@ def _artifacts(ctx: RunContext, state: RunState) -> dict[str, Path]:
     return files
 
 
+def _attest(
+    ctx: RunContext,
+    state: RunState,
+    record: RunRecord,
+    files: dict[str, Path],
+    registry: Registry,
+) -> tuple[RunRecord, dict[str, Path]]:
+    """The pushed image's in-toto statement (verdict, metrics, gates, hashes, approval) and
+    its SBOM, pushed beside it in the registry and written to the out dir. An image that
+    cannot be attested fails the run: `mlci promote` would refuse it anyway."""
+    from mlci_action.images import attestation, sbom
+    from mlci_action.images.oci import OciClient
+
+    deployment = record.deployment
+    assert deployment is not None and deployment.repository and deployment.digest
+    started = time.perf_counter()
+    made = attestation.statement(
+        record,
+        deployment.repository,
+        deployment.digest,
+        approved_commit=ctx.options.approved_commit,
+        approvers=ctx.options.approvers,
+        run_url=ctx.options.run_url,
+        hashes={},
+    )
+    path = ctx.workdir / "attestation.intoto.json"
+    attestation.write_statement(made, path)
+    try:
+        with OciClient(registry.credentials) as client:
+            attestation.attach(client, deployment.repository, deployment.digest, made)
+            if ctx.docker is not None and state.image is not None:
+                document = sbom.generate(
+                    ctx.docker, state.image.tag, deployment.repository, deployment.digest
+                )
+                sbom.attach_sbom(client, deployment.repository, deployment.digest, document)
+        result = StageResult(
+            status=Status.PASSED,
+            seconds=round(time.perf_counter() - started, 3),
+            reason=f"attestation and SBOM pushed beside {deployment.digest[:19]}",
+        )
+    except MlciError as exc:
+        result = StageResult(
+            status=Status.FAILED, seconds=round(time.perf_counter() - started, 3), reason=str(exc)
+        )
+    ctx.progress.stage_finished("attest", result)
+    verdict = record.verdict if result.status == Status.PASSED else "fail"
+    record = record.model_copy(
+        update={"stages": {**record.stages, "attest": result}, "verdict": verdict}
+    )
+    return record, {**files, "attestation.intoto.json": path}
+
+
 def publish(out: Path, record: RunRecord, files: dict[str, Path]) -> RunOutcome:
     """Write the out dir: artifacts first, then the report, then run.json, each atomically."""
     out.mkdir(parents=True, exist_ok=True)
@@ -211,6 +263,8 @@ def execute(
         )
         record = record.model_copy(update={"stages": {**record.stages, "report": report_stage}})
         progress.stage_finished("report", report_stage)
+        if record.deployment is not None and record.deployment.pushed and registry is not None:
+            record, files = _attest(ctx, state, record, files, registry)
         outcome = publish(options.out, record, files)
         if not state.errored:
             cache.store_run(

@@ -206,6 +206,12 @@ def _outputs(workflow: Workflow, record: RunRecord, report: Path, workspace: Pat
         reference = image.tag
     workflow.set_output("image", reference)
     workflow.set_output("digest", deployment.digest if deployment and deployment.digest else "")
+    # the in-toto statement, for a following actions/attest step to sign (keyless)
+    attested = "attestation.intoto.json" in record.artifacts
+    workflow.set_output(
+        "attestation",
+        os.path.relpath(report.parent / "attestation.intoto.json", workspace) if attested else "",
+    )
 
 
 def _post(
@@ -430,6 +436,10 @@ def _main(workflow: Workflow, environ: Mapping[str, str]) -> int:
         approved_commit=decision.approved_commit if decision.push else None,
         approvers=decision.approvers if decision.push else (),
         source_url=f"{environ.get('GITHUB_SERVER_URL', 'https://github.com')}/{event.repository}",
+        run_url=f"{environ.get('GITHUB_SERVER_URL', 'https://github.com')}/{event.repository}"
+        f"/actions/runs/{environ['GITHUB_RUN_ID']}"
+        if environ.get("GITHUB_RUN_ID")
+        else None,
         trust=trust_report,
     )
     outcome = execute(
