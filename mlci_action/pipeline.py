@@ -60,6 +60,9 @@ class Options:
     """The CI run's URL (the action), recorded in the attestation."""
     source_url: str | None = None
     """The repository's URL, for the image's org.opencontainers.image.source label."""
+    reuse_approved: bool = False
+    """A push to the deploy branch: when an approved, attested image of the same content
+    exists, retag it (no retraining, no rebuild) instead of building a new one."""
     allow_dirty: bool = False
     """Push a working tree with uncommitted changes (as a ``wt-`` tag only)."""
     trust: TrustReport | None = None

@@ -21,7 +21,16 @@ from mlci_action.executors import choose
 from mlci_action.params import diff, load_params
 from mlci_action.pipeline import Options, Progress, RunContext, RunState, Side, run_stages
 from mlci_action.preflight import check_inputs
-from mlci_action.record import CacheInfo, RunRecord, Source, StageResult, Status
+from mlci_action.record import (
+    CacheInfo,
+    Deployment,
+    GateResult,
+    MetricResult,
+    RunRecord,
+    Source,
+    StageResult,
+    Status,
+)
 from mlci_action.report.render import render_markdown
 from mlci_action.stages import SOURCE, STAGE_NAMES, STAGES
 
@@ -119,6 +128,65 @@ def _artifacts(ctx: RunContext, state: RunState) -> dict[str, Path]:
     if logs.is_dir():
         files.update({f"logs/{log.name}": log for log in sorted(logs.glob("*.log"))})
     return files
+
+
+def _reuse_approved(
+    ctx: RunContext, state: RunState, registry: Registry, started: float
+) -> RunRecord | None:
+    """The approved image of this content, retagged for this commit and the moving tags; the
+    run's record says so and carries the approved run's results. None: build as usual."""
+    from mlci_action.images.oci import OciClient
+    from mlci_action.images.reuse import approved_image, key_tag, retag
+    from mlci_action.stages.deploy import moving_tags
+
+    source = state.candidate.source
+    repository = ctx.config.deploy.repository(ctx.config.name)
+    if repository is None or not source.key or not source.sha or source.dirty:
+        return None
+    begun = time.perf_counter()
+    with OciClient(registry.credentials) as client:
+        approved, why = approved_image(client, repository, source.key)
+        if approved is None:
+            ctx.progress.note(f"building: the approval could not be reused: {why}")
+            return None
+        tags = [source.sha, source.sha[:12], key_tag(source.key), *moving_tags(ctx, state)]
+        retag(client, repository, approved.digest, tags)
+    predicate = approved.statement.predicate
+    approval = predicate.approval
+    reason = (
+        f"the approved image of {(approval.commit or '')[:12]} (approved by "
+        f"{', '.join(approval.approvers) or 'nobody'}) has this content: retagged "
+        f"{repository}@{approved.digest[:19]}, not retrained"
+    )
+    deploy = StageResult(
+        status=Status.PASSED, seconds=round(time.perf_counter() - begun, 3), reason=reason
+    )
+    ctx.progress.stage_finished("deploy", deploy)
+    return RunRecord(
+        mlci_version=__version__,
+        name=ctx.config.name,
+        verdict="pass",
+        summary=f"{reason}; its run: {predicate.summary}",
+        started_at=ctx.started_at,
+        seconds=round(time.perf_counter() - started, 3),
+        candidate=source,
+        stages={**state.stages, "deploy": deploy},
+        metrics={
+            n: MetricResult.model_validate(m.model_dump()) for n, m in predicate.metrics.items()
+        },
+        gates=[GateResult.model_validate(g.model_dump()) for g in predicate.gates],
+        deployment=Deployment(
+            pushed=True,
+            reason=reason,
+            repository=repository,
+            digest=approved.digest,
+            tags=tags,
+            approved_commit=approval.commit,
+            approvers=list(approval.approvers),
+        ),
+        trust=ctx.options.trust,
+        cache=CacheInfo(hit=False, key=source.key),
+    )
 
 
 def _attest(
@@ -220,6 +288,10 @@ def execute(
         )
         placeholder = Source(role="candidate", ref="working tree")
         state = run_stages(ctx, RunState(candidate=Side(placeholder, project, config)), [SOURCE])
+        if options.reuse_approved and options.push and registry is not None:
+            reused = _reuse_approved(ctx, state, registry, started)
+            if reused is not None:
+                return publish(options.out, reused, {})
         base = state.baseline
         run_key = RunCache.run_key(
             state.candidate.source.key or "",

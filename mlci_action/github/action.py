@@ -433,6 +433,7 @@ def _main(workflow: Workflow, environ: Mapping[str, str]) -> int:
         push=decision.push and not champion,
         champion=champion,
         **_deploy_options(inputs, event, config),
+        reuse_approved=event.name == "push",
         approved_commit=decision.approved_commit if decision.push else None,
         approvers=decision.approvers if decision.push else (),
         source_url=f"{environ.get('GITHUB_SERVER_URL', 'https://github.com')}/{event.repository}",

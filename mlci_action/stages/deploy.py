@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from mlci_action.errors import StageFailure
+from mlci_action.images.reuse import key_tag
 from mlci_action.pipeline import RunContext, RunState, StageOutput
 from mlci_action.record import Deployment, Status
 
@@ -14,7 +15,8 @@ def immutable_tags(state: RunState, extra: tuple[str, ...] = ()) -> list[str]:
     uncommitted changes gets one ``wt-<content key>`` tag and nothing else."""
     source = state.candidate.source
     if source.sha and not source.dirty:
-        return [source.sha, source.sha[:12], *extra]
+        content = [key_tag(source.key)] if source.key else []  # a merge finds it by content
+        return [source.sha, source.sha[:12], *extra, *content]
     return [f"wt-{(source.key or 'unknown')[:12]}"]
 
 

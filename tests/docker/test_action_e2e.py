@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -206,8 +207,29 @@ def test_pull_request_twice_then_approval_pushes(action_repo, gh, registry, dock
     )
     assert approved.ok, approved.describe()
     head = git(repo, "rev-parse", "HEAD")
-    assert registry_tags(registry, image) == sorted([head, head[:12], "latest"])
-    assert "digest=sha256:" in approved.output
+    tags = registry_tags(registry, image)
+    # an approved PR: its commit's tags, pr-7 and its content key; no moving tag before merge
+    assert {head, head[:12], "pr-7"} <= set(tags) and "latest" not in tags
+    assert [t for t in tags if t.startswith("key-")]
+    approved_digest = approved.output.split("digest=", 1)[1].split()[0]
+    assert approved_digest.startswith("sha256:")
+    assert (repo / ".mlci" / "out" / "attestation.intoto.json").is_file()
+    verified = subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "mlci"),
+            "verify",
+            f"{registry.host}/{image}@{approved_digest}",
+        ],
+        env={
+            **os.environ,
+            "MLCI_REGISTRY_USERNAME": "mlci",
+            "MLCI_REGISTRY_PASSWORD": registry.password,
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
     # the smoke-tested server shared the action container's network (as it must on a GitHub
     # runner, where that container sits on its own bridge network), and agreed on every
     # label and probability
@@ -218,7 +240,37 @@ def test_pull_request_twice_then_approval_pushes(action_repo, gh, registry, dock
     docker_client.images.pull(repository, tag=head[:12], auth_config=registry.auth_config)
     labels = docker_client.images.get(f"{repository}:{head[:12]}").labels
     assert labels["org.opencontainers.image.revision"] == head
+    assert labels["org.mlci.approved-commit"] == head and labels["org.mlci.approvers"] == "carol"
     assert json.loads(labels["org.mlci.metrics"])["accuracy"] > 0.9
+
+    # the merge: main's tree is the approved head's, so the approved image itself becomes
+    # latest, by digest: nothing is retrained or rebuilt
+    git(repo, "checkout", "--quiet", "main")
+    git(repo, "merge", "--quiet", "--no-ff", "-m", "Merge pull request #7", "feature")
+    merge = git(repo, "rev-parse", "HEAD")
+    for path in [repo, *repo.rglob("*")]:
+        os.chown(path, RUNNER_UID, RUNNER_UID, follow_symlinks=False)
+    merged = act(
+        repo,
+        gh,
+        registry,
+        "push",
+        {
+            "ref": "refs/heads/main",
+            "after": merge,
+            "repository": {"full_name": gh.full_name, "default_branch": "main"},
+        },
+    )
+    assert merged.ok, merged.describe()
+    assert f"digest={approved_digest}" in merged.output
+    assert "not retrained" in merged.output
+    run = json.loads((repo / ".mlci" / "out" / "run.json").read_text())
+    assert "train" not in run["stages"] and run["deployment"]["digest"] == approved_digest
+    assert {merge, "latest"} <= set(registry_tags(registry, image))
+    digest_of_latest = docker_client.api.inspect_distribution(
+        f"{repository}:latest", auth_config=registry.auth_config
+    )["Descriptor"]["digest"]
+    assert digest_of_latest == approved_digest
     gh.assert_clean()
 
 
