@@ -205,6 +205,10 @@ def _outputs(workflow: Workflow, record: RunRecord, report: Path, workspace: Pat
     elif image is not None:
         reference = image.tag
     workflow.set_output("image", reference)
+    pushed = deployment is not None and deployment.pushed
+    workflow.set_output(
+        "repository", (deployment.repository or "") if pushed and deployment else ""
+    )
     workflow.set_output("digest", deployment.digest if deployment and deployment.digest else "")
     # the in-toto statement, for a following actions/attest step to sign (keyless)
     attested = "attestation.intoto.json" in record.artifacts

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
+import threading
 import urllib.request
 import uuid
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -109,8 +112,11 @@ def test_push_with_auth_then_promote_then_champion_baseline(
     deployment = run["deployment"]
     sha = git(project, "rev-parse", "HEAD")
     assert deployment["pushed"] is True and deployment["digest"].startswith("sha256:")
-    assert deployment["tags"] == [sha, sha[:12], "latest"]
-    assert registry_tags(registry, config_repo) == sorted([sha, sha[:12], "latest"])
+    assert deployment["tags"][:2] == [sha, sha[:12]] and deployment["tags"][-1] == "latest"
+    assert deployment["tags"][2].startswith("key-")  # its content key: a merge finds it
+    hexdigest = deployment["digest"].split(":", 1)[1]
+    attached = {f"sha256-{hexdigest}.att", f"sha256-{hexdigest}.sbom"}  # statement and SBOM
+    assert registry_tags(registry, config_repo) == sorted([*deployment["tags"], *attached])
     report = (project / ".mlci" / "out" / "report.md").read_text()
     assert deployment["digest"] in report and registry.password not in report
 
@@ -183,10 +189,11 @@ def test_wrong_password_fails_clearly_and_moves_nothing(image_project, mlci, reg
     done = mlci("run", str(project), "--push", env=registry_env(registry, secret))
     assert done.returncode == 1
     run = read_run(project)
-    assert run["stages"]["deploy"]["status"] == "failed"
+    # the baseline could not be asked for (auth): fail closed before anything is built
+    source = run["stages"]["source"]
+    assert source["status"] == "failed" and "could not ask the registry" in source["reason"]
     assert (
-        "unauthorized" in run["stages"]["deploy"]["reason"].lower()
-        or "authentication" in run["stages"]["deploy"]["reason"].lower()
+        "unauthorized" in source["reason"].lower() or "authentication" in source["reason"].lower()
     )
     everything = done.stderr + done.stdout + (project / ".mlci" / "out" / "report.md").read_text()
     everything += (project / ".mlci" / "out" / "run.json").read_text()
@@ -214,6 +221,50 @@ def test_registry_down_is_retried_then_a_clear_error(image_project, mlci):
     assert run["stages"]["train"]["status"] == "skipped" and run["deployment"] is None
 
 
+@contextmanager
+def dropping_proxy():
+    """A port on 127.0.0.1 that accepts every connection and closes it at once."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(32)
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            with suppress(OSError):
+                conn, _ = server.accept()
+                conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        server.close()
+
+
+def test_a_registry_that_drops_connections_fails_closed(image_project, mlci):
+    project = image_project()
+    with dropping_proxy() as port:
+        text = (project / "mlci.yaml").read_text().replace("127.0.0.1:5000", f"127.0.0.1:{port}")
+        (project / "mlci.yaml").write_text(text)
+        git(project, "commit", "--quiet", "-am", "a registry behind a proxy that drops")
+        done = mlci(
+            "run",
+            str(project),
+            "--push",
+            env={"MLCI_REGISTRY_USERNAME": "u", "MLCI_REGISTRY_PASSWORD": "p"},
+        )
+    assert done.returncode == 1
+    run = read_run(project)
+    reason = run["stages"]["source"]["reason"]
+    assert f"could not ask the registry for the baseline 127.0.0.1:{port}/" in reason
+    assert run["stages"]["train"]["status"] == "skipped" and run["deployment"] is None
+
+
 def test_allow_dirty_pushes_a_wt_tag_and_moves_nothing(image_project, mlci, registry):
     project = image_project()
     repo = next(
@@ -224,7 +275,7 @@ def test_allow_dirty_pushes_a_wt_tag_and_moves_nothing(image_project, mlci, regi
     (project / "params.yaml").write_text((project / "params.yaml").read_text() + "# tweak\n")
     done = mlci("run", str(project), "--push", "--allow-dirty", env=registry_env(registry))
     assert done.returncode == 0, done.stderr
-    tags = registry_tags(registry, repo)
+    tags = [t for t in registry_tags(registry, repo) if not t.startswith("sha256-")]
     assert len(tags) == 1 and tags[0].startswith("wt-") and "latest" not in tags
     assert read_run(project)["deployment"]["tags"] == tags
 
