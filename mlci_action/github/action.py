@@ -307,6 +307,16 @@ def _promote(
         raise ConfigError(
             f"{mode}: needs the dispatch input `digest` (sha256:...) and deploy.registry in mlci.yaml"
         )
+    from mlci_action.images import attestation
+    from mlci_action.images.oci import OciClient
+
+    with OciClient(registry.credentials) as client:
+        verification = attestation.verify(client, f"{repository}@{digest}")
+    if not verification.ok:  # only what passed its gates (its attestation says so) ships
+        failed = "; ".join(f"{c.name}: {c.detail}" for c in verification.checks if not c.passed)
+        workflow.error(f"{mode} refused: {repository}@{digest} does not verify: {failed}")
+        _deployment(workflow, api, tag, event.sha, {"digest": digest}, False, f"{mode} refused")
+        return 1
     moved = registry.promote(
         f"{repository}@{digest}", tag, lambda line: print(line, file=workflow.out)
     )
