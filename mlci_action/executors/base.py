@@ -108,9 +108,10 @@ class ProcessRuntime:
 
     def environ(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
         merged = {**scrubbed(os.environ, self.pass_env), **self.extra_env, **(env or {})}
-        if self.bin_dir is not None:
+        if self.bin_dir is not None:  # `python` in a command is this environment's
             merged["PATH"] = f"{self.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
-            merged["VIRTUAL_ENV"] = str(self.bin_dir.parent)
+            if (self.bin_dir.parent / "pyvenv.cfg").is_file():
+                merged["VIRTUAL_ENV"] = str(self.bin_dir.parent)
         merged.setdefault("PYTHONHASHSEED", "0")
         return merged
 

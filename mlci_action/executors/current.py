@@ -35,6 +35,7 @@ class CurrentExecutor:
         return ProcessRuntime(
             info=info,
             python=sys.executable,
+            bin_dir=Path(sys.executable).parent,
             extra_env={"PYTHONPATH": str(MLCI_SOURCE)},
             pass_env=tuple(config.environment.pass_env),
         )

@@ -30,6 +30,8 @@ from tests.github.act import (
 )
 from tests.github.api_double import GitHubDouble
 
+pytestmark = pytest.mark.e2e
+
 TOKEN = "ghs_e2eT0kenValue0123456789abcdefghij"
 WORKFLOW = """\
 name: mlci
