@@ -153,6 +153,15 @@ def test_a_regression_breaks_the_gate(make_project, mlci):
     report = (project / ".mlci" / "out" / "report.md").read_text()
     assert report.startswith("## ❌") and "### What failed" in report
 
+    # reused from the cache, a failed gate still fails the run
+    again = mlci("run", str(project), "--base", "HEAD~1")
+    assert again.returncode == 1 and "results reused from the cache" in again.stderr
+    rerun = read_run(project)
+    assert rerun["cache"]["hit"] is True and rerun["verdict"] == "fail"
+    assert rerun["stages"]["gates"] == {**run["stages"]["gates"], "seconds": 0.0}
+    assert rerun["stages"]["evaluate"]["status"] == "cached"
+    assert rerun["summary"] == run["summary"]
+
 
 def test_failing_model_test_and_data_check_fail_the_verdict(make_project, mlci):
     project = make_project("classification")

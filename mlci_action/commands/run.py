@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from mlci_action.images.registry import Registry
 
 
+CANDIDATE_MODEL, BASELINE_MODEL = "models/candidate.skops", "models/baseline.skops"
+"""In the out dir, in a run-cache entry, and in the work directory of a run that reuses one."""
 LIVE = ("package", "deploy")
 """Stages a cache hit still runs: what they make (an image, a push) belongs to this run."""
 
@@ -45,7 +47,8 @@ class RunOutcome:
 
 
 def _summary(state: RunState) -> str:
-    failed = [(n, s) for n, s in state.stages.items() if s.status == Status.FAILED]
+    stages = [(n, state.stages[n]) for n in STAGE_NAMES if n in state.stages]  # in stage order
+    failed = [(n, s) for n, s in stages if s.status == Status.FAILED]
     if failed:
         return "; ".join(f"{name}: {stage.reason}" for name, stage in failed)
     parts = []
@@ -161,12 +164,10 @@ def _reused(ctx: RunContext, state: RunState, cached: CachedRun) -> RunState:
     """This run's state (its sources) with the cached results and models (already copied
     into the work directory): what the live stages need to package and deploy."""
     workdir = ctx.workdir
-    candidate = replace(
-        state.candidate, model=workdir / "models" / "candidate.skops", model_cached=True
-    )
+    candidate = replace(state.candidate, model=workdir / CANDIDATE_MODEL, model_cached=True)
     base = state.baseline
     if base is not None:
-        model = workdir / "models" / "baseline.skops"
+        model = workdir / BASELINE_MODEL
         base = replace(
             base,
             model=model if model.is_file() else base.model,
@@ -203,9 +204,9 @@ def _reused(ctx: RunContext, state: RunState, cached: CachedRun) -> RunState:
 def _artifacts(ctx: RunContext, state: RunState) -> dict[str, Path]:
     files: dict[str, Path] = {}
     if state.candidate.model:
-        files["models/candidate.skops"] = state.candidate.model
+        files[CANDIDATE_MODEL] = state.candidate.model
     if state.baseline is not None and state.baseline.model and not state.baseline.error:
-        files["models/baseline.skops"] = state.baseline.model
+        files[BASELINE_MODEL] = state.baseline.model
     predictions = ctx.workdir / "predictions.csv"
     if predictions.is_file():
         files["predictions.csv"] = predictions
@@ -264,7 +265,7 @@ def execute(
         state = run_stages(ctx, RunState(candidate=Side(placeholder, project, config)), [SOURCE])
         run_key = _run_key(ctx, state)
         # the smoke test replays cases written by evaluate: a run that packages needs them
-        need = (SMOKE_CASES,) if options.package else ()
+        need = (CANDIDATE_MODEL, *((SMOKE_CASES,) if options.package else ()))
         cached = None if options.no_cache else cache.run(run_key, into=workdir, require=need)
         if cached is not None:
             progress.note(
