@@ -64,8 +64,13 @@ def head(root: Path) -> str | None:
 def dirty_files(root: Path, rel: str) -> list[str]:
     """Uncommitted changes under ``rel`` (modified, staged, untracked), as git names them."""
     spec = rel or "."
-    exclude = f":(exclude){rel + '/' if rel else ''}.mlci"  # mlci's own output is not a change
-    listing = _git(root, "status", "--porcelain", "--untracked-files=normal", "--", spec, exclude)
+    prefix = rel + "/" if rel else ""
+    excludes = [  # mlci's own output and Python's caches are not changes
+        f":(exclude){prefix}.mlci",
+        f":(exclude,glob){prefix}**/__pycache__/**",
+        f":(exclude,glob){prefix}**/.pytest_cache/**",
+    ]
+    listing = _git(root, "status", "--porcelain", "--untracked-files=normal", "--", spec, *excludes)
     return [line.split(maxsplit=1)[1] for line in listing.splitlines() if line.strip()]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,43 @@ def test_change_against_baseline_passes_with_full_record(make_project, mlci):
     assert rerun["metrics"] == run["metrics"]
 
 
+def test_a_cache_hit_names_this_run_and_reuses_only_results(make_project, mlci):
+    project = make_project("classification")
+    # as in a real repository: the bytecode that running the project writes is not a change
+    (project / ".gitignore").write_text("__pycache__/\n")
+    git(project, "add", ".gitignore")
+    commit_change(project, "params.yaml", "C: 1.0", "C: 0.61", "first wording")
+    first = mlci("run", str(project), "--base", "HEAD~1", "--no-cache")
+    assert first.returncode == 0, first.stderr
+    before = read_run(project)
+    old_sha = git(project, "rev-parse", "HEAD")
+
+    # the same content under another commit: a hit, but this run is the one reported
+    git(project, "commit", "--quiet", "--amend", "-m", "second wording")
+    new_sha = git(project, "rev-parse", "HEAD")
+    assert new_sha != old_sha
+    time.sleep(1.1)  # started_at is in whole seconds
+    again = mlci("run", str(project), "--base", "HEAD~1")
+    assert again.returncode == 0, again.stderr
+    assert "results reused from the cache" in again.stderr
+    run = read_run(project)
+    assert run["cache"] == {**before["cache"], "hit": True}
+    assert run["candidate"] == {**before["candidate"], "sha": new_sha}
+    assert run["baseline"] == before["baseline"]
+    assert run["started_at"] > before["started_at"] and run["seconds"] < before["seconds"]
+    for part in ("verdict", "summary", "metrics", "gates", "data", "model_tests", "params"):
+        assert run[part] == before[part], part
+    assert run["environment"] == before["environment"]
+    statuses = {name: (stage["status"], stage["seconds"]) for name, stage in run["stages"].items()}
+    assert statuses.pop("source")[0] == statuses.pop("report")[0] == "passed"
+    assert statuses.pop("package")[0] == statuses.pop("deploy")[0] == "skipped"
+    assert set(statuses.values()) == {("cached", 0.0)}  # reused: no time spent in this run
+    assert run["artifacts"] == before["artifacts"]
+    report = (project / ".mlci" / "out" / "report.md").read_text()
+    assert f"@ `{new_sha[:12]}`" in report and old_sha[:12] not in report
+    assert "reused from cache" in report and run["started_at"] in report
+
+
 def test_regression_example_with_estimator_and_no_baseline(make_project, mlci):
     project = make_project("regression")
     done = mlci("run", str(project))
@@ -114,6 +152,15 @@ def test_a_regression_breaks_the_gate(make_project, mlci):
     assert run["stages"]["gates"]["status"] == "failed"
     report = (project / ".mlci" / "out" / "report.md").read_text()
     assert report.startswith("## ❌") and "### What failed" in report
+
+    # reused from the cache, a failed gate still fails the run
+    again = mlci("run", str(project), "--base", "HEAD~1")
+    assert again.returncode == 1 and "results reused from the cache" in again.stderr
+    rerun = read_run(project)
+    assert rerun["cache"]["hit"] is True and rerun["verdict"] == "fail"
+    assert rerun["stages"]["gates"] == {**run["stages"]["gates"], "seconds": 0.0}
+    assert rerun["stages"]["evaluate"]["status"] == "cached"
+    assert rerun["summary"] == run["summary"]
 
 
 def test_failing_model_test_and_data_check_fail_the_verdict(make_project, mlci):

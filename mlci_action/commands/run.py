@@ -8,17 +8,19 @@ import tempfile
 import time
 from collections.abc import Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlci_action import __version__
-from mlci_action.cache import RunCache, atomic_copy, atomic_write
+from mlci_action.cache import CachedRun, RunCache, atomic_copy, atomic_write
 from mlci_action.config import Config, load_config
 from mlci_action.errors import MlciError
 from mlci_action.executors import choose
+from mlci_action.hashing import file_digest, tree_digest, value_digest
 from mlci_action.params import diff, load_params
+from mlci_action.paths import path_keys
 from mlci_action.pipeline import Options, Progress, RunContext, RunState, Side, run_stages
 from mlci_action.preflight import check_inputs
 from mlci_action.record import (
@@ -33,10 +35,17 @@ from mlci_action.record import (
 )
 from mlci_action.report.render import render_markdown
 from mlci_action.stages import SOURCE, STAGE_NAMES, STAGES
+from mlci_action.stages.evaluate import SMOKE_CASES
 
 if TYPE_CHECKING:
     from mlci_action.images.docker_api import Docker
     from mlci_action.images.registry import Registry
+
+
+CANDIDATE_MODEL, BASELINE_MODEL = "models/candidate.skops", "models/baseline.skops"
+"""In the out dir, in a run-cache entry, and in the work directory of a run that reuses one."""
+LIVE = ("package", "deploy")
+"""Stages a cache hit still runs: what they make (an image, a push) belongs to this run."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +56,8 @@ class RunOutcome:
 
 
 def _summary(state: RunState) -> str:
-    failed = [(n, s) for n, s in state.stages.items() if s.status == Status.FAILED]
+    stages = [(n, state.stages[n]) for n in STAGE_NAMES if n in state.stages]  # in stage order
+    failed = [(n, s) for n, s in stages if s.status == Status.FAILED]
     if failed:
         return "; ".join(f"{name}: {stage.reason}" for name, stage in failed)
     parts = []
@@ -68,7 +78,10 @@ def _summary(state: RunState) -> str:
     return "; ".join(parts) or "all stages passed"
 
 
-def _params(state: RunState) -> dict[str, dict[str, str | None]]:
+Params = dict[str, dict[str, str | None]]
+
+
+def _params(state: RunState) -> Params:
     candidate = load_params(state.candidate.project, state.candidate.config)
     base = state.baseline
     baseline = None
@@ -80,7 +93,9 @@ def _params(state: RunState) -> dict[str, dict[str, str | None]]:
     return diff(baseline, candidate) if base is not None else {}
 
 
-def _record(ctx: RunContext, state: RunState, run_key: str, started: float) -> RunRecord:
+def _record(
+    ctx: RunContext, state: RunState, cache: CacheInfo, params: Params, started: float
+) -> RunRecord:
     verdict = "pass" if all(s.status != Status.FAILED for s in state.stages.values()) else "fail"
     base = state.baseline
     return RunRecord(
@@ -103,24 +118,104 @@ def _record(ctx: RunContext, state: RunState, run_key: str, started: float) -> R
         deployment=state.deployment,
         trust=ctx.options.trust,
         environment=state.environment,
-        params=_params(state),
-        cache=CacheInfo(
-            hit=False,
-            key=run_key,
-            trained={
-                "candidate": not state.candidate.model_cached,
-                **({"baseline": not base.model_cached} if base is not None and base.model else {}),
-            },
-        ),
+        params=params,
+        cache=cache,
+    )
+
+
+def _trained(state: RunState) -> dict[str, bool]:
+    base = state.baseline
+    return {
+        "candidate": not state.candidate.model_cached,
+        **({"baseline": not base.model_cached} if base is not None and base.model else {}),
+    }
+
+
+def _run_key(ctx: RunContext, state: RunState) -> str:
+    """The run cache's key: what the results depend on, never which commit or when. The side
+    keys cover each side's files, params and environment; to them come the settings in effect
+    (the action may change them: a pull request's run uses its base's) and the files
+    mlci.yaml names as they are on disk (data that git ignores is not in the tree's key)."""
+    project, config = state.candidate.project, ctx.config
+    files: dict[str, str | None] = {}
+    for key, value, _ in path_keys(config):
+        path = project / value
+        files[key] = (
+            file_digest(path) if path.is_file() else tree_digest(path) if path.is_dir() else None
+        )
+    base = state.baseline
+    return RunCache.run_key(
+        state.candidate.source.key or "",
+        base.source.key if base is not None else None,
+        f"{ctx.executor.name}:champion={ctx.options.champion}",
+        value_digest({"config": config.model_dump(mode="json"), "files": files}),
+    )
+
+
+def _cached_run(ctx: RunContext, state: RunState, params: Params) -> CachedRun:
+    """What the run cache keeps of a run: its results, not who it was or what it shipped."""
+    base = state.baseline
+    return CachedRun(
+        computed_at=ctx.started_at,
+        stages={n: s for n, s in state.stages.items() if n not in (SOURCE.name, *LIVE)},
+        evaluation=state.evaluation,
+        data=state.data,
+        model_tests=state.model_tests,
+        gates=list(state.gates),
+        environment=state.environment,
+        params=params,
+        trained=_trained(state),
+        baseline_error=base.error if base is not None else None,
+    )
+
+
+def _reused(ctx: RunContext, state: RunState, cached: CachedRun) -> RunState:
+    """This run's state (its sources) with the cached results and models (already copied
+    into the work directory): what the live stages need to package and deploy."""
+    workdir = ctx.workdir
+    candidate = replace(state.candidate, model=workdir / CANDIDATE_MODEL, model_cached=True)
+    base = state.baseline
+    if base is not None:
+        model = workdir / BASELINE_MODEL
+        base = replace(
+            base,
+            model=model if model.is_file() else base.model,
+            model_cached=True,
+            error=base.error or cached.baseline_error,
+        )
+    evaluation = cached.evaluation
+    if evaluation is not None:
+        predictions = workdir / "predictions.csv"
+        evaluation = evaluation.model_copy(
+            update={"predictions_file": str(predictions) if predictions.is_file() else None}
+        )
+    stages = dict(state.stages)
+    for name in STAGE_NAMES:
+        if name in cached.stages:
+            result = cached.stages[name]
+            if result.status == Status.PASSED:
+                result = result.model_copy(update={"status": Status.CACHED})
+            stages[name] = result.model_copy(update={"seconds": 0.0})
+            ctx.progress.stage_finished(name, stages[name])
+    return replace(
+        state,
+        candidate=candidate,
+        baseline=base,
+        environment=cached.environment,
+        data=cached.data,
+        evaluation=evaluation,
+        model_tests=cached.model_tests,
+        gates=tuple(cached.gates),
+        stages=stages,
     )
 
 
 def _artifacts(ctx: RunContext, state: RunState) -> dict[str, Path]:
     files: dict[str, Path] = {}
     if state.candidate.model:
-        files["models/candidate.skops"] = state.candidate.model
+        files[CANDIDATE_MODEL] = state.candidate.model
     if state.baseline is not None and state.baseline.model and not state.baseline.error:
-        files["models/baseline.skops"] = state.baseline.model
+        files[BASELINE_MODEL] = state.baseline.model
     predictions = ctx.workdir / "predictions.csv"
     if predictions.is_file():
         files["predictions.csv"] = predictions
@@ -271,7 +366,7 @@ def execute(
     config = config or load_config(project)
     check_inputs(project, config)
     executor = choose(config.environment.executor, environ)(options.cache_dir)
-    cache = RunCache(options.cache_dir)
+    cache = RunCache(options.cache_dir, warn=progress.note)
     started = time.perf_counter()
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlci-run-")))
@@ -292,43 +387,25 @@ def execute(
             reused = _reuse_approved(ctx, state, registry, started)
             if reused is not None:
                 return publish(options.out, reused, {})
-        base = state.baseline
-        run_key = RunCache.run_key(
-            state.candidate.source.key or "",
-            base.source.key if base else None,
-            f"{executor.name}:package={options.package}:push={options.push}"
-            f":champion={options.champion}",
-        )
-        hit = None if options.no_cache else cache.run(run_key)
-        if hit is not None:
-            record, folder = hit
-            record = record.model_copy(
-                update={
-                    "cache": record.cache.model_copy(update={"hit": True}),
-                    "trust": options.trust,
-                    "stages": {
-                        **state.stages,
-                        **{n: s for n, s in record.stages.items() if n != "source"},
-                    },
-                }
-            )
-            files = {name: folder / name for name in record.artifacts if (folder / name).is_file()}
-            for name, stage in record.stages.items():
-                progress.stage_finished(
-                    name,
-                    stage
-                    if name == "source"
-                    else stage.model_copy(
-                        update={"status": Status.CACHED} if stage.status == Status.PASSED else {}
-                    ),
-                )
+        run_key = _run_key(ctx, state)
+        # the smoke test replays cases written by evaluate: a run that packages needs them
+        need = (CANDIDATE_MODEL, *((SMOKE_CASES,) if options.package else ()))
+        cached = None if options.no_cache else cache.run(run_key, into=workdir, require=need)
+        if cached is not None:
             progress.note(
-                f"nothing changed since run {record.started_at}: results reused from the cache"
+                f"nothing changed since a run at {cached.computed_at}: results reused from "
+                "the cache"
             )
-            return publish(options.out, record, files)
-        state = run_stages(ctx, state, STAGES)
+            state = _reused(ctx, state, cached)
+            state = run_stages(ctx, state, [stage for stage in STAGES if stage.name in LIVE])
+            info = CacheInfo(hit=True, key=run_key, trained=cached.trained)
+            params = cached.params
+        else:
+            state = run_stages(ctx, state, STAGES)
+            info = CacheInfo(hit=False, key=run_key, trained=_trained(state))
+            params = _params(state)
         report_started = time.perf_counter()
-        record = _record(ctx, state, run_key, started)
+        record = _record(ctx, state, info, params, started)
         files = _artifacts(ctx, state)
         report_stage = StageResult(
             status=Status.PASSED, seconds=round(time.perf_counter() - report_started, 3)
@@ -338,8 +415,10 @@ def execute(
         if record.deployment is not None and record.deployment.pushed and registry is not None:
             record, files = _attest(ctx, state, record, files, registry)
         outcome = publish(options.out, record, files)
-        if not state.errored:
-            cache.store_run(
-                run_key, outcome.record, {n: options.out / n for n in outcome.record.artifacts}
-            )
+        # results that a stage which raised decided are not results; package and deploy,
+        # which a hit runs again anyway, do not count
+        if cached is None and not any(name not in LIVE for name in state.errored):
+            smoke = workdir / SMOKE_CASES
+            extra = {SMOKE_CASES: smoke} if smoke.is_file() else {}
+            cache.store_run(run_key, _cached_run(ctx, state, params), {**files, **extra})
         return outcome

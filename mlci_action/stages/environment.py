@@ -19,7 +19,7 @@ class BuildEnvironment:
     needs: tuple[str, ...] = ("source",)
 
     def run(self, ctx: RunContext, state: RunState) -> StageOutput:
-        cache = RunCache(ctx.options.cache_dir)
+        cache = RunCache(ctx.options.cache_dir, warn=ctx.progress.note)
         candidate = state.candidate
         hosts = HostPool(ctx.workdir / "logs")
         ctx.stack.callback(hosts.close)

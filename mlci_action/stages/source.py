@@ -9,7 +9,7 @@ from pathlib import Path
 from mlci_action import __version__, git
 from mlci_action.config import CONFIG_FILE
 from mlci_action.errors import InputError, StageFailure
-from mlci_action.hashing import tree_digest, value_digest
+from mlci_action.hashing import file_digest, tree_digest, value_digest
 from mlci_action.pipeline import RunContext, RunState, Side, StageOutput
 from mlci_action.record import Source
 
@@ -27,7 +27,12 @@ class SourceStage:
             rel = ""
         candidate_key = value_digest(
             {
-                "tree": tree_digest(project),  # data included: its paths are inside
+                "tree": tree_digest(project),
+                # the data files even when git ignores them (the tree lists what git would track)
+                "data": {
+                    name: file_digest(project / name) if (project / name).is_file() else None
+                    for name in (config.data.train, config.data.test)
+                },
                 "env": ctx.executor.key(project, config),
                 "mlci": __version__,
             }

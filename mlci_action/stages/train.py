@@ -32,15 +32,16 @@ def train_side(ctx: RunContext, side: Side, cache: RunCache) -> Side:
     if side.from_registry:
         return side  # the champion's model came with its image
     key = side.source.key or ""
-    cached = cache.model(key) if key and not ctx.options.no_cache else None
+    folder = ctx.workdir / side.source.role
+    folder.mkdir(parents=True, exist_ok=True)
+    # copied into this run's folder and verified there: what the run uses is what was checked
+    cached = cache.fetch_model(key, folder) if key and not ctx.options.no_cache else None
     if cached is not None:
         return replace(side, model=cached, model_cached=True)
     runtime = side.runtime
     if runtime is None:
         raise StageFailure(f"no environment was prepared for the {side.source.role}")
     training = side.config.training
-    folder = ctx.workdir / side.source.role
-    folder.mkdir(parents=True, exist_ok=True)
     model = folder / "model.skops"
     params = load_params(side.project, side.config)
     params_path = folder / "params.json"
@@ -108,8 +109,9 @@ def train_side(ctx: RunContext, side: Side, cache: RunCache) -> Side:
             log=log,
             timeout=training.timeout,
         )
-    stored = cache.store_model(key, model) if key else model
-    return replace(side, model=stored, model_cached=False)
+    if key:
+        cache.store_model(key, model)  # a copy: the run goes on with the model it trained
+    return replace(side, model=model, model_cached=False)
 
 
 class Train:
@@ -117,7 +119,7 @@ class Train:
     needs: tuple[str, ...] = ("environment",)
 
     def run(self, ctx: RunContext, state: RunState) -> StageOutput:
-        cache = RunCache(ctx.options.cache_dir)
+        cache = RunCache(ctx.options.cache_dir, warn=ctx.progress.note)
         baseline = state.baseline
         usable = baseline is not None and baseline.error is None
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="mlci-train") as pool:

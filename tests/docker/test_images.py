@@ -170,6 +170,47 @@ def test_push_with_auth_then_promote_then_champion_baseline(
     assert "Champion re-evaluated on the current data and tests" in report
 
 
+def test_a_cache_hit_packages_and_pushes_this_commit(image_project, mlci, registry, docker_client):
+    project = image_project()
+    (project / ".gitignore").write_text("__pycache__/\n")  # bytecode is not a change
+    git(project, "add", ".gitignore")
+    git(project, "commit", "--quiet", "-m", "ignore bytecode")
+    config_repo = next(
+        line.split(":", 1)[1].strip()
+        for line in (project / "mlci.yaml").read_text().splitlines()
+        if line.startswith("  image:")
+    )
+    # a run that did not package left no smoke cases: a run that pushes cannot reuse it
+    plain = mlci("run", str(project))
+    assert plain.returncode == 0, plain.stderr
+    first = mlci("run", str(project), "--push", env=registry_env(registry))
+    assert first.returncode == 0, first.stderr
+    assert "results reused" not in first.stderr and read_run(project)["cache"]["hit"] is False
+    first_sha = git(project, "rev-parse", "HEAD")
+
+    # a commit that changes nothing the results depend on: a hit, and still this commit's
+    # image is built, smoke-tested and pushed under this commit's tags
+    git(project, "commit", "--quiet", "--allow-empty", "-m", "nothing changed")
+    sha = git(project, "rev-parse", "HEAD")
+    second = mlci("run", str(project), "--push", env=registry_env(registry))
+    assert second.returncode == 0, second.stderr
+    assert "results reused from the cache" in second.stderr
+    run = read_run(project)
+    assert run["cache"]["hit"] is True and run["candidate"]["sha"] == sha
+    assert run["stages"]["train"]["status"] == "cached"
+    assert run["stages"]["package"]["status"] == run["stages"]["deploy"]["status"] == "passed"
+    assert run["smoke_test"]["rows"] > 0 and run["smoke_test"]["mismatches"] == 0
+    deployment = run["deployment"]
+    assert deployment["pushed"] is True and deployment["tags"] == [sha, sha[:12], "latest"]
+    assert registry_tags(registry, config_repo) == sorted(
+        [first_sha, first_sha[:12], sha, sha[:12], "latest"]
+    )
+    labels = docker_client.images.get(run["image"]["tag"]).labels
+    assert labels["org.opencontainers.image.revision"] == sha
+    report = (project / ".mlci" / "out" / "report.md").read_text()
+    assert deployment["digest"] in report and "reused from cache" in report
+
+
 def test_champion_needs_a_registry(image_project, mlci):
     project = image_project(with_registry=False)
     done = mlci("run", str(project), "--champion", env={"MLCI_EXECUTOR": "docker"})
