@@ -201,8 +201,22 @@ def test_pull_request_twice_then_approval_pushes(action_repo, gh, registry, dock
     assert own.ok, own.describe()
     assert "push decision: no" in own.output and registry_tags(registry, image) == []
 
-    # a writer's approval ships the image, with its labels
+    # a stale approval ships nothing: carol approves A, the author pushes B, a reader approves
     gh.set_permission("carol", "write")
+    approved_a = git(repo, "rev-parse", "HEAD")
+    gh.add_review(7, "carol", "APPROVED", commit_id=approved_a)
+    change(repo, "C: 0.25", "C: 0.3")
+    head_b = git(repo, "rev-parse", "HEAD")
+    gh.set_permission("eve", "read")
+    payload = pr_payload(repo, gh, review="approved")
+    gh.add_review(7, "eve", "APPROVED")
+    stale = act(repo, gh, registry, "pull_request_review", payload)
+    assert stale.ok, stale.describe()
+    assert "push decision: no" in stale.output
+    assert f"carol approved {approved_a[:12]}, not the head {head_b[:12]}" in stale.output
+    assert registry_tags(registry, image) == []
+
+    # a writer's approval of the head ships the image, with its labels
     gh.add_review(7, "carol", "APPROVED")
     approved = act(
         repo, gh, registry, "pull_request_review", pr_payload(repo, gh, review="approved")
