@@ -48,6 +48,8 @@ class Options:
     event: only the default branch (or deploy.policy.on_push_to) moves them."""
     extra_tags: tuple[str, ...] = ()
     """Immutable tags beside the commit's, e.g. ``pr-7`` for an approved pull request."""
+    base_name: str | None = None
+    """How the report names the git baseline (the PR's base branch), when ``base`` is a sha."""
     registry_tag: str | None = None
     """The registry tag whose image is the baseline (None: deploy.champion_tag); on a push to
     the default branch, the moving tag: the model behind it now."""

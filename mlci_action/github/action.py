@@ -443,6 +443,9 @@ def _main(workflow: Workflow, environ: Mapping[str, str]) -> int:
         if environ.get("MLCI_CACHE_DIR")
         else default_cache_dir(),
         base=None if champion else _baseline(inputs, event, project, config),
+        base_name=event.pull_request.base_ref
+        if event.pull_request is not None and not inputs.baseline
+        else None,
         package=decision.push and not champion,
         push=decision.push and not champion,
         champion=champion,

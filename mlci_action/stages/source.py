@@ -97,7 +97,8 @@ class SourceStage:
             }
         )
         baseline = Side(
-            source=Source(role="baseline", ref=ref, sha=base_sha, key=key),
+            # named as a reviewer knows it (``main``), not by the bare sha the action resolved
+            source=Source(role="baseline", ref=ctx.options.base_name or ref, sha=base_sha, key=key),
             project=Path(rel),  # relative until the environment stage checks it out
             config=config,
             error=None if tree is not None else f"{rel or '.'} does not exist at {ref}",

@@ -287,6 +287,27 @@ def test_pull_request_twice_then_approval_pushes(action_repo, gh, registry, dock
         f"{repository}:latest", auth_config=registry.auth_config
     )["Descriptor"]["digest"]
     assert digest_of_latest == approved_digest
+    [staging] = [d for d in gh.state.deployments.values() if d.environment == "staging"]
+    assert staging.sha == merge and staging.payload["digest"] == approved_digest
+    assert gh.deployment_states(staging.id)[0] == "success"
+
+    # and on to production by a manual promote of that digest, recorded as a Deployment too
+    gh.set_permission("dave", "write")
+    promote = act(
+        repo,
+        gh,
+        registry,
+        "workflow_dispatch",
+        {
+            "inputs": {"action": "promote", "digest": approved_digest, "tag": "production"},
+            "ref": "refs/heads/main",
+        },
+        actor="dave",
+    )
+    assert promote.ok, promote.describe()
+    [production] = [d for d in gh.state.deployments.values() if d.environment == "production"]
+    assert production.payload["digest"] == approved_digest
+    assert gh.deployment_states(production.id)[0] == "success"
     gh.assert_clean()
 
 

@@ -110,6 +110,8 @@ def test_pull_request_comment_is_sticky_and_check_matches(pr_repo, gh, tmp_path,
     assert log.count(TOKEN) == 1  # only inside the add-mask command, which the runner hides
     [comment] = gh.comments_on(7)
     first_id, first_body = comment.id, comment.body
+    base = payload["pull_request"]["base"]["sha"]
+    assert f"Baseline: main @ `{base[:12]}`" in comment.body  # by name and sha, not a bare sha
     assert (
         comment.body.startswith("<!-- mlci:breast-cancer -->") and "| accuracy ↑ |" in comment.body
     )
