@@ -24,15 +24,6 @@ def gh() -> Iterator[GitHubDouble]:
         yield double
 
 
-@pytest.fixture
-def api(gh: GitHubDouble) -> Iterator[GitHubAPI]:
-    client = GitHubAPI(
-        TOKEN, REPO, base_url=gh.url, seconds_between_requests=0, seconds_between_writes=0
-    )
-    yield client
-    client.close()
-
-
 def test_two_upserts_leave_one_comment_with_the_latest_body(gh, api):
     first = api.upsert_comment(7, MARKER, f"{MARKER}\nfirst run")
     second = api.upsert_comment(7, MARKER, f"{MARKER}\nsecond run")

@@ -32,15 +32,6 @@ def gh() -> Iterator[GitHubDouble]:
         yield double
 
 
-@pytest.fixture
-def api(gh: GitHubDouble) -> Iterator[GitHubAPI]:
-    client = GitHubAPI(
-        TOKEN, REPO, base_url=gh.url, seconds_between_requests=0, seconds_between_writes=0
-    )
-    yield client
-    client.close()
-
-
 def review_event(head: str, reviewer: str, author: str = "alice") -> Event:
     """A pull_request_review event whose review approved; its payload names the head."""
     return Event(

@@ -25,15 +25,6 @@ def gh() -> Iterator[GitHubDouble]:
         yield double
 
 
-@pytest.fixture
-def api(gh: GitHubDouble) -> Iterator[GitHubAPI]:
-    client = GitHubAPI(
-        TOKEN, REPO, base_url=gh.url, seconds_between_requests=0, seconds_between_writes=0
-    )
-    yield client
-    client.close()
-
-
 def deploy(api: GitHubAPI, sha: str, digest: str, state="success", environment="production"):
     """What mlci does after a push: a deployment of the image, then its outcome."""
     deployment_id = api.create_deployment(
