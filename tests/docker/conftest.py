@@ -100,8 +100,11 @@ def registry() -> Registry:
 @pytest.fixture(scope="session", autouse=True)
 def remove_test_images() -> Iterator[None]:
     """Serving images and registry tags made by the tests go at the end of the session
-    (environment images stay: they are the build cache the next session reuses)."""
+    (environment images stay: they are the build cache the next session reuses).
+    MLCI_TEST_KEEP_IMAGES=1 keeps them: for test sessions run side by side on one engine."""
     yield
+    if os.environ.get("MLCI_TEST_KEEP_IMAGES"):
+        return
     try:
         import docker
 
