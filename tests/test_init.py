@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -137,7 +138,9 @@ def test_regression_gates_and_ordered_categories(tmp_path, capsys):
     assert columns["condition"]["isin"] == sorted(train["condition"].unique())
     assert columns["garden"] == {"dtype": "str", "nullable": True, "isin": ["no", "yes"]}
     assert isinstance(columns["rooms"]["in_range"]["min_value"], int)
-    assert columns["price"]["in_range"]["max_value"] > max(train["price"].max(), test["price"].max())
+    assert columns["price"]["in_range"]["max_value"] > max(
+        train["price"].max(), test["price"].max()
+    )
     assert_validates(dataset, capsys)
 
 

@@ -135,6 +135,8 @@ def _ignore_mlci(project: Path, console: Console) -> list[str]:
 
 def _print_next(project: Path, files: list[str], console: Console) -> None:
     where = os.path.relpath(project)
+    if where.startswith(".."):
+        where = str(project)
     at = "" if where == "." else f" {shlex.quote(where)}"
     git = "git" if where == "." else f"git -C {shlex.quote(where)}"
     paths = " ".join(shlex.quote(f) for f in dict.fromkeys(files))

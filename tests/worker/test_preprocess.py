@@ -73,6 +73,33 @@ def test_a_text_column_all_missing_in_a_batch_still_predicts(tmp_path):
     assert rows["sex"].dtype == "float64" and len(model.predict(rows)) == 3
 
 
+def test_serving_takes_the_raw_columns_init_declared(tmp_path, capsys):
+    from mlci_action.cli import main
+    from mlci_action.serving.features import frame_from_records, validate
+    from mlci_action.serving.model import ServingConfig, load
+
+    dataset = penguins(tmp_path / "p")
+    assert main(dataset.init_args()) == 0, capsys.readouterr().err
+    path = train(dataset, "sklearn.ensemble.HistGradientBoostingClassifier")
+    served = load(
+        ServingConfig(
+            model_path=path,
+            name="penguins",
+            schema={"kind": "yaml", "path": "schema.yaml"},
+            project_dir=dataset.project,
+            target=dataset.target,
+        )
+    )
+    assert {f.name: f.datatype for f in served.features}["island"] == "BYTES"
+    test = pd.read_csv(dataset.test_path).drop(columns=dataset.target).head(3)
+    records = test.astype(object).where(test.notna(), None).to_dict("records")
+    records[0]["sex"] = records[1]["bill_length_mm"] = None
+    frame = validate(frame_from_records(records, served.features), served.schema)
+    prediction = served.predict(frame)
+    assert len(prediction.labels) == 3 and prediction.proba is not None
+    assert set(prediction.labels) <= {"Adelie", "Chinstrap", "Gentoo"}
+
+
 def test_numeric_data_without_gaps_gets_the_bare_estimator(tmp_path):
     dataset = houses(tmp_path / "h")
     frame = pd.read_csv(dataset.train_path).select_dtypes("number")
