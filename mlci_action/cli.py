@@ -92,6 +92,13 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--target", required=True, help="the column to predict")
     init.add_argument("--task", choices=["classification", "regression"], help="default: inferred")
     init.add_argument("--name", help="model name (default: the directory name)")
+    init.add_argument(
+        "--command",
+        dest="training_command",
+        metavar="COMMAND",
+        help="the training command (default: `python train.py` if there is a train.py; "
+        "without one, mlci fits a scikit-learn estimator)",
+    )
     init.add_argument("--force", action="store_true", help="overwrite existing files")
     init.add_argument(
         "--workflow",

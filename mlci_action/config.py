@@ -36,6 +36,9 @@ class TargetCheck(_Model):
     max_shift: Annotated[float, Field(ge=0, le=1)] = 0.25
     """Largest train/test shift of the target: total variation distance of the class shares
     (classification) or the KS statistic (regression)."""
+    max_baseline_shift: Annotated[float, Field(ge=0, le=1)] = 0.1
+    """Largest shift of the training target between the baseline and the candidate (same
+    measures as max_shift); checked in a comparison."""
 
 
 class DriftCheck(_Model):
@@ -48,10 +51,39 @@ class DriftCheck(_Model):
     """Drift is reported as a warning unless this is true."""
 
 
+class ColumnsCheck(_Model):
+    enabled: bool = True
+    strict: bool = True
+    """Train and test must have the same columns; false reports a difference as a warning."""
+
+
+class DuplicatesCheck(_Model):
+    enabled: bool = True
+    max_share: Annotated[float, Field(ge=0, le=1)] = 0.0
+    """Largest share of a split's rows that are exact duplicates of another row of it."""
+
+
+class CategoriesCheck(_Model):
+    enabled: bool = True
+    max_rows: Annotated[int, Field(ge=0)] = 0
+    """How many rows of train or test may hold a category that appears in only one file."""
+    max_levels: Annotated[int, Field(ge=1)] = 50
+    """Columns with more distinct values than this are not treated as categorical."""
+
+
+class ConstantCheck(_Model):
+    enabled: bool = True
+    """A feature column with a single value (NaN included) in the training file fails."""
+
+
 class DataChecks(_Model):
     leakage: LeakageCheck = LeakageCheck()
     target: TargetCheck = TargetCheck()
     drift: DriftCheck = DriftCheck()
+    columns: ColumnsCheck = ColumnsCheck()
+    duplicates: DuplicatesCheck = DuplicatesCheck()
+    categories: CategoriesCheck = CategoriesCheck()
+    constant: ConstantCheck = ConstantCheck()
 
 
 class Data(_Model):
@@ -110,6 +142,10 @@ class Training(_Model):
     """A command that writes a skops model file to ``$MLCI_MODEL_PATH`` (also ``{model}``)."""
     estimator: str | None = None
     """Or: a scikit-learn estimator by import path, e.g. sklearn.linear_model.Ridge."""
+    preprocess: Literal["auto", "none"] = "auto"
+    """With ``estimator``: auto fits it in a Pipeline that one-hot encodes non-numeric columns
+    and imputes numeric ones (when the train file needs either), so the model takes the raw
+    columns; none fits the bare estimator."""
     params: dict[str, Any] = Field(default_factory=dict)
     params_file: str | None = None
     """A YAML or JSON file of training parameters, shown in the params diff."""
@@ -136,6 +172,9 @@ class Bootstrap(_Model):
 class Evaluation(_Model):
     task: Task
     metrics: list[str] = Field(default_factory=list)
+    positive_class: str | int | bool | None = None
+    """Binary classification: the positive class of every binary metric (default: the label
+    named 1/yes/true/positive)."""
     bootstrap: Bootstrap = Bootstrap()
     trusted_types: list[str] = Field(default_factory=list)
     """Exact names (classes or functions) beyond mlci's allow-list that a model file may hold

@@ -33,6 +33,13 @@ _SPECS = [
     MetricSpec("recall", "classification", True),
     MetricSpec("recall_macro", "classification", True),
     MetricSpec("roc_auc", "classification", True, "proba"),
+    MetricSpec(
+        "average_precision",
+        "classification",
+        True,
+        "proba",
+        description="area under the precision-recall curve of the positive class",
+    ),
     MetricSpec("roc_auc_ovr", "classification", True, "proba"),
     MetricSpec("log_loss", "classification", False, "proba"),
     MetricSpec("brier_score", "classification", False, "proba"),

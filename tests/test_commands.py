@@ -54,7 +54,7 @@ def test_init_scaffolds_a_config_and_schema_that_validate(tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     config = load_config(project)
     assert config.name == "my-model" and config.evaluation.task == "regression"
-    assert config.training.estimator == "sklearn.linear_model.Ridge"
+    assert config.training.estimator == "sklearn.ensemble.HistGradientBoostingRegressor"
     schema = yaml.safe_load((project / "schema.yaml").read_text())
     assert "progression" in schema["columns"] and "index" not in schema
     assert (project / "requirements.txt").is_file()

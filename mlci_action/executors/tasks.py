@@ -72,6 +72,7 @@ class TrainEstimator(TaskRequest):
     train_path: In
     target: str
     estimator: str
+    preprocess: Literal["auto", "none"] = "auto"
     params: dict[str, Any] = {}
     seed: int = 42
     model_path: Out

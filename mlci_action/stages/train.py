@@ -100,6 +100,7 @@ def train_side(ctx: RunContext, side: Side, cache: RunCache) -> Side:
                 train_path=str((side.project / side.config.data.train).resolve()),
                 target=side.config.data.target,
                 estimator=training.estimator or "",
+                preprocess=training.preprocess,
                 params=params,
                 seed=training.seed,
                 model_path=str(model),

@@ -1,4 +1,8 @@
-"""Worker task "train-estimator": fit ``training.estimator`` on the train file, save it with skops."""
+"""Worker task "train-estimator": fit ``training.estimator`` on the train file, save it with skops.
+
+With ``training.preprocess: auto`` the estimator is fitted inside the Pipeline of
+:mod:`mlci_action.worker.preprocess` when the train file has text or missing values.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 from mlci_action.errors import InputError, StageFailure
 from mlci_action.worker.frames import read_table, split_xy
 from mlci_action.worker.modelio import save_model
+from mlci_action.worker.preprocess import needs_preprocessing, with_preprocessing
 
 _IMPORT_HINT = (
     "give the full import path of an estimator class, e.g. sklearn.ensemble.RandomForestClassifier; "
@@ -29,6 +34,8 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     features, target = split_xy(
         read_table(train_path, what="train file"), request["target"], train_path
     )
+    if request.get("preprocess", "auto") == "auto" and needs_preprocessing(features):
+        model = with_preprocessing(model, features)
     _fit(model, features, target, path)
     saved = save_model(model, request["model_path"])
     return {"model_path": str(saved), "rows": len(features), "estimator": str(model)}
@@ -93,7 +100,8 @@ def _fit(model: Any, features: Any, target: Any, path: str) -> None:
         raise StageFailure(
             f"fitting {path} on the train file failed: {exc.__class__.__name__}: {exc}",
             hint="the estimator gets every column of the train file except the target; "
-            "encode text columns first, or train with training.command and a Pipeline",
+            "training.preprocess: auto encodes text and imputes missing values, or train with "
+            "training.command and a Pipeline of your own",
         ) from None
 
 
