@@ -34,7 +34,8 @@ class Columns:
 def categorical_columns(
     left: Table, right: Table, target: str, task: str, limits: CategoriesCheck
 ) -> Columns:
-    compared, skipped = [], []
+    compared: list[str] = []
+    skipped: list[str] = []
     for column in left.frame.columns:
         if column not in right.frame.columns:
             continue
@@ -125,7 +126,10 @@ def _only_in(side: Table, other: Table, column: str, check: str) -> list[CheckFa
             check=check,
             column=column,
             count=count,
-            examples=[f"{where}: {show(value)}" for where, value in zip(side.where(at), shown)],
+            examples=[
+                f"{where}: {show(value)}"
+                for where, value in zip(side.where(at), shown, strict=True)
+            ],
             file=side.name,
         )
     ]

@@ -46,7 +46,9 @@ def drift_checks(
         return [note(True, "data unchanged")]
     if baseline.table is None:
         # drift is advisory: a baseline without usable data is no reason to stop the run
-        return [note(False, f"drift not checked: {baseline.problem}", level="warning", setting=None)]
+        return [
+            note(False, f"drift not checked: {baseline.problem}", level="warning", setting=None)
+        ]
     old_frame, new_frame = baseline.table.frame, candidate.frame
     before = [column for column in old_frame.columns if column != target]
     after = [column for column in new_frame.columns if column != target]

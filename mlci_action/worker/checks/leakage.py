@@ -40,7 +40,10 @@ def leakage_check(train: Table, test: Table, limits: LeakageCheck) -> DataCheck:
         examples = [
             f"{here} = {train.name} {there}: {show_row(values)}"
             for here, there, values in zip(
-                test.where(rows), train.where(twins), right.iloc[rows].itertuples(index=False)
+                test.where(rows),
+                train.where(twins),
+                right.iloc[rows].itertuples(index=False),
+                strict=True,
             )
         ]
         failures.append(

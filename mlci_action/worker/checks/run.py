@@ -58,14 +58,20 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         columns = categorical_columns(train, test, target, task, settings.categories)
         # the target's test-only classes are the target check's unseen classes
         skip = [target] if settings.target.enabled and task != "regression" else []
-        checks.append(categories_check(train, test, columns, settings.categories, skip_test_only=skip))
+        checks.append(
+            categories_check(train, test, columns, settings.categories, skip_test_only=skip)
+        )
     if settings.target.enabled:
         checks.extend(target_checks(train, test, target, task, settings.target))
     baseline_path = request.get("baseline_train_path")
     if baseline_path and (
         settings.drift.enabled or settings.categories.enabled or settings.target.enabled
     ):
-        checks.extend(_comparisons(load_baseline(project / baseline_path, train), train, target, task, settings))
+        checks.extend(
+            _comparisons(
+                load_baseline(project / baseline_path, train), train, target, task, settings
+            )
+        )
 
     return DataReport(
         passed=all(check.passed for check in checks if check.severity == "error"),

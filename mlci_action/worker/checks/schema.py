@@ -118,7 +118,10 @@ def _cell_examples(group: pd.DataFrame, table: Table) -> list[str]:
     at_rows = group[group["index"].notna()].head(EXAMPLES)
     if len(at_rows):
         places = table.where(at_rows["index"].to_numpy())
-        return [f"{place}: {show(value)}" for place, value in zip(places, at_rows["failure_case"])]
+        return [
+            f"{place}: {show(value)}"
+            for place, value in zip(places, at_rows["failure_case"], strict=True)
+        ]
     values = group["failure_case"]
     try:
         distinct = values.drop_duplicates().head(EXAMPLES)

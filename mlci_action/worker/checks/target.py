@@ -28,7 +28,10 @@ _SETTINGS = "data.checks.target"
 def target_checks(
     train: Table, test: Table, target: str, task: str, limits: TargetCheck
 ) -> list[DataCheck]:
-    checks = [_missing(table, target, dataset, limits) for table, dataset in ((train, "train"), (test, "test"))]
+    checks = [
+        _missing(table, target, dataset, limits)
+        for table, dataset in ((train, "train"), (test, "test"))
+    ]
     y_train, y_test = train.frame[target].dropna(), test.frame[target].dropna()
     if task == "regression":
         for y, table in ((y_train, train), (y_test, test)):
@@ -97,8 +100,7 @@ def baseline_shift_check(
     )
     detail = (
         f"total variation distance of the class shares {distance:.3f} between the baseline's "
-        f"and {train.name}"
-        + ("" if passed else f"; largest change {moved[0]}")
+        f"and {train.name}" + ("" if passed else f"; largest change {moved[0]}")
     )
     return result(passed, detail, distance, failures=failures)
 
@@ -190,7 +192,7 @@ def _class_checks(
                 count=unseen_rows,
                 examples=[
                     f"{where}: {show(value)}"
-                    for where, value in zip(test_table.where(at), test_all.iloc[at])
+                    for where, value in zip(test_table.where(at), test_all.iloc[at], strict=True)
                 ],
                 file=test_table.name,
             )
