@@ -115,7 +115,11 @@ def baseline_categories_check(
 
 def _only_in(side: Table, other: Table, column: str, check: str) -> list[CheckFailure]:
     values, known = _comparable(side.frame[column], other.frame[column])
-    alone = (values.notna() & ~values.isin(known.dropna().unique())).to_numpy()
+    # the few distinct values first; the rows are scanned only for a value the other lacks
+    only = pd.Index(pd.unique(values.dropna())).difference(pd.Index(pd.unique(known.dropna())))
+    if only.empty:
+        return []
+    alone = values.isin(only).to_numpy()
     count = int(alone.sum())
     if not count:
         return []

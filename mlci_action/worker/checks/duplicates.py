@@ -14,7 +14,7 @@ SETTING = "data.checks.duplicates.max_share"
 
 
 def duplicates_check(table: Table, dataset: str, limits: DuplicatesCheck) -> DataCheck:
-    hashes = pd.util.hash_pandas_object(table.frame, index=False).to_numpy()
+    hashes = table.row_hashes
     repeat = pd.Index(hashes).duplicated(keep="first")
     count = int(repeat.sum())
     share = count / len(hashes) if len(hashes) else 0.0

@@ -41,6 +41,11 @@ class Table:
         return READERS.get(self.path.suffix.lower()) in ("csv", "tsv")
 
     @cached_property
+    def row_hashes(self) -> np.ndarray:
+        """One 64-bit hash per row, of every column: equal rows hash equal."""
+        return pd.util.hash_pandas_object(self.frame, index=False).to_numpy()
+
+    @cached_property
     def lines(self) -> np.ndarray | None:
         """The line each data row starts on, or None when the rows cannot be told apart by line
         (not a text file, or one whose records pandas split differently)."""
