@@ -41,7 +41,7 @@ def test_clean_data_passes(tmp_path: Path, schema: dict[str, Any]) -> None:
         "target",
         "drift",
     }
-    # every check says which setting tunes it, but the note on an unreadable baseline
+    # every check says which setting tunes it
     assert all(check["setting"] for check in report["checks"])
     assert [c["dataset"] for c in find(report, "schema")] == ["train", "test"]
 
