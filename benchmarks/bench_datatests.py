@@ -34,7 +34,8 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from mlci_action.worker.datatests import schema_check
+from mlci_action.worker.checks.schema import schema_check
+from mlci_action.worker.checks.table import Table
 
 NUMERIC = 16
 CATEGORICAL = 4
@@ -129,26 +130,27 @@ def run_worker(directory: Path) -> dict[str, Any]:
 
 
 def time_schema_check(schema: pa.DataFrameSchema, path: Path) -> list[tuple[str, float]]:
-    train = pd.read_csv(path)  # with the dtypes the worker sees
-    rows = len(train)
-    dirty = train.copy()
+    frame = pd.read_csv(path)  # with the dtypes the worker sees
+    rows = len(frame)
+    dirty = frame.copy()
     bad = np.random.default_rng(4).choice(rows, size=max(rows // 100, 1), replace=False)
     dirty.loc[bad, "num_00"] = 1e6
     dirty.loc[bad, "cat_0"] = "unknown"
-    failures = schema_check(schema, dirty, "train", "schema.yaml").failures
+    clean, broken = Table(frame, path, path.name), Table(dirty, path, path.name)
+    failures = schema_check(schema, broken, "train", "schema.yaml").failures
     assert sum(failure.count for failure in failures) == 2 * len(bad), failures
     return [
         (
             "pandera `validate(lazy=True)` alone, clean",
-            best_of(lambda: pandera_only(schema, train)),
+            best_of(lambda: pandera_only(schema, frame)),
         ),
         (
             "schema check (validate + grouping), clean",
-            best_of(lambda: schema_check(schema, train, "train", "schema.yaml")),
+            best_of(lambda: schema_check(schema, clean, "train", "schema.yaml")),
         ),
         (
             "schema check, 1 % of rows bad in 2 columns",
-            best_of(lambda: schema_check(schema, dirty, "train", "schema.yaml")),
+            best_of(lambda: schema_check(schema, broken, "train", "schema.yaml")),
         ),
     ]
 

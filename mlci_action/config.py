@@ -37,8 +37,8 @@ class TargetCheck(_Model):
     """Largest train/test shift of the target: total variation distance of the class shares
     (classification) or the KS statistic (regression)."""
     max_baseline_shift: Annotated[float, Field(ge=0, le=1)] = 0.1
-    """Largest shift of the training target between the baseline and the candidate (same
-    measures as max_shift); checked in a comparison."""
+    """Largest shift of the target between the baseline's and the candidate's training data
+    (in a comparison), measured as max_shift is."""
 
 
 class DriftCheck(_Model):
@@ -54,29 +54,34 @@ class DriftCheck(_Model):
 class ColumnsCheck(_Model):
     enabled: bool = True
     strict: bool = True
-    """Train and test must have the same columns; false reports a difference as a warning."""
+    """The train and test files must have the same columns; false: a difference is a warning."""
 
 
 class DuplicatesCheck(_Model):
     enabled: bool = True
     max_share: Annotated[float, Field(ge=0, le=1)] = 0.0
-    """Largest share of a split's rows that are exact duplicates of another row of it."""
+    """Largest share of a file's rows that may repeat an earlier row of the same file exactly."""
 
 
 class CategoriesCheck(_Model):
     enabled: bool = True
     max_rows: Annotated[int, Field(ge=0)] = 0
-    """How many rows of train or test may hold a category that appears in only one file."""
+    """How many rows may hold a category (of a text, category or boolean column, or a class of
+    the target) that the other file never has."""
     max_levels: Annotated[int, Field(ge=1)] = 50
-    """Columns with more distinct values than this are not treated as categorical."""
+    """Columns with more distinct values than this are not categorical (IDs, free text)."""
 
 
 class ConstantCheck(_Model):
     enabled: bool = True
-    """A feature column with a single value (NaN included) in the training file fails."""
+    """A feature column with one value in every training row (missing included) fails."""
 
 
 class DataChecks(_Model):
+    columns: ColumnsCheck = ColumnsCheck()
+    duplicates: DuplicatesCheck = DuplicatesCheck()
+    categories: CategoriesCheck = CategoriesCheck()
+    constant: ConstantCheck = ConstantCheck()
     leakage: LeakageCheck = LeakageCheck()
     target: TargetCheck = TargetCheck()
     drift: DriftCheck = DriftCheck()

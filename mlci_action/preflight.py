@@ -35,6 +35,7 @@ def check_data_file(project: Path, name: str, key: str, target: str) -> None:
                     handle, delimiter="\t" if path.suffix.lower() == ".tsv" else ","
                 )
                 header = next(reader, [])
+                has_rows = any(row for row in reader)  # stops at the first non-empty row
         except UnicodeDecodeError:
             raise InputError(
                 f"{path}: data file is not UTF-8 text", hint="save it as UTF-8 CSV"
@@ -49,6 +50,11 @@ def check_data_file(project: Path, name: str, key: str, target: str) -> None:
                 f"none of its {len(header)} columns is named {target!r}",
                 hint=f"set {_where('data.target')} to the target column's name as line 1 of "
                 f"{name} spells it{_did_you_mean(target, header)}",
+            )
+        if not has_rows:
+            raise InputError(
+                f"{path}: data file has a header but no data rows",
+                hint=f"export the data again with its rows, or fix {_where(key)}",
             )
 
 

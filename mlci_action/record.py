@@ -50,11 +50,17 @@ class CheckFailure(Record):
     column: str | None = None
     count: int
     examples: list[str] = Field(default_factory=list)
+    """The first few cases, e.g. ``line 14: 'Adelie '`` (a CSV's line numbers: the header is
+    line 1; Parquet: ``row 13``, counted from 1)."""
+    file: str | None = None
+    """The data file the examples' line numbers refer to, as mlci.yaml names it."""
 
 
 class DataCheck(Record):
     name: str
-    kind: Literal["schema", "leakage", "target", "drift"]
+    kind: Literal[
+        "schema", "columns", "duplicates", "categories", "constant", "leakage", "target", "drift"
+    ]
     dataset: str
     """train, test, or train→test / baseline→candidate for comparisons."""
     passed: bool
@@ -64,6 +70,15 @@ class DataCheck(Record):
     statistic: float | None = None
     threshold: float | None = None
     failures: list[CheckFailure] = Field(default_factory=list)
+    setting: str | None = None
+    """The mlci.yaml key that tunes this check, e.g. ``data.checks.leakage.max_rows``."""
+
+    @property
+    def outcome(self) -> Literal["failed", "warning", "passed"]:
+        """A check that did not pass is a failure, or a warning when its severity says so."""
+        if self.passed:
+            return "passed"
+        return "failed" if self.severity == "error" else "warning"
 
 
 class DataReport(Record):
@@ -71,6 +86,29 @@ class DataReport(Record):
     rows: dict[str, int] = Field(default_factory=dict)
     checks: list[DataCheck] = Field(default_factory=list)
     seconds: float = 0.0
+
+    @property
+    def failed_checks(self) -> list[DataCheck]:
+        return [check for check in self.checks if check.outcome == "failed"]
+
+    @property
+    def warned_checks(self) -> list[DataCheck]:
+        return [check for check in self.checks if check.outcome == "warning"]
+
+    @property
+    def passed_checks(self) -> list[DataCheck]:
+        return [check for check in self.checks if check.outcome == "passed"]
+
+    @property
+    def tally(self) -> str:
+        """The one count of the checks that the stage, the report and the terminal show, e.g.
+        ``12 data checks: 1 failed, 2 warnings, 9 passed`` (a warning is not a pass)."""
+        failed, warned = len(self.failed_checks), len(self.warned_checks)
+        parts = [f"{failed} failed"] if failed else []
+        parts += [f"{warned} warning{'s' if warned != 1 else ''}"] if warned else []
+        parts.append(f"{len(self.passed_checks)} passed")
+        total = len(self.checks)
+        return f"{total} data check{'s' if total != 1 else ''}: {', '.join(parts)}"
 
 
 class MetricResult(Record):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from mlci_action.record import (
     CacheInfo,
     CheckFailure,
@@ -129,3 +131,85 @@ def test_limit_keeps_headline_and_metrics_table():
     assert len(text) <= 65_536
     assert text.startswith("<!-- mlci:demo -->")
     assert "| accuracy ↑ |" in text and "left out to fit" in text
+
+
+def _data_section(text: str) -> str:
+    return text.split("### Data checks")[1].split("### Model tests")[0]
+
+
+def _cells(row: str) -> int:
+    """The cells of a markdown table row: its pipes that are not escaped, less one."""
+    return len(re.findall(r"(?<!\\)\|", row)) - 1
+
+
+def data_report(evil: str = "") -> DataReport:
+    def check(name: str, passed: bool, severity: str = "error", **more) -> DataCheck:
+        return DataCheck(
+            name=name + evil,
+            kind="categories",
+            dataset="train" + evil,
+            passed=passed,
+            severity=severity,
+            detail="detail " + evil,
+            column="colour" + evil,
+            **more,
+        )
+
+    return DataReport(
+        passed=False,
+        rows={"train": 200, "test": 50},
+        checks=[
+            check("constant", True),
+            check(
+                "categories",
+                False,
+                setting="data.checks.categories.max_rows" + evil,
+                statistic=2.0,
+                threshold=0.0,
+                failures=[
+                    CheckFailure(
+                        check="not_in_test" + evil,
+                        column="species" + evil,
+                        count=2,
+                        examples=["line 14: 'bb'" + evil, "line 79: 'bb'\n</details>" + evil],
+                        file="data/train.csv" + evil,
+                    )
+                ],
+            ),
+            check("drift", False, severity="warning"),
+            check("leakage", True),
+        ],
+    )
+
+
+def test_the_data_section_lists_every_check_failures_first_passes_collapsed():
+    data = data_report()
+    text = render_markdown(record(data=data))
+    section = _data_section(text)
+
+    assert section.startswith(": ❌ 4 data checks: 1 failed, 1 warning, 2 passed")
+    assert data.tally in text  # the one count, as the stage and the summary line say it
+    failed, warnings, passed = (
+        section.index("**Failed**"),
+        section.index("**Warnings**"),
+        section.index("<details><summary>Passed (2)</summary>"),
+    )
+    assert failed < warnings < passed
+    icons = {"passed": "✅", "failed": "❌", "warning": "⚠️"}
+    for c in data.checks:
+        assert f"| {icons[c.outcome]} {md(c.name)} |" in section
+    assert "line 14&#58; 'bb'; line 79&#58; 'bb'" in section  # the lines of the failing cases
+    assert "categories on train (tune: data\\.checks\\.categories\\.max\\_rows):" in section
+    assert "| data/train\\.csv | species | not\\_in\\_test | 2 |" in section
+
+
+def test_values_from_the_data_cannot_break_out_of_the_tables_or_the_details_block():
+    text = render_markdown(record(data=data_report(evil=EVIL)))
+    section = _data_section(text)
+
+    assert "<img" not in section and "@octocat" not in section
+    assert section.count("<details>") == section.count("</details>") == 1
+    rows = [row for row in section.splitlines() if row.startswith("|")]
+    assert rows
+    for row in rows:  # each table keeps its columns: 4 for checks, 5 for failing cases
+        assert _cells(row) in (4, 5), row

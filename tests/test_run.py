@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from mlci_action.record import DataReport
 from tests.conftest import git
 
 
@@ -70,6 +71,11 @@ def test_change_against_baseline_passes_with_full_record(make_project, mlci):
     assert report.startswith("## ✅ mlci · breast\\-cancer: pass")
     assert "| accuracy ↑ |" in report and "```mermaid" in report
     assert "### Data checks: ✅" in report and "### Model tests: ✅ 5 passed" in report
+    # one count of the data checks: the stage, the summary line and the report agree
+    tally = DataReport.model_validate(run["data"]).tally
+    assert tally.endswith(f"{len(run['data']['checks'])} passed")
+    assert run["stages"]["data_tests"]["reason"] == tally
+    assert tally in run["summary"] and f"### Data checks: ✅ {tally}" in report
     assert "report:" in done.stderr and "accuracy" in done.stderr  # the terminal summary table
 
     # unchanged: everything comes from the cache, and the report says so
@@ -256,6 +262,12 @@ def untouched(project: Path) -> bool:
         ),
         (lambda p: (p / "data" / "train.csv").write_text(""), ["train.csv: data file is empty"]),
         (
+            lambda p: (p / "data" / "test.csv").write_text(
+                (p / "data" / "test.csv").read_text().splitlines()[0] + "\n\n"
+            ),
+            ["test.csv: data file has a header but no data rows", "data.test"],
+        ),
+        (
             lambda p: (p / "data" / "train.csv").write_text(
                 (p / "data" / "train.csv").read_text().replace("diagnosis", "label")
             ),
@@ -277,6 +289,7 @@ def untouched(project: Path) -> bool:
         "config-wrong-type",
         "data-missing",
         "data-empty",
+        "data-header-only",
         "target-absent",
         "schema-syntax-error",
         "schema-class-missing",

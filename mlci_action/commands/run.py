@@ -70,7 +70,7 @@ def _summary(state: RunState) -> str:
             text += f" ({metric.delta:+.3g} vs baseline)"
         parts.append(text)
     if state.data:
-        parts.append(f"{len(state.data.checks)} data checks passed")
+        parts.append(state.data.tally)
     if state.model_tests:
         parts.append(f"{state.model_tests.passed} model tests passed")
     if state.baseline is not None and state.baseline.error:

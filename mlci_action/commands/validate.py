@@ -20,11 +20,11 @@ def validate(project: Path, console: Console) -> int:
     console.print(
         f"[green]✔[/] mlci.yaml is valid ({escape(config.name)}, {config.evaluation.task})"
     )
-    from mlci_action.worker import datatests  # pandas and pandera: only now
+    from mlci_action.worker import checks  # pandas and pandera: only now
 
     data = config.data
     report = DataReport.model_validate(
-        datatests.run(
+        checks.run(
             {
                 "project_dir": str(project),
                 "train_path": data.train,
@@ -49,7 +49,8 @@ def validate(project: Path, console: Console) -> int:
         detail = check.detail
         if check.failures:
             detail += "; " + "; ".join(
-                f"{f.column or '-'} {f.check}: {f.count} rows (e.g. {', '.join(f.examples[:3])})"
+                f"{f.file + ' ' if f.file else ''}{f.column or '-'} {f.check}: {f.count} "
+                f"(e.g. {', '.join(f.examples[:3])})"
                 for f in check.failures[:5]
             )
         table.add_row(
@@ -60,6 +61,7 @@ def validate(project: Path, console: Console) -> int:
             escape(detail),
         )
     console.print(table)
+    console.print(escape(report.tally))
     if report.passed:
         console.print("[bold green]valid[/]: the config, data files and schema are usable")
         return 0

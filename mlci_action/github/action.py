@@ -141,7 +141,8 @@ def _annotations(workflow: Workflow, record: RunRecord, project: Path, workspace
             data_file = (document.data or {}).get("data", {}).get(data_key)
             where = os.path.relpath(project / data_file, workspace) if data_file else shown
             details = "; ".join(
-                f"{f.column or '-'} {f.check}: {f.count} rows" for f in check.failures[:5]
+                f"{f.column or '-'} {f.check}: {f.count} ({', '.join(f.examples[:3])})"
+                for f in check.failures[:5]
             )
             workflow.error(
                 f"data check {check.name} ({check.dataset}): {check.detail} {details}".strip(),

@@ -53,12 +53,8 @@ class DataTests:
         )
         report = DataReport.model_validate(result)
         state = replace(state, data=report)
-        failed = [c for c in report.checks if not c.passed and c.severity == "error"]
-        warned = [c for c in report.checks if not c.passed and c.severity == "warning"]
+        failed = report.failed_checks
         if failed:
-            names = ", ".join(sorted({f"{c.name} ({c.dataset})" for c in failed}))
-            return StageOutput(state, Status.FAILED, f"{len(failed)} data check(s) failed: {names}")
-        reason = f"{len(report.checks)} checks passed"
-        if warned:
-            reason += f", {len(warned)} warning(s)"
-        return StageOutput(state, reason=reason)
+            names = ", ".join(dict.fromkeys(f"{c.name} ({c.dataset})" for c in failed))
+            return StageOutput(state, Status.FAILED, f"{report.tally}; failed: {names}")
+        return StageOutput(state, reason=report.tally)

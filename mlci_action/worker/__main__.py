@@ -26,7 +26,7 @@ Task = Callable[[dict[str, Any]], dict[str, Any]]
 
 MODULES: dict[str, str] = {
     "train-estimator": "mlci_action.worker.train_estimator",
-    "data-tests": "mlci_action.worker.datatests",
+    "data-tests": "mlci_action.worker.checks",
     "evaluate": "mlci_action.worker.evaluate",
     "model-tests": "mlci_action.worker.model_tests",
 }

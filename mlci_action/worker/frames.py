@@ -40,7 +40,10 @@ def read_table(path: str | Path, *, what: str = "data file") -> pd.DataFrame:
     except OSError as exc:
         raise InputError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
     if frame.empty:
-        raise InputError(f"{path}: {what} has a header but no rows")
+        raise InputError(
+            f"{path}: {what} has a header but no data rows",
+            hint="export the data again with its rows, or point mlci.yaml at the right file",
+        )
     return frame
 
 
