@@ -12,6 +12,7 @@ Pure Python and numpy: imported by the preflight (mlci's own process) and by the
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -57,11 +58,16 @@ def _configured(distinct: list[Label], configured: Label) -> Label:
     if len(matches) == 1:
         return matches[0]
     count = len(distinct)
-    shown = ", ".join(repr(label) for label in distinct[:10])
     if not matches:
+        # the labels are the data's contents: only one that is essentially what was typed
+        # (case, a slip) is shown
+        texts = {str(label): label for label in distinct}
+        folded = [t for t in texts if t.casefold() == str(configured).casefold()]
+        close = folded or difflib.get_close_matches(str(configured), list(texts), 1, 0.8)
+        suggestion = f"; did you mean {texts[close[0]]!r}?" if close else ""
         raise InputError(
             f"{_SETTING} is {configured!r}, which is not one of the {count} labels of the "
-            f"target ({shown}{', ...' if count > 10 else ''})",
+            f"target{suggestion}",
             hint=f"set {_SETTING} in mlci.yaml to one of them, spelled as in the data "
             "(quote it to keep a string: positive_class: 'yes')",
         )

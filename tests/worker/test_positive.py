@@ -69,5 +69,15 @@ def test_a_configured_class_that_is_not_a_label() -> None:
     with pytest.raises(InputError) as caught:
         resolve_positive(["bought", "not_bought"], "Bought")
     message = caught.value.message
-    assert "evaluation.positive_class is 'Bought'" in message
-    assert "not one of the 2 labels" in message and "'bought', 'not_bought'" in message
+    assert "evaluation.positive_class is 'Bought', which is not one of the 2 labels" in message
+    assert message.endswith("did you mean 'bought'?")
+    # the data's labels are not listed: only one essentially what was typed is suggested
+    with pytest.raises(InputError) as far:
+        resolve_positive(["bought", "not_bought"], "purchase")
+    assert "bought" not in far.value.message
+
+
+def test_a_configured_value_that_names_two_labels_is_refused() -> None:
+    with pytest.raises(InputError, match="matches 2 of the 3 labels") as caught:
+        resolve_positive(["yes", "y", "no"], True)  # an unquoted yes in YAML is True
+    assert "quote evaluation.positive_class" in (caught.value.hint or "")
