@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import re
+import types
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -178,8 +180,10 @@ class Evaluation(_Model):
     task: Task
     metrics: list[str] = Field(default_factory=list)
     positive_class: str | int | bool | None = None
-    """Binary classification: the positive class of every binary metric (default: the label
-    named 1/yes/true/positive)."""
+    """Binary classification: the class whose f1, precision, recall, roc_auc,
+    average_precision and brier_score are reported, spelled as in the target column. Default:
+    the obvious one (1 against 0 or -1, True, or a label "1", "yes", "true" or "positive");
+    other labels ('bought' and 'not_bought') must name it here."""
     bootstrap: Bootstrap = Bootstrap()
     trusted_types: list[str] = Field(default_factory=list)
     """Exact names (classes or functions) beyond mlci's allow-list that a model file may hold
@@ -190,10 +194,15 @@ class Evaluation(_Model):
         for name in self.metrics:
             spec = CATALOG.get(name)
             if spec is None:
-                known = ", ".join(n for n, s in CATALOG.items() if s.task == self.task)
-                raise ValueError(f"unknown metric {name!r}; known for {self.task}: {known}")
+                known = [n for n, s in CATALOG.items() if s.task == self.task]
+                raise ValueError(
+                    f"unknown metric {name!r}{did_you_mean(name, known)} "
+                    f"known for {self.task}: {', '.join(known)}"
+                )
             if spec.task != self.task:
                 raise ValueError(f"metric {name!r} is for {spec.task}, not {self.task}")
+        if self.positive_class is not None and self.task != "classification":
+            raise ValueError("positive_class is for classification; remove it for regression")
         return self
 
     @property
@@ -290,13 +299,21 @@ class Config(_Model):
 
     @model_validator(mode="after")
     def _gates_name_metrics(self) -> Config:
+        names = self.evaluation.metric_names
         for name in self.gates:
-            if name not in self.evaluation.metric_names:
+            if name not in names:
                 raise ValueError(
-                    f"gate {name!r} names a metric that is not evaluated; "
-                    f"add it to evaluation.metrics ({', '.join(self.evaluation.metric_names)})"
+                    f"gate {name!r} names a metric that is not evaluated"
+                    f"{did_you_mean(name, list(names))} "
+                    f"add it to evaluation.metrics ({', '.join(names)})"
                 )
         return self
+
+
+def did_you_mean(name: str, choices: list[str]) -> str:
+    """``"; did you mean 'X'?"`` for the closest of ``choices`` to a mistyped name, else ";"."""
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ";"
 
 
 def _describe(error: Any) -> str:
@@ -317,21 +334,43 @@ def _describe(error: Any) -> str:
     return message
 
 
+def _model_of(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
+    """The model a field holds, and whether it holds a dict of them (gates: dict[str, Gate]);
+    through Optional and Annotated."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _model_of(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        for arg in get_args(annotation):
+            found = _model_of(arg)
+            if found[0] is not None:
+                return found
+        return None, False
+    if origin is dict:
+        inner, _ = _model_of(get_args(annotation)[1])
+        return inner, inner is not None
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, False
+    return None, False
+
+
 def _allowed_keys(loc: tuple[str | int, ...]) -> list[str]:
+    """The keys mlci.yaml allows where ``loc`` points (its last part is the unknown key)."""
     model: type[BaseModel] | None = Config
+    keyed = False  # the next part of loc is a dict key (a gate's metric), not a field
     for part in loc[:-1]:
         if model is None or not isinstance(part, str):
             return []
+        if keyed:
+            keyed = False
+            continue
         field = model.model_fields.get(part) or next(
             (f for f in model.model_fields.values() if f.alias == part), None
         )
-        annotation = getattr(field, "annotation", None)
-        model = (
-            annotation
-            if isinstance(annotation, type) and issubclass(annotation, BaseModel)
-            else None
-        )
-    if model is None:
+        if field is None:
+            return []
+        model, keyed = _model_of(field.annotation)
+    if model is None or keyed:
         return []
     return [f.alias or n for n, f in model.model_fields.items()]
 
@@ -356,7 +395,8 @@ def parse_config(doc: YamlDocument) -> Config:
             if error["type"] == "extra_forbidden":
                 allowed = _allowed_keys(loc)
                 if allowed:
-                    text += f"; expected one of: {', '.join(allowed)}"
+                    hint = did_you_mean(str(loc[-1]), allowed)
+                    text += f"{hint} expected one of: {', '.join(allowed)}"
             problems.append(text)
         raise ConfigError(
             "mlci.yaml is not valid:\n  " + "\n  ".join(problems),

@@ -6,6 +6,7 @@ import ast
 import csv
 import difflib
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -13,8 +14,10 @@ from mlci_action import git
 from mlci_action.config import CONFIG_FILE, Config
 from mlci_action.errors import ConfigError, InputError
 from mlci_action.executors.base import check_environment_files
+from mlci_action.metrics import CATALOG
 from mlci_action.params import load_params
 from mlci_action.paths import check_paths
+from mlci_action.worker.positive import resolve_positive
 from mlci_action.yamlfile import yaml_problem
 
 
@@ -133,6 +136,52 @@ def check_schema_file(project: Path, spec: str) -> None:
             ) from None
 
 
+def _target_labels(path: Path, target: str) -> list[Any]:
+    """The distinct values of the target column (only that column is read), as the worker's
+    pandas reads them."""
+    import pandas as pd  # only now: mlci's start stays fast
+
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            column = pd.read_parquet(path, columns=[target])[target]
+        else:
+            column = pd.read_csv(path, usecols=[target], sep="\t" if suffix == ".tsv" else ",")[
+                target
+            ]
+    except (ValueError, KeyError, OSError, pd.errors.ParserError) as exc:
+        first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+        raise InputError(
+            f"{path}: cannot read the target column {target!r}: {first}",
+            hint=f"check {_where('data.train')} and {_where('data.target')}",
+        ) from None
+    return column.dropna().unique().tolist()
+
+
+def check_positive_class(project: Path, config: Config) -> None:
+    """Binary metrics need a positive class: the training file's labels must make it obvious,
+    or evaluation.positive_class must name one of them. Checked before anything trains."""
+    evaluation = config.evaluation
+    if evaluation.task != "classification":
+        return
+    binary = [name for name in evaluation.metric_names if CATALOG[name].needs_positive]
+    if not binary and evaluation.positive_class is None:
+        return
+    path, target = project / config.data.train, config.data.target
+    labels = _target_labels(path, target)
+    where = f"{path}: target column {target!r}"
+    if binary and len(labels) > 2:
+        raise InputError(
+            f"{where} holds {len(labels)} classes, but metric {binary[0]!r} "
+            f"({_where('evaluation.metrics')}) is for binary classification",
+            hint=CATALOG[binary[0]].binary,
+        )
+    try:
+        resolve_positive(labels, evaluation.positive_class)
+    except InputError as exc:
+        raise InputError(f"{where}: {exc.message}", hint=exc.hint) from None
+
+
 def check_inputs(project: Path, config: Config) -> None:
     """Every input of a run, before anything is read, built or written; paths first: no file
     outside the project directory is ever opened."""
@@ -142,6 +191,7 @@ def check_inputs(project: Path, config: Config) -> None:
     check_data_file(project, data.test, "data.test", data.target)
     if data.schema_:
         check_schema_file(project, data.schema_)
+    check_positive_class(project, config)
     if config.model_tests is not None and not (project / config.model_tests.path).exists():
         raise ConfigError(
             f"{project / config.model_tests.path}: model tests path named in {_where('model_tests.path')} "

@@ -117,6 +117,8 @@ class MetricResult(Record):
     delta: float | None = None
     ci_low: float | None = None
     ci_high: float | None = None
+    confidence: float | None = None
+    """The confidence level of ci_low..ci_high (evaluation.bootstrap.confidence)."""
     greater_is_better: bool = True
     significant: bool | None = None
     """Whether the confidence interval of the delta excludes zero."""
@@ -155,10 +157,16 @@ class CacheInfo(Record):
     """Per side, whether the model came from the training cache."""
 
 
+Label = str | int | float | bool
+
+
 class Evaluation(Record):
     rows: int
     metrics: dict[str, MetricResult]
     predictions_file: str | None = None
+    positive_class: Label | None = None
+    """The class the binary metrics (f1, precision, recall, roc_auc, average_precision,
+    brier_score) scored; None when none of them was evaluated."""
 
 
 class ImageInfo(Record):
@@ -236,6 +244,8 @@ class RunRecord(Record):
     baseline: Source | None = None
     stages: dict[str, StageResult]
     metrics: dict[str, MetricResult] = Field(default_factory=dict)
+    positive_class: Label | None = None
+    """The class the binary metrics scored (see Evaluation)."""
     gates: list[GateResult] = Field(default_factory=list)
     data: DataReport | None = None
     model_tests: ModelTestsReport | None = None

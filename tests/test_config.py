@@ -117,3 +117,68 @@ def test_json_schema_covers_the_config(capsys):
     printed = json.loads(capsys.readouterr().out)
     assert printed["title"] == "mlci.yaml"
     assert "schema" in printed["$defs"]["Data"]["properties"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "{threshold: 0.8}",
+            "{threshold: 0.8, max_regresion: 0.01}",
+            "gates.accuracy.max_regresion: unknown key; did you mean 'max_regression'?",
+        ),
+        (
+            "  target: y\n",
+            "  target: y\n  checks:\n    leakge: {max_rows: 1}\n",
+            "data.checks.leakge: unknown key; did you mean 'leakage'?",
+        ),
+        (
+            "  metrics: [accuracy]",
+            "  metrics: [accuracy]\n  metrcs: [f1]",
+            "evaluation.metrcs: unknown key; did you mean 'metrics'?",
+        ),
+        ("evaluation:", "evaluaton:", "evaluaton: unknown key; did you mean 'evaluation'?"),
+        (
+            "metrics: [accuracy]",
+            "metrics: [acuracy]",
+            "unknown metric 'acuracy'; did you mean 'accuracy'? known for classification",
+        ),
+        (
+            "metrics: [accuracy]",
+            "metrics: [accuracy, average_precison]",
+            "did you mean 'average_precision'?",
+        ),
+        (
+            "gates:\n  accuracy:",
+            "gates:\n  acuracy:",
+            "gate 'acuracy' names a metric that is not evaluated; did you mean 'accuracy'?",
+        ),
+    ],
+)
+def test_a_misspelt_key_or_name_gets_the_closest_valid_one(tmp_path, old, new, expected):
+    text = VALID.replace(old, new)
+    assert text != VALID
+    assert expected in error_of(write(tmp_path, text))
+
+
+def test_an_unknown_key_far_from_any_valid_one_gets_the_choices_only(tmp_path):
+    message = error_of(write(tmp_path, VALID.replace("{threshold: 0.8}", "{xyzzy: 1}")))
+    assert "gates.accuracy.xyzzy: unknown key; expected one of: threshold," in message
+    assert "did you mean" not in message
+
+
+def test_positive_class_is_for_classification(tmp_path):
+    def with_positive(text: str, value: str) -> str:
+        return text.replace("]\ngates:", f"]\n  positive_class: {value}\ngates:")
+
+    config = load_config(write(tmp_path, with_positive(VALID, "bought")))
+    assert config.evaluation.positive_class == "bought"
+    yaml_bool = load_config(write(tmp_path, with_positive(VALID, "yes")))
+    assert yaml_bool.evaluation.positive_class is True  # YAML 1.1; matched to a 'yes' label later
+    regression = (
+        VALID.replace("task: classification", "task: regression")
+        .replace("[accuracy]", "[rmse]")
+        .replace("  accuracy: {threshold: 0.8}", "  rmse: {threshold: 0.8}")
+    )
+    message = error_of(write(tmp_path, with_positive(regression, "1")))
+    assert "evaluation: positive_class is for classification" in message

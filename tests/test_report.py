@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from mlci_action.record import (
     CacheInfo,
     CheckFailure,
@@ -18,7 +20,9 @@ from mlci_action.record import (
     StageResult,
     Status,
 )
+from mlci_action.report.change import describe_change, verdict
 from mlci_action.report.escape import md, pre
+from mlci_action.report.forest import forest_plot
 from mlci_action.report.render import render_limited, render_markdown
 
 EVIL = "x</td><img src=x onerror=alert(1)> @octocat [click](https://evil.example) | **b** `c`"
@@ -47,6 +51,7 @@ def record(**changes) -> RunRecord:
                 delta=-0.05,
                 ci_low=-0.08,
                 ci_high=-0.02,
+                confidence=0.95,
                 significant=True,
             )
         },
@@ -100,8 +105,9 @@ def test_escape_neutralises_markdown_html_and_mentions():
 def test_report_has_verdict_table_chart_and_details():
     text = render_markdown(record())
     assert text.splitlines()[0].startswith("## ❌ mlci · demo: fail")
-    assert "| accuracy ↑ | 0.95 | **0.9** | -0.05 | [-0.08, -0.02] significant | ❌" in text
-    assert "```mermaid\nxychart-beta" in text
+    row = "| accuracy ↑ | 0.95 | **0.9** | worse: -0.050 (95 % CI -0.080 to -0.020) | ❌"
+    assert row in text
+    assert "```text\nchange in % of the baseline's value" in text and "mermaid" not in text
     assert "### Data checks: ❌" in text and "### Model tests: ❌ 1 passed, 1 failed" in text
     assert "<details><summary>Parameters changed (1)</summary>" in text
     assert "### What failed" in text
@@ -213,3 +219,99 @@ def test_values_from_the_data_cannot_break_out_of_the_tables_or_the_details_bloc
     assert rows
     for row in rows:  # each table keeps its columns: 4 for checks, 5 for failing cases
         assert _cells(row) in (4, 5), row
+# --- the change in words ----------------------------------------------------------------------
+
+
+def metric(delta, low=None, high=None, greater_is_better=True, baseline=0.5) -> MetricResult:
+    return MetricResult(
+        baseline=baseline,
+        candidate=baseline + delta,
+        delta=delta,
+        ci_low=low,
+        ci_high=high,
+        confidence=None if low is None else 0.95,
+        greater_is_better=greater_is_better,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "greater_is_better", "delta", "low", "high", "expected"),
+    [
+        # smaller is better: a rise is worse, a fall is better
+        ("log_loss", False, 0.0046, 0.00016, 0.0090, "log_loss worse: +0.0046 (95 % CI +0.00016 to +0.0090)"),
+        ("log_loss", False, -0.012, -0.02, -0.004, "log_loss better: -0.012 (95 % CI -0.020 to -0.0040)"),
+        ("log_loss", False, 0.003, -0.001, 0.007, "log_loss no detectable change: +0.0030 (95 % CI -0.0010 to +0.0070)"),
+        # greater is better: a rise is better, a fall is worse
+        ("accuracy", True, 0.021, 0.004, 0.038, "accuracy better: +0.021 (95 % CI +0.0040 to +0.038)"),
+        ("accuracy", True, -0.05, -0.08, -0.02, "accuracy worse: -0.050 (95 % CI -0.080 to -0.020)"),
+        ("accuracy", True, -0.004, -0.012, 0.004, "accuracy no detectable change: -0.0040 (95 % CI -0.012 to +0.0040)"),
+    ],
+)  # fmt: skip
+def test_a_change_is_said_in_words(name, greater_is_better, delta, low, high, expected):
+    assert describe_change(metric(delta, low, high, greater_is_better), name) == expected
+
+
+def test_without_an_interval_the_words_claim_no_significance():
+    assert describe_change(metric(-0.03, greater_is_better=False), "rmse") == (
+        "rmse better: -0.030 (no confidence interval)"
+    )
+    assert describe_change(metric(-0.03), "r2") == "r2 worse: -0.030 (no confidence interval)"
+    assert verdict(metric(0.0)) == "unchanged"
+    assert describe_change(MetricResult(candidate=0.9)) == "no baseline to compare with"
+
+
+def test_the_interval_decides_not_the_sign_of_the_estimate():
+    # a percentile interval can lie on one side while the point estimate sits on the other
+    assert verdict(metric(-0.001, 0.0005, 0.02)) == "better"
+    assert verdict(metric(0.0, 0.0, 0.0)) == "no detectable change"
+
+
+# --- the chart ----------------------------------------------------------------------------------
+
+
+def columns(plot: str, name: str) -> tuple[int, int, int, int]:
+    """(zero line, estimate, whisker start, whisker end) columns of a metric's row."""
+    axis = next(line for line in plot.splitlines() if "worse" in line).index("│")
+    row = next(line for line in plot.splitlines() if line.startswith(name + " "))
+    zero_row = row[axis]
+    assert zero_row in "│┼├┤●", row  # the zero line runs through every row
+    left = row.index("├") if "├" in row else row.index("●")
+    right = row.index("┤") if "┤" in row else row.index("●")
+    return axis, row.index("●"), left, right
+
+
+def test_the_chart_puts_every_metric_on_one_scale_with_better_to_the_right():
+    metrics = {
+        # an error metric of scale 50 that fell by 10 %: better, so right of zero
+        "rmse": metric(-5.0, -7.5, -2.5, greater_is_better=False, baseline=50.0),
+        # a score of scale 0.4 that fell by 10 %: worse, left of zero, as far as rmse is right
+        "r2": metric(-0.04, -0.06, -0.02, baseline=0.4),
+        # noise: the interval crosses zero
+        "mae": metric(2.0, -2.0, 4.0, greater_is_better=False, baseline=40.0),
+        "accuracy": MetricResult(candidate=0.9),  # no baseline: no row
+    }
+    plot = forest_plot(metrics)
+    axis, rmse, rmse_left, rmse_right = columns(plot, "rmse ↓")
+    _, r2, r2_left, r2_right = columns(plot, "r2 ↑")
+    _, mae, mae_left, mae_right = columns(plot, "mae ↓")
+    assert axis < rmse_left <= rmse <= rmse_right  # better: wholly right of zero
+    assert r2_left <= r2 <= r2_right < axis  # worse: wholly left of zero
+    assert rmse - axis == axis - r2  # -10 % of either scale is the same distance
+    assert mae_left < axis < mae_right and mae < axis  # noise crosses zero; mae rose: left
+    assert "+10 % (+5.0 to +15)" in plot and "-10 % (-15 to -5.0)" in plot
+    assert "accuracy" not in plot
+    assert "50" not in plot and "0.4" not in plot  # no raw metric values
+
+
+def test_no_chart_without_a_baseline():
+    assert forest_plot({"accuracy": MetricResult(candidate=0.9)}) == ""
+    text = render_markdown(record(metrics={"accuracy": MetricResult(candidate=0.9)}, gates=[]))
+    assert "```text" not in text and "| accuracy ↑ | – | **0.9** | – | – |" in text
+
+
+def test_the_positive_class_is_named_and_escaped():
+    text = render_markdown(record(positive_class="bought"))
+    assert "positive class: 'bought' (binary metrics)" in text
+    evil = render_markdown(record(positive_class=EVIL))
+    assert "<img" not in evil and "@octocat" not in evil
+    assert "positive class: 1 (binary metrics)" in render_markdown(record(positive_class=1))

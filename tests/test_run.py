@@ -69,7 +69,7 @@ def test_change_against_baseline_passes_with_full_record(make_project, mlci):
     ).is_file()
     report = (out / "report.md").read_text()
     assert report.startswith("## ✅ mlci · breast\\-cancer: pass")
-    assert "| accuracy ↑ |" in report and "```mermaid" in report
+    assert "| accuracy ↑ |" in report and "```text\nchange in % of the baseline" in report
     assert "### Data checks: ✅" in report and "### Model tests: ✅ 5 passed" in report
     # one count of the data checks: the stage, the summary line and the report agree
     tally = DataReport.model_validate(run["data"]).tally

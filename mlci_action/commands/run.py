@@ -110,6 +110,7 @@ def _record(
         baseline=base.source if base is not None else None,
         stages={n: state.stages[n] for n in STAGE_NAMES if n in state.stages},
         metrics=state.evaluation.metrics if state.evaluation else {},
+        positive_class=state.evaluation.positive_class if state.evaluation else None,
         gates=list(state.gates),
         data=state.data,
         model_tests=state.model_tests,

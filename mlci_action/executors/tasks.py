@@ -98,6 +98,8 @@ class Evaluate(TaskRequest):
     task: Literal["classification", "regression"]
     metrics: list[str]
     bootstrap: dict[str, Any] = {}
+    positive_class: str | int | float | bool | None = None
+    """evaluation.positive_class as configured (the worker resolves it against the classes)."""
     candidate_model: In
     baseline_model: In | None = None
     trusted_types: list[str] = []

@@ -8,7 +8,9 @@ from functools import cache
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from mlci_action.record import RunRecord
+from mlci_action.report.change import describe_change
 from mlci_action.report.escape import md, pre
+from mlci_action.report.forest import forest_plot
 
 GITHUB_COMMENT_LIMIT = 65_536
 
@@ -40,6 +42,7 @@ def _env() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(md=md, pre=pre, num=num, signed=signed, seconds=seconds)
+    env.filters.update(change=describe_change, forest=forest_plot)
     return env
 
 

@@ -30,6 +30,7 @@ class Evaluate:
             task=config.evaluation.task,
             metrics=list(config.evaluation.metric_names),
             bootstrap=config.evaluation.bootstrap.model_dump(),
+            positive_class=config.evaluation.positive_class,
             candidate_model=str(side.model),
             baseline_model=str(baseline_model) if baseline_model else None,
             trusted_types=config.evaluation.trusted_types,

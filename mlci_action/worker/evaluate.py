@@ -17,6 +17,7 @@ from mlci_action.record import Evaluation, MetricResult
 from mlci_action.worker import smoke_cases
 from mlci_action.worker.frames import read_table, split_xy
 from mlci_action.worker.modelio import load_model
+from mlci_action.worker.positive import Label, resolve_positive
 from mlci_action.worker.scoring import metric_values, paired_bootstrap
 
 Array = npt.NDArray[Any]
@@ -61,8 +62,11 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         for side in sides:
             _check_labels(truth, side, classes)
 
+    positive = _positive(specs, truth, candidate, classes, request.get("positive_class"))
     boot = Resampling.parse(request.get("bootstrap") or {})
-    results = {spec.name: _compare(spec, truth, sides, probas, classes, boot) for spec in specs}
+    results = {
+        spec.name: _compare(spec, truth, sides, probas, classes, positive, boot) for spec in specs
+    }
     written = _write_predictions(request.get("predictions_path"), candidate)
     if request.get("smoke_path"):
         smoke_cases.write(
@@ -73,7 +77,9 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
             candidate.classes,
             int(request.get("smoke_rows") or 1000),
         )
-    evaluation = Evaluation(rows=len(truth), metrics=results, predictions_file=written)
+    evaluation = Evaluation(
+        rows=len(truth), metrics=results, predictions_file=written, positive_class=positive
+    )
     return evaluation.model_dump(mode="json")
 
 
@@ -92,16 +98,35 @@ class Resampling:
         )
 
 
+def _positive(
+    specs: list[MetricSpec],
+    truth: Array,
+    candidate: Predictions,
+    classes: Array | None,
+    configured: Label | None,
+) -> Label | None:
+    """The positive class the binary metrics score, when one is configured (None otherwise).
+    More than two classes: the metrics themselves say which metric to use instead."""
+    if not any(spec.needs_positive for spec in specs):
+        return None
+    if classes is None:
+        classes = pd.unique(np.concatenate([truth, candidate.labels]))
+    labels = [label for label in classes.tolist() if not pd.isna(label)]
+    return resolve_positive(labels, configured) if len(labels) == 2 else None
+
+
 def _compare(
     spec: MetricSpec,
     truth: Array,
     sides: list[Predictions],
     probas: list[Array | None],
     classes: Array | None,
+    positive: Label | None,
     boot: Resampling,
 ) -> MetricResult:
     values = [
-        _value(spec, truth, side, proba, classes) for side, proba in zip(sides, probas, strict=True)
+        _value(spec, truth, side, proba, classes, positive)
+        for side, proba in zip(sides, probas, strict=True)
     ]
     if len(values) == 1:
         return MetricResult(candidate=values[0], greater_is_better=spec.greater_is_better)
@@ -118,6 +143,7 @@ def _compare(
             confidence=boot.confidence,
             seed=boot.seed,
             classes=classes,
+            positive=positive,
         )
     return MetricResult(
         candidate=values[0],
@@ -125,6 +151,7 @@ def _compare(
         delta=values[0] - values[1],
         ci_low=low,
         ci_high=high,
+        confidence=None if low is None else boot.confidence,
         greater_is_better=spec.greater_is_better,
         significant=None if low is None or high is None else bool(low > 0 or high < 0),
     )
@@ -235,10 +262,15 @@ def _check_labels(truth: Array, side: Predictions, classes: Array | None) -> Non
 
 
 def _value(
-    spec: MetricSpec, truth: Array, side: Predictions, proba: Array | None, classes: Array | None
+    spec: MetricSpec,
+    truth: Array,
+    side: Predictions,
+    proba: Array | None,
+    classes: Array | None,
+    positive: Label | None,
 ) -> float:
     try:
-        value = metric_values(spec.name, truth, side.labels, proba, classes)
+        value = metric_values(spec.name, truth, side.labels, proba, classes, positive)
     except (ValueError, TypeError) as exc:
         raise StageFailure(
             f"metric {spec.name} cannot be computed for the {side.role} model: {exc}",

@@ -271,3 +271,32 @@ def test_train_with_a_bad_param_value(tmp_path: Path) -> None:
             )
         )
     assert not (tmp_path / "model.skops").exists()
+
+
+def test_the_configured_positive_class_is_scored_and_recorded(tmp_path: Path) -> None:
+    train, test = write_split(tmp_path, labels=["bought", "not_bought"])
+    good = fit_and_save(LogisticRegression(), train, tmp_path / "good.skops")
+    dummy = fit_and_save(DummyClassifier(strategy="prior"), train, tmp_path / "dummy.skops")
+    metrics = ["recall", "average_precision", "brier_score"]
+    result = Evaluation.model_validate(
+        evaluate.run(request(test, tmp_path, good, dummy, metrics=metrics, positive_class="bought"))
+    )
+    assert result.positive_class == "bought"
+    frame = pd.read_csv(test)
+    model: Any = load_model(good, [])
+    X, y = frame.drop(columns=["target"]), frame["target"]
+    bought = list(model.classes_).index("bought")
+    recall = result.metrics["recall"]
+    assert recall.candidate == pytest.approx(
+        skm.recall_score(y, model.predict(X), pos_label="bought")
+    )
+    assert result.metrics["average_precision"].candidate == pytest.approx(
+        skm.average_precision_score(y == "bought", model.predict_proba(X)[:, bought])
+    )
+    assert recall.confidence == BOOT["confidence"] and recall.ci_low is not None
+
+    with pytest.raises(InputError, match="no obvious positive class"):
+        evaluate.run(request(test, tmp_path, good, dummy, metrics=metrics))
+    # metrics that need no positive class do not ask for one
+    plain = evaluate.run(request(test, tmp_path, good, dummy, metrics=["accuracy", "log_loss"]))
+    assert plain["positive_class"] is None

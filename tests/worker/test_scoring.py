@@ -11,7 +11,7 @@ from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
-from mlci_action.errors import StageFailure
+from mlci_action.errors import InputError, StageFailure
 from mlci_action.metrics import CATALOG
 from mlci_action.worker.scoring import (
     bootstrap_deltas,
@@ -22,7 +22,7 @@ from mlci_action.worker.scoring import (
 
 CLASSIFICATION = [n for n, s in CATALOG.items() if s.task == "classification"]
 REGRESSION = [n for n, s in CATALOG.items() if s.task == "regression"]
-BINARY_ONLY = {"f1", "precision", "recall", "roc_auc", "brier_score"}
+BINARY_ONLY = {n for n, s in CATALOG.items() if s.needs_positive}
 
 
 def classified(classes: int = 2, rows: int = 90, labels: list[str] | None = None) -> dict:
@@ -169,7 +169,7 @@ def test_no_resamples_gives_no_interval() -> None:
     )
 
 
-def test_binary_metrics_use_the_greater_class_as_positive() -> None:
+def test_binary_metrics_use_the_obvious_positive_class() -> None:
     inputs = classified(labels=["no", "yes"])
     y, pred, proba = inputs["y_true"], inputs["pred_c"], inputs["proba_c"]
     classes = inputs["classes"]
@@ -232,3 +232,104 @@ def test_macro_averages_follow_the_labels_present_in_each_resample(name: str) ->
     fast = bootstrap_deltas(name, **args, resamples=150, seed=2)
     loop = bootstrap_deltas(name, **args, resamples=150, seed=2, fast=False)
     np.testing.assert_allclose(fast, loop, rtol=1e-9, atol=1e-12)
+
+
+def test_binary_metrics_score_the_configured_positive_class() -> None:
+    inputs = classified(labels=["bought", "not_bought"])
+    y, pred, proba, classes = (inputs[k] for k in ("y_true", "pred_c", "proba_c", "classes"))
+    bought = list(classes).index("bought")
+    for name, function in (
+        ("f1", skm.f1_score),
+        ("precision", skm.precision_score),
+        ("recall", skm.recall_score),
+    ):
+        value = metric_values(name, y, pred, None, classes, "bought")
+        assert value == pytest.approx(function(y, pred, pos_label="bought", zero_division=0))
+    scores = proba[:, bought]
+    assert metric_values("roc_auc", y, pred, proba, classes, "bought") == pytest.approx(
+        skm.roc_auc_score(y == "bought", scores)
+    )
+    assert metric_values("average_precision", y, pred, proba, classes, "bought") == pytest.approx(
+        skm.average_precision_score(y, scores, pos_label="bought")
+    )
+    assert metric_values("brier_score", y, pred, proba, classes, "bought") == pytest.approx(
+        skm.brier_score_loss(y, scores, pos_label="bought")
+    )
+    # the other class is a different question with a different answer
+    other = metric_values("average_precision", y, pred, proba, classes, "not_bought")
+    assert other != pytest.approx(
+        metric_values("average_precision", y, pred, proba, classes, "bought")
+    )
+
+
+def test_a_model_that_never_predicts_the_positive_class_has_recall_zero() -> None:
+    y = np.array(["bought", "not_bought"] * 20)
+    never = np.full(len(y), "not_bought")
+    classes = np.array(["bought", "not_bought"])
+    assert metric_values("recall", y, never, None, classes, "bought") == 0.0
+    # the old rule (the label that sorts second) scored 'not_bought': recall 1.0
+    assert metric_values("recall", y, never, None, classes, "not_bought") == 1.0
+    deltas = bootstrap_deltas(
+        "recall", y, never, None, y, None, resamples=50, seed=0, classes=classes, positive="bought"
+    )
+    np.testing.assert_array_equal(deltas, -1.0)  # the baseline (perfect) always wins
+
+
+@pytest.mark.parametrize("name", ["f1", "roc_auc", "average_precision"])
+def test_labels_without_an_obvious_positive_class_are_refused(name: str) -> None:
+    inputs = classified(labels=["bought", "not_bought"])
+    with pytest.raises(InputError, match="no obvious positive class") as caught:
+        paired_bootstrap(name, **inputs, resamples=10, confidence=0.95, seed=0)
+    assert "evaluation.positive_class" in (caught.value.hint or "")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_average_precision_equals_scikit_learn(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    rows = 120
+    y = rng.random(rows) < 0.3
+    # scores with ties (rounded) and without, informative and not
+    candidate = np.clip(y * 0.3 + rng.random(rows) * 0.7, 0, 1)
+    baseline = np.round(rng.random(rows), 1)
+    classes = np.array([False, True])
+    args: dict[str, Any] = {
+        "y_true": y,
+        "pred_c": candidate > 0.5,
+        "proba_c": np.c_[1 - candidate, candidate],
+        "pred_b": baseline > 0.5,
+        "proba_b": np.c_[1 - baseline, baseline],
+        "classes": classes,
+    }
+    value = metric_values("average_precision", y, args["pred_c"], args["proba_c"], classes)
+    assert value == pytest.approx(skm.average_precision_score(y, candidate))
+    fast = bootstrap_deltas("average_precision", **args, resamples=200, seed=seed)
+    loop = np.empty(200)
+    indices = np.concatenate(list(bootstrap_indices(rows, 200, seed=seed)))
+    for row, take in enumerate(indices):
+        loop[row] = skm.average_precision_score(
+            y[take], candidate[take]
+        ) - skm.average_precision_score(y[take], baseline[take])
+    np.testing.assert_allclose(fast, loop, rtol=1e-9, atol=1e-12)
+    low, high = paired_bootstrap(
+        "average_precision", **args, resamples=200, confidence=0.9, seed=seed
+    )
+    assert (low, high) == pytest.approx(tuple(np.percentile(loop, [5, 95])))
+
+
+def test_average_precision_of_a_resample_without_positives_is_zero_as_in_scikit_learn() -> None:
+    y = np.array([0] * 18 + [1] * 2)
+    rng = np.random.default_rng(3)
+    p_c, p_b = rng.random(20), rng.random(20)
+    args = {
+        "y_true": y,
+        "pred_c": (p_c > 0.5).astype(int),
+        "proba_c": np.c_[1 - p_c, p_c],
+        "pred_b": (p_b > 0.5).astype(int),
+        "proba_b": np.c_[1 - p_b, p_b],
+        "classes": np.array([0, 1]),
+    }
+    indices = np.concatenate(list(bootstrap_indices(20, 300, seed=2)))
+    assert (y[indices].sum(axis=1) == 0).sum() > 10  # resamples the test is about
+    fast = bootstrap_deltas("average_precision", **args, resamples=300, seed=2)
+    loop = bootstrap_deltas("average_precision", **args, resamples=300, seed=2, fast=False)
+    np.testing.assert_allclose(fast, loop, atol=1e-12)
