@@ -80,10 +80,6 @@ class ConstantCheck(_Model):
 
 
 class DataChecks(_Model):
-    columns: ColumnsCheck = ColumnsCheck()
-    duplicates: DuplicatesCheck = DuplicatesCheck()
-    categories: CategoriesCheck = CategoriesCheck()
-    constant: ConstantCheck = ConstantCheck()
     leakage: LeakageCheck = LeakageCheck()
     target: TargetCheck = TargetCheck()
     drift: DriftCheck = DriftCheck()

@@ -219,6 +219,8 @@ def test_values_from_the_data_cannot_break_out_of_the_tables_or_the_details_bloc
     assert rows
     for row in rows:  # each table keeps its columns: 4 for checks, 5 for failing cases
         assert _cells(row) in (4, 5), row
+
+
 # --- the change in words ----------------------------------------------------------------------
 
 
