@@ -264,7 +264,7 @@ def test_a_failed_training_shows_the_end_of_its_output_on_the_console(make_proje
     assert done.returncode == 1
     console = done.stderr
     assert "ValueError: learning rate must be positive, got -1" in console
-    assert 'line 7, in fit' in console and "epoch 29" in console  # the last lines
+    assert "line 7, in fit" in console and "epoch 29" in console  # the last lines
     assert "epoch 03" not in console  # not all of it: run.json and the report keep more
     assert "epoch 03" in read_run(project)["stages"]["train"]["log_tail"]
 
