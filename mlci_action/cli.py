@@ -205,9 +205,9 @@ def command_run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     docker, registry = _engines(
         options.package or args.base == "registry" or options.champion, environ
     )
-    progress = TerminalProgress()
-    outcome = execute(options, progress, docker, registry, environ=environ)
-    progress.summary(outcome.record, str(outcome.report))
+    with TerminalProgress() as progress:
+        outcome = execute(options, progress, docker, registry, environ=environ)
+        progress.summary(outcome.record, str(outcome.report))
     return EXIT_PASS if outcome.record.verdict == "pass" else EXIT_FAIL
 
 
@@ -225,7 +225,8 @@ def command_validate(args: argparse.Namespace, environ: Mapping[str, str], conso
         data_only=True,
     )
     docker, registry = _engines(args.base == "registry", environ)
-    return validate(options, TerminalProgress(console), docker, registry, environ=environ)
+    with TerminalProgress(console) as progress:
+        return validate(options, progress, docker, registry, environ=environ)
 
 
 def command_promote(args: argparse.Namespace, environ: Mapping[str, str], console: Console) -> int:

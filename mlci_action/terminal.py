@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -40,6 +41,16 @@ class TerminalProgress:
         self._lock = threading.Lock()
         self._live: Progress | None = None
         self._tasks: dict[str, TaskID] = {}
+        self._keys = itertools.count()
+
+    def __enter__(self) -> TerminalProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """The live display goes, even when a stage raised past its own end."""
+        with self._lock:
+            for key in list(self._tasks):
+                self._remove(key)
 
     # ---------------------------------------------------------------- the live display
 
@@ -91,7 +102,7 @@ class TerminalProgress:
         """A bar for a build (steps) or a pull/push (layers and bytes); the output to ``log``."""
         from mlci_action.images.activity import Activity
 
-        key = f"activity:{id(object())}"
+        key = f"activity:{next(self._keys)}"
         with self._lock:
             self._add(key, escape(title))
 

@@ -34,10 +34,7 @@ def validate(
         config = ctx.config
     if state.data is not None:
         progress.data_checks(state.data)
-    failed = [
-        name
-        for name in STAGE_NAMES
-        if name in state.stages and (state.stages[name].status == Status.FAILED)
-    ]
+    stages = state.stages
+    failed = [n for n in STAGE_NAMES if n in stages and stages[n].status == Status.FAILED]
     progress.validated(config.name, config.evaluation.task, failed)
     return 1 if failed else 0
