@@ -8,12 +8,17 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 
 from mlci_action import __version__
 from mlci_action.errors import InputError, MlciError
+
+if TYPE_CHECKING:
+    from mlci_action.images.docker_api import Docker
+    from mlci_action.images.registry import Registry
 
 EXIT_PASS, EXIT_FAIL, EXIT_INPUT, EXIT_BUG = 0, 1, 2, 3
 
@@ -81,9 +86,18 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     validate = sub.add_parser(
-        "validate", help="check mlci.yaml, the data files and the data schema"
+        "validate",
+        help="run everything `mlci run` does before training: the config, the environment, "
+        "the data files, the schema and the data checks; nothing is trained",
     )
-    validate.add_argument("project", nargs="?", default=".", type=Path)
+    validate.add_argument(
+        "project", nargs="?", default=".", type=Path, help="project directory (with mlci.yaml)"
+    )
+    validate.add_argument(
+        "--base",
+        metavar="GIT_REF",
+        help="baseline commit, branch or tag (or registry), for the checks that compare",
+    )
 
     init = sub.add_parser("init", help="scaffold mlci.yaml and a data schema into a repository")
     init.add_argument("project", nargs="?", default=".", type=Path)
@@ -117,9 +131,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.envi
         if args.command == "run":
             return command_run(args, environ)
         if args.command == "validate":
-            from mlci_action.commands.validate import validate
-
-            return validate(args.project.resolve(), console)
+            return command_validate(args, environ, console)
         if args.command == "promote":
             return command_promote(args, environ, console)
         if args.command == "verify":
@@ -144,22 +156,40 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.envi
         return EXIT_BUG
 
 
-def command_run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    from mlci_action.cache import default_cache_dir
-    from mlci_action.commands.run import execute
-    from mlci_action.pipeline import Options
-    from mlci_action.preflight import check_push
-    from mlci_action.terminal import TerminalProgress
-
-    project = args.project.resolve()
+def _project(args: argparse.Namespace) -> Path:
+    project: Path = args.project.resolve()
     if not project.is_dir():
         raise MlciError(
             f"{args.project}: not a directory",
             hint="give the project directory that holds mlci.yaml",
         )
-    cache_dir = (
-        Path(environ["MLCI_CACHE_DIR"]) if environ.get("MLCI_CACHE_DIR") else default_cache_dir()
-    )
+    return project
+
+
+def _cache_dir(environ: Mapping[str, str]) -> Path:
+    from mlci_action.cache import default_cache_dir
+
+    return Path(environ["MLCI_CACHE_DIR"]) if environ.get("MLCI_CACHE_DIR") else default_cache_dir()
+
+
+def _engines(needed: bool, environ: Mapping[str, str]) -> tuple[Docker | None, Registry | None]:
+    """The Docker engine and the registry, when the command needs them."""
+    if not needed:
+        return None, None
+    from mlci_action.images.docker_api import Docker, connect
+    from mlci_action.images.registry import Registry, credentials_from_env
+
+    docker = Docker(connect())
+    return docker, Registry(docker, credentials_from_env(environ))
+
+
+def command_run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from mlci_action.commands.run import execute
+    from mlci_action.pipeline import Options
+    from mlci_action.preflight import check_push
+    from mlci_action.terminal import TerminalProgress
+
+    project = _project(args)
     if args.champion and (args.base or args.package or args.push):
         raise InputError(
             "--champion scores the model in production alone: it takes no --base, "
@@ -171,7 +201,7 @@ def command_run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     options = Options(
         project=project,
         out=(args.out or project / ".mlci" / "out").resolve(),
-        cache_dir=cache_dir,
+        cache_dir=_cache_dir(environ),
         base=args.base,
         no_cache=args.no_cache,
         package=args.package or args.push,
@@ -179,17 +209,31 @@ def command_run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         allow_dirty=args.allow_dirty,
         champion=args.champion,
     )
-    docker = registry = None
-    if options.package or args.base == "registry" or options.champion:
-        from mlci_action.images.docker_api import Docker, connect
-        from mlci_action.images.registry import Registry, credentials_from_env
-
-        docker = Docker(connect())
-        registry = Registry(docker, credentials_from_env(environ))
-    progress = TerminalProgress()
-    outcome = execute(options, progress, docker, registry, environ=environ)
-    progress.summary(outcome.record, str(outcome.report))
+    docker, registry = _engines(
+        options.package or args.base == "registry" or options.champion, environ
+    )
+    with TerminalProgress() as progress:
+        outcome = execute(options, progress, docker, registry, environ=environ)
+        progress.summary(outcome.record, str(outcome.report))
     return EXIT_PASS if outcome.record.verdict == "pass" else EXIT_FAIL
+
+
+def command_validate(args: argparse.Namespace, environ: Mapping[str, str], console: Console) -> int:
+    from mlci_action.commands.validate import validate
+    from mlci_action.pipeline import Options
+    from mlci_action.terminal import TerminalProgress
+
+    project = _project(args)
+    options = Options(
+        project=project,
+        out=project / ".mlci" / "out",  # written by `mlci run` only
+        cache_dir=_cache_dir(environ),
+        base=args.base,
+        data_only=True,
+    )
+    docker, registry = _engines(args.base == "registry", environ)
+    with TerminalProgress(console) as progress:
+        return validate(options, progress, docker, registry, environ=environ)
 
 
 def command_promote(args: argparse.Namespace, environ: Mapping[str, str], console: Console) -> int:
@@ -197,6 +241,7 @@ def command_promote(args: argparse.Namespace, environ: Mapping[str, str], consol
     from mlci_action.images.docker_api import Docker, connect
     from mlci_action.images.oci import OciClient, parse_digest_reference
     from mlci_action.images.registry import Registry, credentials_from_env, split_reference
+    from mlci_action.terminal import TerminalProgress
 
     parse_digest_reference(args.reference)  # exit 2 before anything is reached
     credentials = credentials_from_env(environ)
@@ -204,9 +249,8 @@ def command_promote(args: argparse.Namespace, environ: Mapping[str, str], consol
         if not check_before_promote(client, args.reference, console, force=args.force):
             return EXIT_FAIL
     registry = Registry(Docker(connect()), credentials)
-    digest = registry.promote(
-        args.reference, args.tag, lambda line: console.print(escape(line), style="dim")
-    )
+    with TerminalProgress(console).activity(f"promoting to {args.tag}", None) as sink:
+        digest = registry.promote(args.reference, args.tag, sink)
     repository, _ = split_reference(args.reference)
     console.print(f"[green]✔[/] {escape(repository)}:{escape(args.tag)} -> {digest}")
     print(f"{repository}@{digest}")

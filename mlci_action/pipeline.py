@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -14,6 +14,7 @@ from mlci_action.errors import StageFailure
 from mlci_action.executors import Executor, Runtime
 
 if TYPE_CHECKING:
+    from mlci_action.images.activity import LogSink
     from mlci_action.images.docker_api import Docker
     from mlci_action.images.registry import Registry
 from mlci_action.record import (
@@ -69,6 +70,9 @@ class Options:
     """Push a working tree with uncommitted changes (as a ``wt-`` tag only)."""
     trust: TrustReport | None = None
     """On a pull request (the action): the settings taken from its base, and its gate changes."""
+    data_only: bool = False
+    """`mlci validate`: the stages up to the data tests, nothing trained (the baseline's
+    environment, which only training needs, is not prepared)."""
     champion: bool = False
     """Re-evaluate the registry's champion (the candidate side) on the current data, tests and
     gates, in its own image's environment: nothing trained, no baseline, nothing pushed."""
@@ -80,6 +84,11 @@ class Progress(Protocol):
     def stage_finished(self, name: str, result: StageResult) -> None: ...
 
     def note(self, text: str) -> None: ...
+
+    def activity(self, title: str, log: Path | None) -> AbstractContextManager[LogSink]:
+        """A sink for a Docker build's, pull's or push's events while it runs: all of its
+        output to ``log``, at most a progress bar on the screen."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,10 @@ class Side:
     """The champion from the registry: a model, no source tree to train or check out."""
     image: str | None = None
     """The champion's serving image (pulled): its environment, for scoring it as it serves."""
+    repo_root: Path | None = None
+    """The git repository a baseline ref is checked out of (the environment stage does)."""
+    own_config: bool = False
+    """The baseline's commit has its own mlci.yaml (else the candidate's config is used)."""
 
 
 @dataclass(frozen=True)
@@ -131,7 +144,6 @@ class RunContext:
     docker: Docker | None = None
     """The Docker engine, when the run packages or deploys (injected by the command)."""
     registry: Registry | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
     def log_path(self, name: str) -> Path:
         return self.workdir / "logs" / f"{name}.log"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
 import yaml
 
 from mlci_action.cli import main
 from mlci_action.config import load_config
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, git
 
 
 def init_args(project, target: str) -> list[str]:
@@ -22,6 +23,12 @@ def init_args(project, target: str) -> list[str]:
         "--target",
         target,
     ]
+
+
+@pytest.fixture(autouse=True)
+def local_executor(cache_env, monkeypatch):
+    """`mlci validate` builds the project's environment, as `mlci run` does: a uv venv here."""
+    monkeypatch.setenv("MLCI_EXECUTOR", "local")
 
 
 def test_validate_accepts_the_examples(capsys):
@@ -43,6 +50,53 @@ def test_validate_reports_schema_failures_with_exit_1(tmp_path, capsys):
     assert main(["validate", str(project)]) == 1
     err = capsys.readouterr().err
     assert "age" in err and "-40" in err and "invalid" in err
+
+
+PYARROW_SCHEMA = """\
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+
+class BreastCancerSchema(pa.DataFrameModel):
+    diagnosis: Series[pd.StringDtype("pyarrow")] = pa.Field(coerce=True)
+"""
+
+
+def test_validate_loads_the_schema_in_the_projects_environment(make_project, capsys):
+    """mlci itself has pyarrow; the project's environment does not: run would fail, and so
+    does validate, at once and with exit 2, before anything is trained."""
+    project = make_project("classification")
+    (project / "schema.py").write_text(PYARROW_SCHEMA)
+    assert main(["validate", str(project)]) == 2
+    err = capsys.readouterr().err
+    assert "schema.py" in err and "pyarrow" in err and "requirements" in err
+    assert "train" not in err
+    assert not (project / ".mlci").exists()  # validate writes nothing
+
+
+def test_validate_with_a_baseline_runs_the_comparing_checks_and_trains_nothing(
+    make_project, capsys
+):
+    project = make_project("regression")
+    config = project / "mlci.yaml"
+    config.write_text(config.read_text().replace("alpha: 1.0", "alpha: 0.5"))
+    git(project, "commit", "--quiet", "-am", "weaker regularisation")
+    assert main(["validate", str(project), "--base", "HEAD~1"]) == 0
+    err = capsys.readouterr().err
+    stages = [line.split()[1] for line in err.splitlines() if line[:1] in "✔✘–♻"]
+    assert stages == ["source", "environment", "data_tests"]  # the same stages run runs first
+    assert "baseline HEAD~1" in err and "feature_drift" in err  # baseline→candidate
+    assert "valid" in err and "nothing was trained" in err
+
+
+def test_validate_fails_a_stage_with_exit_1_and_says_so(make_project, capsys):
+    project = make_project("classification")
+    (project / "requirements.txt").write_text("no-such-package-for-mlci-tests==1.0\n")
+    assert main(["validate", str(project)]) == 1
+    err = capsys.readouterr().err
+    assert "✘ environment" in err and "no-such-package-for-mlci-tests" in err
+    assert "invalid: environment failed" in err
 
 
 def test_init_scaffolds_a_config_and_schema_that_validate(tmp_path, capsys):

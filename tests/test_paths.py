@@ -23,8 +23,9 @@ SECRET = "SECRET-CONTENTS-1234"
 
 
 @pytest.fixture
-def project(tmp_path: Path, cache_env: dict[str, str]) -> Path:
+def project(tmp_path: Path, cache_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of examples/classification at tmp_path/repo, a secret file at tmp_path/outside."""
+    monkeypatch.setenv("MLCI_EXECUTOR", "local")  # validate builds the environment, as run does
     project = tmp_path / "repo"
     shutil.copytree(
         EXAMPLES / "classification",

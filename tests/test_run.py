@@ -36,8 +36,8 @@ def test_change_against_baseline_passes_with_full_record(make_project, mlci):
     assert list(run["stages"]) == [
         "source",
         "environment",
-        "train",
         "data_tests",
+        "train",
         "evaluate",
         "model_tests",
         "gates",
@@ -120,8 +120,15 @@ def test_a_cache_hit_names_this_run_and_reuses_only_results(make_project, mlci):
     assert run["candidate"] == {**before["candidate"], "sha": new_sha}
     assert run["baseline"] == before["baseline"]
     assert run["started_at"] > before["started_at"] and run["seconds"] < before["seconds"]
-    for part in ("verdict", "summary", "metrics", "gates", "data", "model_tests", "params"):
+    for part in ("verdict", "summary", "metrics", "gates", "params"):
         assert run[part] == before[part], part
+    # the results are the cached run's; every time in the record is this run's: none spent
+    assert before["data"]["seconds"] > 0 and run["data"] == {**before["data"], "seconds": 0.0}
+    assert any(t["seconds"] > 0 for t in before["model_tests"]["tests"])
+    assert run["model_tests"] == {
+        **before["model_tests"],
+        "tests": [{**t, "seconds": 0.0} for t in before["model_tests"]["tests"]],
+    }
     assert run["environment"] == before["environment"]
     statuses = {name: (stage["status"], stage["seconds"]) for name, stage in run["stages"].items()}
     assert statuses.pop("source")[0] == statuses.pop("report")[0] == "passed"
@@ -169,11 +176,36 @@ def test_a_regression_breaks_the_gate(make_project, mlci):
     assert rerun["summary"] == run["summary"]
 
 
-def test_failing_model_test_and_data_check_fail_the_verdict(make_project, mlci):
+def test_a_failing_model_test_fails_the_verdict(make_project, mlci):
     project = make_project("classification")
     (project / "tests" / "test_extra.py").write_text(
         "def test_impossible(model, X_test, y_test):\n    assert model.score(X_test, y_test) > 1.5\n"
     )
+    done = mlci("run", str(project))
+    assert done.returncode == 1
+    run = read_run(project)
+    assert run["model_tests"]["failed"] == 1
+    failed = next(t for t in run["model_tests"]["tests"] if t["outcome"] == "failed")
+    assert failed["nodeid"].endswith("test_impossible")
+    # training and evaluation still ran: the failure is a finding, not a crash
+    assert run["stages"]["evaluate"]["status"] == "passed"
+    report = (project / ".mlci" / "out" / "report.md").read_text()
+    assert "test\\_impossible" in report
+
+
+MARK_TRAINING = "import pathlib\npathlib.Path('TRAINED').write_text('the training command ran')\n"
+
+
+def mark_training(project: Path) -> Path:
+    """Make the project's training command leave a file behind: proof that it ran."""
+    train = project / "train.py"
+    train.write_text(MARK_TRAINING + train.read_text())
+    return project / "TRAINED"
+
+
+def test_a_failing_data_check_stops_the_run_before_training(make_project, mlci):
+    project = make_project("classification")
+    trained = mark_training(project)
     train = project / "data" / "train.csv"
     lines = train.read_text().splitlines()
     header = lines[0].split(",")
@@ -182,19 +214,65 @@ def test_failing_model_test_and_data_check_fail_the_verdict(make_project, mlci):
     lines[1] = ",".join(row)
     train.write_text("\n".join(lines) + "\n")
     done = mlci("run", str(project))
-    assert done.returncode == 1
+    assert done.returncode == 1, done.stderr
     run = read_run(project)
-    assert run["model_tests"]["failed"] == 1
-    failed = next(t for t in run["model_tests"]["tests"] if t["outcome"] == "failed")
-    assert failed["nodeid"].endswith("test_impossible")
     assert run["data"]["passed"] is False
     schema = next(c for c in run["data"]["checks"] if c["kind"] == "schema" and not c["passed"])
     failure = next(f for f in schema["failures"] if f["column"] == "mean_radius")
-    assert failure["count"] == 1 and failure["examples"] == ["-5.0"]
-    # training and evaluation still ran: the failures are findings, not crashes
-    assert run["stages"]["evaluate"]["status"] == "passed"
+    assert failure["count"] == 1 and "-5.0" in " ".join(failure["examples"])
+    stages = run["stages"]
+    assert stages["data_tests"]["status"] == "failed"
+    assert stages["train"]["status"] == "skipped"
+    assert "data_tests" in stages["train"]["reason"]
+    assert all(stages[name]["status"] == "skipped" for name in ("evaluate", "model_tests"))
+    assert not trained.exists()
+    assert not (project / ".mlci" / "out" / "logs" / "train-candidate.log").exists()
     report = (project / ".mlci" / "out" / "report.md").read_text()
-    assert "test\\_impossible" in report and "mean\\_radius" in report
+    assert "mean\\_radius" in report
+
+
+def test_a_header_only_training_file_fails_before_training(make_project, mlci):
+    """Preflight may refuse the file (exit 2) or the data tests fail it (exit 1): either way
+    nothing is trained."""
+    project = make_project("classification")
+    trained = mark_training(project)
+    train = project / "data" / "train.csv"
+    train.write_text(train.read_text().splitlines()[0] + "\n")
+    done = mlci("run", str(project))
+    assert done.returncode in (1, 2), done.stderr
+    assert "Traceback" not in done.stderr
+    assert not trained.exists()
+    assert not any(line.startswith("✔ train") for line in done.stderr.splitlines())
+    if done.returncode == 1:
+        run = read_run(project)
+        assert run["stages"]["train"]["status"] == "skipped"
+        assert run["stages"]["data_tests"]["status"] == "failed"
+
+
+TRACEBACK_TRAIN = """\
+for n in range(30):
+    print(f"epoch {n:02d}")
+
+
+def fit(rate):
+    if rate < 0:
+        raise ValueError(f"learning rate must be positive, got {rate}")
+
+
+fit(-1)
+"""
+
+
+def test_a_failed_training_shows_the_end_of_its_output_on_the_console(make_project, mlci):
+    project = make_project("classification")
+    (project / "train.py").write_text(TRACEBACK_TRAIN)
+    done = mlci("run", str(project))
+    assert done.returncode == 1
+    console = done.stderr
+    assert "ValueError: learning rate must be positive, got -1" in console
+    assert "line 7, in fit" in console and "epoch 29" in console  # the last lines
+    assert "epoch 03" not in console  # not all of it: run.json and the report keep more
+    assert "epoch 03" in read_run(project)["stages"]["train"]["log_tail"]
 
 
 def test_drift_between_baseline_and_candidate_data_is_reported(make_project, mlci):

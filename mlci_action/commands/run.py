@@ -6,8 +6,8 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping
-from contextlib import ExitStack
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -198,14 +198,21 @@ def _reused(ctx: RunContext, state: RunState, cached: CachedRun) -> RunState:
                 result = result.model_copy(update={"status": Status.CACHED})
             stages[name] = result.model_copy(update={"seconds": 0.0})
             ctx.progress.stage_finished(name, stages[name])
+    # the times a record holds are this run's: the reused work took none of it
+    data = cached.data.model_copy(update={"seconds": 0.0}) if cached.data else None
+    model_tests = cached.model_tests
+    if model_tests is not None:
+        model_tests = model_tests.model_copy(
+            update={"tests": [t.model_copy(update={"seconds": 0.0}) for t in model_tests.tests]}
+        )
     return replace(
         state,
         candidate=candidate,
         baseline=base,
         environment=cached.environment,
-        data=cached.data,
+        data=data,
         evaluation=evaluation,
-        model_tests=cached.model_tests,
+        model_tests=model_tests,
         gates=tuple(cached.gates),
         stages=stages,
     )
@@ -354,21 +361,21 @@ def publish(out: Path, record: RunRecord, files: dict[str, Path]) -> RunOutcome:
     return RunOutcome(record, report, run_json)
 
 
-def execute(
+@contextmanager
+def begin(
     options: Options,
     progress: Progress,
     docker: Docker | None = None,
     registry: Registry | None = None,
     config: Config | None = None,
     environ: Mapping[str, str] = os.environ,
-) -> RunOutcome:
-    """The run. ``config`` overrides the project's mlci.yaml (the action sets inputs on it)."""
+) -> Iterator[tuple[RunContext, RunState]]:
+    """A run's context (its executor, work directory and engines) and its state after the
+    source stage: what `mlci run` and `mlci validate` share. Inputs are checked first."""
     project = options.project
     config = config or load_config(project)
     check_inputs(project, config)
     executor = choose(config.environment.executor, environ)(options.cache_dir)
-    cache = RunCache(options.cache_dir, warn=progress.note)
-    started = time.perf_counter()
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlci-run-")))
         ctx = RunContext(
@@ -383,7 +390,22 @@ def execute(
             registry=registry,
         )
         placeholder = Source(role="candidate", ref="working tree")
-        state = run_stages(ctx, RunState(candidate=Side(placeholder, project, config)), [SOURCE])
+        yield ctx, run_stages(ctx, RunState(candidate=Side(placeholder, project, config)), [SOURCE])
+
+
+def execute(
+    options: Options,
+    progress: Progress,
+    docker: Docker | None = None,
+    registry: Registry | None = None,
+    config: Config | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> RunOutcome:
+    """The run. ``config`` overrides the project's mlci.yaml (the action sets inputs on it)."""
+    started = time.perf_counter()
+    with begin(options, progress, docker, registry, config, environ) as (ctx, state):
+        cache = RunCache(options.cache_dir, warn=progress.note)
+        workdir = ctx.workdir
         if options.reuse_approved and options.push and registry is not None:
             reused = _reuse_approved(ctx, state, registry, started)
             if reused is not None:

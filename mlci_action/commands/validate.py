@@ -1,69 +1,40 @@
-"""`mlci validate`: check mlci.yaml, the data files and the schema, without training."""
+"""`mlci validate`: `mlci run` up to and including the data tests, with nothing trained.
+
+The same stages in the same environment (the executor `run` would choose, its cached
+environment reused): a schema or data file the project's environment cannot read fails here,
+not after training. Exit 0: valid; 1: a data check or a stage failed; 2: unusable input.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from mlci_action.commands.run import begin
+from mlci_action.pipeline import Options, run_stages
+from mlci_action.record import Status
+from mlci_action.stages import STAGE_NAMES, VALIDATE
+from mlci_action.terminal import TerminalProgress
 
-from mlci_action.config import load_config
-from mlci_action.preflight import check_inputs
-from mlci_action.record import DataReport
-from mlci_action.stages.data_tests import schema_spec
+if TYPE_CHECKING:
+    from mlci_action.images.docker_api import Docker
+    from mlci_action.images.registry import Registry
 
 
-def validate(project: Path, console: Console) -> int:
-    config = load_config(project)
-    check_inputs(project, config)
-    console.print(
-        f"[green]✔[/] mlci.yaml is valid ({escape(config.name)}, {config.evaluation.task})"
-    )
-    from mlci_action.worker import checks  # pandas and pandera: only now
-
-    data = config.data
-    report = DataReport.model_validate(
-        checks.run(
-            {
-                "project_dir": str(project),
-                "train_path": data.train,
-                "test_path": data.test,
-                "target": data.target,
-                "task": config.evaluation.task,
-                "schema_spec": schema_spec(data),
-                "checks": data.checks.model_dump(mode="json"),
-                "baseline_train_path": None,
-            }
-        )
-    )
-    table = Table(title="data checks", title_justify="left")
-    for column in ("check", "data", "column", "result", "detail"):
-        table.add_column(column)
-    for check in report.checks:
-        result = (
-            "[green]pass[/]"
-            if check.passed
-            else ("[red]fail[/]" if check.severity == "error" else "[yellow]warn[/]")
-        )
-        detail = check.detail
-        if check.failures:
-            detail += "; " + "; ".join(
-                f"{f.file + ' ' if f.file else ''}{f.column or '-'} {f.check}: {f.count} "
-                f"(e.g. {', '.join(f.examples[:3])})"
-                for f in check.failures[:5]
-            )
-        table.add_row(
-            escape(check.name),
-            escape(check.dataset),
-            escape(check.column or "–"),
-            result,
-            escape(detail),
-        )
-    console.print(table)
-    console.print(escape(report.tally))
-    if report.passed:
-        console.print("[bold green]valid[/]: the config, data files and schema are usable")
-        return 0
-    console.print("[bold red]invalid[/]: data checks failed (see above)")
-    return 1
+def validate(
+    options: Options,
+    progress: TerminalProgress,
+    docker: Docker | None = None,
+    registry: Registry | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> int:
+    with begin(options, progress, docker, registry, environ=environ) as (ctx, state):
+        state = run_stages(ctx, state, VALIDATE)
+        config = ctx.config
+    if state.data is not None:
+        progress.data_checks(state.data)
+    stages = state.stages
+    failed = [n for n in STAGE_NAMES if n in stages and stages[n].status == Status.FAILED]
+    progress.validated(config.name, config.evaluation.task, failed)
+    return 1 if failed else 0

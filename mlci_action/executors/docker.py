@@ -36,6 +36,7 @@ from mlci_action.executors.base import Lane, check_environment_files, unwrap
 from mlci_action.executors.environ import scrubbed
 from mlci_action.executors.host import HostPool
 from mlci_action.executors.tasks import Command, TaskRequest
+from mlci_action.images.activity import Activity
 from mlci_action.images.docker_api import SANDBOX_ROOT, Docker, connect
 from mlci_action.images.environment_image import (
     MLCI_SOURCE,
@@ -301,12 +302,8 @@ class DockerExecutor:
 
     def prepare(self, project: Path, config: Config, log: Path) -> ContainerRuntime:
         check_environment_files(project, config.environment)
-        lines: list[str] = []
-        try:
-            tag, reused = ensure_environment_image(self.docker, project, config, lines.append)
-        finally:
-            log.parent.mkdir(parents=True, exist_ok=True)
-            log.write_text("\n".join(lines), encoding="utf-8")
+        with Activity(log) as sink:
+            tag, reused = ensure_environment_image(self.docker, project, config, sink)
         return self._start(tag, image_key(project, config), reused, config)
 
     def prepare_image(self, image: str, log: Path, config: Config) -> ContainerRuntime:

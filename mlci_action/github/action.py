@@ -31,6 +31,7 @@ from mlci_action.yamlfile import load_yaml
 
 if TYPE_CHECKING:
     from mlci_action.github.api import GitHubAPI
+    from mlci_action.images.activity import Activity
     from mlci_action.images.registry import Registry
 
 _ICONS = {Status.PASSED: "✔", Status.FAILED: "✘", Status.SKIPPED: "–", Status.CACHED: "♻"}
@@ -62,6 +63,13 @@ class GitHubProgress:
     def note(self, text: str) -> None:
         with self._lock, self.workflow.fenced():
             print(text, file=self.workflow.out, flush=True)
+
+    def activity(self, title: str, log: Path | None) -> Activity:
+        """One line in the job log; the build's or push's output goes to its log file."""
+        from mlci_action.images.activity import Activity
+
+        self.note(title)
+        return Activity(log)
 
 
 DISPATCH_ACTIONS = ("retrain", "evaluate", "promote", "rollback")

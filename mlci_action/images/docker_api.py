@@ -10,7 +10,7 @@ import io
 import os
 import re
 import tarfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,37 @@ import docker.errors
 import docker.types
 
 from mlci_action.errors import InputError, StageFailure
+from mlci_action.images.activity import DockerEvent, LogSink
 
-LogSink = Callable[[str], None]
+_STEP = re.compile(r"^Step (\d+)/(\d+) :")
+_LAYER_DONE = ("Pushed", "Layer already exists", "Mounted from", "Pull complete", "Already exists")
+_BYTES = ("Pushing", "Downloading")
+"""Statuses whose progressDetail counts bytes moved (``Extracting`` would count them twice)."""
+
+
+def read_event(item: Mapping[str, Any]) -> DockerEvent:
+    """A stream item of the engine's build, pull or push API as a :class:`DockerEvent`."""
+    text = str(item.get("stream") or "").rstrip("\n")
+    if text.strip():
+        found = _STEP.match(text)
+        if found:
+            return DockerEvent(text, step=int(found.group(1)), steps=int(found.group(2)))
+        return DockerEvent(text)
+    status, layer = str(item.get("status") or ""), item.get("id")
+    detail = item.get("progressDetail") or {}
+    line = "" if detail else f"{status} {layer or ''}".rstrip()
+    if not layer or not status:
+        return DockerEvent(line)
+    moving = status.startswith(_BYTES) and bool(detail.get("total"))
+    return DockerEvent(
+        line,
+        layer=str(layer),
+        current=int(detail.get("current") or 0) if moving else None,
+        total=int(detail["total"]) if moving else None,
+        done=status.startswith(_LAYER_DONE),
+    )
+
+
 SANDBOX_ROOT = "/mlci"
 """The one writable place (besides /tmp) in a container that runs the project's code."""
 SANDBOX_PIDS = 4096
@@ -188,7 +217,7 @@ class Docker:
         sink: LogSink,
         labels: Mapping[str, str] | None = None,
     ) -> str:
-        """Build ``context`` as ``tag``, streaming output to ``sink``; return the image id.
+        """Build ``context`` as ``tag``, streaming its events to ``sink``; return the image id.
 
         A failed build raises a StageFailure naming the failing step, with its log.
         """
@@ -205,14 +234,15 @@ class Docker:
             labels=dict(labels or {}),
         )
         for chunk in stream:
-            text = (chunk.get("stream") or "").rstrip("\n")
-            if text.strip():
-                log.append(text)
-                sink(text)
-                if text.startswith("Step "):
-                    step = text.strip()
+            event = read_event(chunk)
+            if event.text.strip():
+                log.append(event.text)
+                if event.step is not None:
+                    step = event.text.strip()
+            sink(event)
             if "error" in chunk or "errorDetail" in chunk:
                 message = chunk.get("errorDetail", {}).get("message") or chunk.get("error", "")
+                sink(DockerEvent(str(message)))
                 tail = "\n".join([*log[-40:], message])
                 hint = None
                 if " FROM " in f" {step} ":

@@ -20,7 +20,7 @@ import docker.errors
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from mlci_action.errors import InputError, StageFailure
-from mlci_action.images.docker_api import Docker, LogSink
+from mlci_action.images.docker_api import Docker, DockerEvent, LogSink, read_event
 
 _TRANSIENT = re.compile(
     r"connection refused|timeout|timed out|EOF|50[0-9] |502|503|504|too many requests|i/o timeout|reset by peer",
@@ -77,6 +77,7 @@ def _read_stream(
             message = _scrub(
                 str(item.get("errorDetail", {}).get("message") or item.get("error")), credentials
             )
+            sink(DockerEvent(f"error: {message}"))
             auth = bool(_AUTH.search(message))
             raise RegistryError(
                 f"{what} failed: {message}",
@@ -88,9 +89,7 @@ def _read_stream(
         aux = item.get("aux") or {}
         if "Digest" in aux:
             digest = str(aux["Digest"])
-        status = item.get("status")
-        if status and not item.get("progressDetail"):
-            sink(f"{status} {item.get('id', '')}".rstrip())
+        sink(read_event(item))
     return digest
 
 

@@ -28,8 +28,11 @@ class ServingImage:
     environment_image: str
 
 
-def serving_command(config: Config, port: int = 8080) -> list[str]:
-    args = ["--model", MODEL_PATH, "--name", config.name, "--port", str(port), "--host", "0.0.0.0"]
+def serving_command(config: Config, port: int | None = None) -> list[str]:
+    """The server's arguments; without ``port`` it listens on $PORT (the image sets 8080)."""
+    args = ["--model", MODEL_PATH, "--name", config.name, "--host", "0.0.0.0"]
+    if port is not None:
+        args += ["--port", str(port)]
     args += ["--trusted-types", json.dumps(config.evaluation.trusted_types)]
     args += ["--target", config.data.target]
     if config.data.schema_:

@@ -10,6 +10,10 @@ Arguments::
     --columns JSON          the feature names in order, when the model does not record them
     --trusted-types JSON    extra types the skops file may hold (mlci's trust policy)
     --host 127.0.0.1 --port 8080   (port 0 picks a free port; the log line names it)
+    --workers N             at most N requests handled at once (threads; default: no limit)
+
+Environment: ``PORT`` is the default of --port and ``WORKERS`` of --workers, so a platform
+that sets them (Cloud Run, Heroku, ``docker run -e PORT=9000``) is obeyed; the flags win.
 
 Exit status: 0 after SIGTERM/SIGINT, 2 for unusable arguments or schema, 1 if the model
 cannot be loaded.
@@ -20,10 +24,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -37,7 +43,32 @@ from mlci_action.serving.server import ModelSlot, PredictionServer, load_in_back
 log = logging.getLogger("mlci.serving")
 
 
-def parse_args(argv: Sequence[str] | None) -> tuple[ServingConfig, str, int]:
+@dataclass(frozen=True)
+class Listen:
+    host: str
+    port: int
+    workers: int | None
+
+
+def _count(name: str, raw: str | None, *, low: int) -> int | None:
+    """A whole number >= ``low`` from a flag or a variable (None when unset)."""
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if value < low:
+        raise ConfigError(
+            f"{name}={raw!r}: expected a whole number of at least {low}",
+            hint="PORT is the port to listen on (e.g. 8080); WORKERS the requests served at once",
+        )
+    return value
+
+
+def parse_args(
+    argv: Sequence[str] | None, environ: Mapping[str, str] = os.environ
+) -> tuple[ServingConfig, Listen]:
     parser = argparse.ArgumentParser(prog="python -m mlci_action.serving")
     parser.add_argument("--model", required=True, type=Path)
     parser.add_argument("--name", required=True)
@@ -47,8 +78,17 @@ def parse_args(argv: Sequence[str] | None) -> tuple[ServingConfig, str, int]:
     parser.add_argument("--columns")
     parser.add_argument("--trusted-types")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--port", help="default: $PORT, else 8080")
+    parser.add_argument("--workers", help="default: $WORKERS, else no limit")
     args = parser.parse_args(argv)
+    port_name = "--port" if args.port is not None else "PORT"
+    port = _count(port_name, args.port if args.port is not None else environ.get("PORT"), low=0)
+    workers_name = "--workers" if args.workers is not None else "WORKERS"
+    workers = _count(
+        workers_name, args.workers if args.workers is not None else environ.get("WORKERS"), low=1
+    )
+    if port is not None and port > 65535:
+        raise ConfigError(f"{port_name}={port}: a port is at most 65535")
     if "/" in args.name or not args.name.strip():
         raise ConfigError(f"--name {args.name!r}: a model name cannot be empty or hold '/'")
     schema = _json_arg("--schema", args.schema, dict)
@@ -63,7 +103,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[ServingConfig, str, int]:
         target=args.target,
         columns=None if columns is None else tuple(map(str, columns)),
     )
-    return config, args.host, args.port
+    return config, Listen(args.host, 8080 if port is None else port, workers)
 
 
 def _json_arg(flag: str, raw: str | None, kind: type) -> Any:
@@ -78,22 +118,26 @@ def _json_arg(flag: str, raw: str | None, kind: type) -> Any:
     return value
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.environ) -> int:
     disable_created_metrics()  # no *_created series: this process serves one registry
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
     )
     try:
-        config, host, port = parse_args(argv)
-        server = PredictionServer((host, port), ModelSlot(config.name))
+        config, listen = parse_args(argv, environ)
+        server = PredictionServer(
+            (listen.host, listen.port), ModelSlot(config.name), listen.workers
+        )
     except MlciError as exc:
         log.error("%s", exc)
         return exc.exit_code
     except OSError as exc:
-        log.error("cannot listen on %s:%s: %s", host, port, exc.strerror or exc)
+        log.error("cannot listen on %s:%s: %s", listen.host, listen.port, exc.strerror or exc)
         return 2
     bound_host, bound_port = server.server_address[:2]
     log.info("serving model %r on http://%s:%s", config.name, bound_host, bound_port)
+    if listen.workers:
+        log.info("at most %d requests are handled at once (WORKERS)", listen.workers)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()

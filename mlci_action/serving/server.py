@@ -75,10 +75,33 @@ class PredictionServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], slot: ModelSlot) -> None:
+    def __init__(
+        self, address: tuple[str, int], slot: ModelSlot, workers: int | None = None
+    ) -> None:
         self.slot = slot
         self.metrics = ServingMetrics()
+        self.workers = workers
+        """At most this many requests are handled at once (None: no limit); more wait in the
+        listen queue. One process: scikit-learn's predictions release the GIL for most work."""
+        self._slots = threading.BoundedSemaphore(workers) if workers else None
         super().__init__(address, Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if self._slots is not None:
+            self._slots.acquire()  # the accept loop waits for a free thread
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            if self._slots is not None:
+                self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            if self._slots is not None:
+                self._slots.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client hanging up is routine; anything else is logged with its traceback."""

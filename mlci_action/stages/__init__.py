@@ -17,8 +17,8 @@ SOURCE: Stage = SourceStage()
 
 STAGES: list[Stage] = [
     BuildEnvironment(),
-    Train(),
     DataTests(),
+    Train(),
     Evaluate(),
     ModelTestsStage(),
     Gates(),
@@ -26,5 +26,8 @@ STAGES: list[Stage] = [
     Deploy(),
 ]
 """Everything after the source stage (the run cache is consulted between the two)."""
+
+VALIDATE: list[Stage] = [stage for stage in STAGES if stage.name in ("environment", "data_tests")]
+"""What `mlci validate` runs after the source stage: what `mlci run` runs before training."""
 
 STAGE_NAMES = [SOURCE.name, *(stage.name for stage in STAGES), "report"]

@@ -64,9 +64,8 @@ class Deploy:
             raise StageFailure("no registry client")
         immutable = immutable_tags(state, ctx.options.extra_tags)
         moving = moving_tags(ctx, state)
-        digest = ctx.registry.publish(
-            state.image.image_id, repository, immutable, moving, ctx.progress.note
-        )
+        with ctx.progress.activity(f"pushing {repository}", ctx.log_path("push")) as sink:
+            digest = ctx.registry.publish(state.image.image_id, repository, immutable, moving, sink)
         deployment = Deployment(
             pushed=True,
             reason="approved: verdict pass and --push",

@@ -7,7 +7,7 @@ from dataclasses import replace
 from mlci_action import git
 from mlci_action.cache import RunCache
 from mlci_action.config import load_config
-from mlci_action.errors import ConfigError, InputError
+from mlci_action.errors import ConfigError, InputError, StageFailure
 from mlci_action.executors.base import check_environment_files
 from mlci_action.executors.host import HostPool
 from mlci_action.paths import check_paths
@@ -31,7 +31,8 @@ class BuildEnvironment:
             runtime = ctx.executor.prepare(candidate.project, ctx.config, log)
         ctx.stack.callback(runtime.close)
         runtime = runtime.with_hosts(hosts)
-        runtime.warm()  # imports pandas and scikit-learn in the background while training runs
+        if not ctx.options.data_only:  # validate needs one worker, started when first used
+            runtime.warm()  # imports pandas and scikit-learn in the background meanwhile
         state = replace(
             state, candidate=replace(candidate, runtime=runtime), environment=runtime.info
         )
@@ -50,6 +51,7 @@ class BuildEnvironment:
             baseline = self._checkout(ctx, baseline)
             if (
                 baseline.error is None
+                and not ctx.options.data_only
                 and baseline.source.key
                 and (ctx.options.no_cache or cache.model(baseline.source.key) is None)
             ):
@@ -69,11 +71,14 @@ class BuildEnvironment:
         return StageOutput(state, reason="; ".join(notes))
 
     def _checkout(self, ctx: RunContext, baseline: Side) -> Side:
-        root = ctx.extras["git_root"]
-        tree = ctx.stack.enter_context(git.worktree(root, baseline.source.sha or "HEAD"))
+        if baseline.repo_root is None:
+            raise StageFailure("the baseline names no git repository to check it out of")
+        tree = ctx.stack.enter_context(
+            git.worktree(baseline.repo_root, baseline.source.sha or "HEAD")
+        )
         project = tree / baseline.project
         config = ctx.config
-        if ctx.extras.get("baseline_has_config"):
+        if baseline.own_config:
             try:
                 config = load_config(project)
             except ConfigError as exc:

@@ -77,16 +77,9 @@ class Package:
         side = state.candidate
         if docker is None or side.model is None:
             raise StageFailure("no Docker engine or no model to package")
-        log = ctx.log_path("package")
-        log.parent.mkdir(parents=True, exist_ok=True)
-        lines: list[str] = []
-
-        def sink(line: str) -> None:
-            lines.append(line)
-            ctx.progress.note(line)
-
         started = time.perf_counter()
-        try:
+        log = ctx.log_path("package")
+        with ctx.progress.activity(f"building the serving image of {ctx.config.name}", log) as sink:
             env_tag, reused = ensure_environment_image(docker, side.project, ctx.config, sink)
             labels = oci_labels(
                 ctx.config,
@@ -108,8 +101,6 @@ class Package:
                 labels=labels,
                 sink=sink,
             )
-        finally:
-            log.write_text("\n".join(lines), encoding="utf-8")
         image = ImageInfo(
             tag=serving.tag,
             image_id=serving.image_id,

@@ -103,9 +103,9 @@ class SourceStage:
             config=config,
             error=None if tree is not None else f"{rel or '.'} does not exist at {ref}",
             absent=tree is None,  # the project is new: a first model
+            repo_root=root,
+            own_config=own_config,
         )
-        ctx.extras["git_root"] = root
-        ctx.extras["baseline_has_config"] = own_config
         return StageOutput(
             replace(state, baseline=baseline), reason=f"baseline {ref} @ {base_sha[:12]}"
         )
@@ -151,14 +151,17 @@ class SourceStage:
             return None
         tag = ctx.options.registry_tag or config.deploy.champion_tag
         try:
-            found = fetch_champion(
-                ctx.docker,
-                ctx.registry,
-                repository,
-                tag,
-                ctx.workdir / "champion" / "model.skops",
-                ctx.progress.note,
-            )
+            with ctx.progress.activity(
+                f"pulling {repository}:{tag}", ctx.log_path("pull-champion")
+            ) as sink:
+                found = fetch_champion(
+                    ctx.docker,
+                    ctx.registry,
+                    repository,
+                    tag,
+                    ctx.workdir / "champion" / "model.skops",
+                    sink,
+                )
         except RegistryError as exc:
             # "could not ask" is not "there is none": a run that expected a baseline fails
             # closed rather than pass its regression gates against nothing

@@ -117,7 +117,9 @@ def train_side(ctx: RunContext, side: Side, cache: RunCache) -> Side:
 
 class Train:
     name = "train"
-    needs: tuple[str, ...] = ("environment",)
+    needs: tuple[str, ...] = ("data_tests",)
+    """Data first: a failing data check (a header-only file, a broken schema) stops the run
+    before any training time is spent."""
 
     def run(self, ctx: RunContext, state: RunState) -> StageOutput:
         cache = RunCache(ctx.options.cache_dir, warn=ctx.progress.note)

@@ -9,6 +9,7 @@ import base64
 import json
 import socket
 import threading
+import time
 import urllib.request
 import uuid
 from contextlib import contextmanager, suppress
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from mlci_action.stages.package import free_port
 from tests.conftest import git
 from tests.test_run import commit_change, read_run
 
@@ -77,6 +79,11 @@ def test_package_without_registry_saves_an_archive_and_smoke_tests(
     assert archive.stat().st_size > image["model_layer_bytes"]
     report = (project / ".mlci" / "out" / "report.md").read_text()
     assert "### Serving image" in report and "docker load" in report and "p99" in report
+    # the build's output is in its log, never on the console
+    build_log = (project / ".mlci" / "out" / "logs" / "package.log").read_text()
+    assert "Step 1/" in build_log and "COPY model.skops" in build_log
+    assert "Step " not in done.stderr and "Successfully built" not in done.stderr
+    assert_serves_on_port_from_environment(docker_client, image["tag"])
     labels = docker_client.images.get(image["tag"]).labels
     assert labels["org.opencontainers.image.revision"] == git(project, "rev-parse", "HEAD")
     assert (
@@ -93,6 +100,35 @@ def test_package_without_registry_saves_an_archive_and_smoke_tests(
     old_layers = docker_client.images.get(image["tag"]).attrs["RootFS"]["Layers"]
     new_layers = docker_client.images.get(second["tag"]).attrs["RootFS"]["Layers"]
     assert new_layers[:-1] == old_layers[:-1] and new_layers[-1] != old_layers[-1]
+
+
+def assert_serves_on_port_from_environment(docker_client, tag: str) -> None:
+    """`docker run -e PORT=N IMAGE`, as the README says: the server listens on N."""
+    port = free_port()
+    container = docker_client.containers.run(
+        tag,
+        detach=True,
+        network_mode="host",  # loopback only on this machine; -p N:N is the same on a bridge
+        environment={"PORT": str(port), "WORKERS": "2"},
+        labels={"org.mlci.smoke-test": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                url = f"http://127.0.0.1:{port}/v2/health/ready"
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    assert response.status == 200
+                    break
+            except OSError:
+                container.reload()
+                assert container.status == "running", container.logs().decode()
+                assert time.monotonic() < deadline, container.logs().decode()
+                time.sleep(0.5)
+        logs = container.logs().decode()
+        assert f":{port}" in logs and "at most 2 requests are handled at once" in logs
+    finally:
+        container.remove(force=True)
 
 
 def test_push_with_auth_then_promote_then_champion_baseline(
@@ -119,6 +155,11 @@ def test_push_with_auth_then_promote_then_champion_baseline(
     assert registry_tags(registry, config_repo) == sorted([*deployment["tags"], *attached])
     report = (project / ".mlci" / "out" / "report.md").read_text()
     assert deployment["digest"] in report and registry.password not in report
+    # the push's output is in its log, not on the console: one line per stage there
+    push_log = (project / ".mlci" / "out" / "logs" / "push.log").read_text()
+    assert "Pushed" in push_log or "already exists" in push_log or "Mounted" in push_log
+    assert not any(word in done.stderr for word in ("Preparing", "Pushed", "Waiting"))
+    assert sum(line.startswith("✔ deploy") for line in done.stderr.splitlines()) == 1
 
     # pull by digest from the registry alone and read what the model is and how good it was
     reference = f"{repository}@{deployment['digest']}"

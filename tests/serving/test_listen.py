@@ -1,0 +1,97 @@
+"""PORT and WORKERS: the server listens where the platform says and caps its concurrency."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.serving.conftest import classification_project, wait_port
+
+SERVE = (sys.executable, "-m", "mlci_action.serving")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def serve(root: Path, env: dict[str, str], *flags: str) -> subprocess.Popen[bytes]:
+    log = (root / "server.log").open("wb")
+    schema = json.dumps({"kind": "python", "path": "schema.py", "name": "Features"})
+    return subprocess.Popen(
+        [
+            *SERVE,
+            *("--model", str(root / "model.skops"), "--name", "m", "--schema", schema),
+            *("--project-dir", str(root), "--target", "label", *flags),
+        ],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+
+
+def live(port: int, timeout: float) -> int:
+    url = f"http://127.0.0.1:{port}/v2/health/live"
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return int(response.status)
+
+
+def test_port_and_workers_come_from_the_environment(tmp_path: Path) -> None:
+    classification_project(tmp_path)
+    port = free_port()
+    server = serve(tmp_path, {"PORT": str(port), "WORKERS": "1"})
+    try:
+        assert wait_port(server, tmp_path / "server.log", timeout=180) == port
+        assert "at most 1 requests are handled at once" in (tmp_path / "server.log").read_text()
+        # a client that sends half a request holds the one worker ...
+        slow = socket.create_connection(("127.0.0.1", port))
+        slow.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n")
+        with pytest.raises(TimeoutError):
+            live(port, timeout=1.5)  # ... so another waits in the queue
+        slow.sendall(b"Connection: close\r\n\r\n")
+        assert slow.recv(100).startswith(b"HTTP/1.1 200")
+        slow.close()
+        assert live(port, timeout=10) == 200  # the worker is free again
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_a_flag_wins_over_the_variable(tmp_path: Path) -> None:
+    classification_project(tmp_path)
+    port = free_port()
+    server = serve(tmp_path, {"PORT": "1"}, "--port", str(port))
+    try:
+        assert wait_port(server, tmp_path / "server.log", timeout=180) == port
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({"PORT": "http"}, "PORT='http': expected a whole number of at least 0"),
+        ({"PORT": "70000"}, "PORT=70000: a port is at most 65535"),
+        ({"WORKERS": "0"}, "WORKERS='0': expected a whole number of at least 1"),
+    ],
+    ids=["port-not-a-number", "port-too-large", "no-workers"],
+)
+def test_unusable_settings_exit_2_with_the_reason(tmp_path: Path, env, words) -> None:
+    done = subprocess.run(
+        [*SERVE, "--model", "m.skops", "--name", "m", "--columns", '["a"]'],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2 and words in done.stderr, done.stderr
