@@ -38,6 +38,14 @@ What act 0.2.89 does that GitHub does not (found running it; the tests pin most 
   is rebuilt on every run by default (Docker's layer cache makes that cheap when nothing
   changed), and ``--rebuild=false`` (``rebuild=False``) runs whatever ``act-dockeraction:latest``
   exists, even an image of another repository's action;
+* a Docker action whose ``runs.image`` is ``docker://REF`` (a release's action.yml, pinned by
+  ``scripts/release.py pin-action``) is never built: act logs ``docker pull`` for ``REF`` and,
+  under ``--pull=false``, looks ``REF`` up in the daemon and pulls only when it is missing, with
+  no registry credentials (``HOME`` is private: a pull from the authenticated local registry
+  fails). So the image must be in the daemon under that exact reference first. A
+  ``REPOSITORY@sha256:...`` reference cannot be made with ``docker tag``; pushing the image
+  from this daemon (or pulling it by digest) records it in the image's RepoDigests, which is
+  what the lookup matches (tests/docker/test_action_prebuilt.py);
 * ``GITHUB_REF``: push/workflow_dispatch take the event's ``ref`` (else the local branch);
   pull_request/pull_request_review give ``refs/pull/N/merge`` from the event's *top-level*
   ``number`` (without it: ``refs/pull/%!f(<nil>)/merge``); ``GITHUB_SHA`` is always the local
@@ -556,6 +564,7 @@ MLCI_ACTION_ACT_TAG = "act-github-actions-mlci-dockeraction:latest"
 def copy_mlci_action_context(context: Path) -> None:
     """Put what mlci's Dockerfile builds from into `context`, with the host's CA bundle in
     ``.github/certs/`` (for the TLS-intercepting proxy in front of PyPI)."""
+    context.mkdir(parents=True, exist_ok=True)
     for name in MLCI_ACTION_FILES:
         source = MLCI_ROOT / name
         if source.is_dir():
