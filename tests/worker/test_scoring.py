@@ -15,7 +15,7 @@ from mlci_action.errors import InputError, StageFailure
 from mlci_action.metrics import CATALOG
 from mlci_action.worker.scoring import (
     bootstrap_deltas,
-    bootstrap_indices,
+
     metric_values,
     paired_bootstrap,
 )
