@@ -196,7 +196,10 @@ def _count_scorer(
     rows = len(truth)
     true_codes, pred_codes = codes[:rows], codes[rows:]
     actual, guessed, correct = [], [], []
-    for code in range(len(present)):
+    scored = range(len(present)) if positive is None else [positive]
+    if positive is not None:  # a binary metric reads the positive class's counts only
+        positive = 0
+    for code in scored:
         actual.append(columns.add(true_codes == code))
         guessed.append(columns.add(pred_codes == code))
         correct.append(columns.add((true_codes == code) & (pred_codes == code)))

@@ -4,9 +4,9 @@ Each sorts the rows once, when it is built; on a chunk of count weights (resampl
 reorders the weights by that one sort and reads cumulative weights along it:
 
 - ROC AUC is the weighted Mann-Whitney U: rows by ascending score, negatives first among
-  equal scores, so each positive row's running count of negative weight counts every negative
-  below or tied with it; ties then take back half of each tied group's positive x negative
-  weight (only groups holding both classes are summed for that).
+  equal scores (tied rows of one class summed into one run), so each positive run's running
+  count of negative weight counts every negative below or tied with it; each score held by
+  both classes then takes back half of its positive x negative weight.
 - Average precision is scikit-learn's step-wise sum over the distinct scores, highest first:
   each score that reaches positives adds their weight times the precision there.
 - The median of the absolute errors is the value where the cumulative weight passes half.
@@ -43,32 +43,37 @@ def _groups(ranked: Array) -> Counts:
 
 
 class _Ranked:
-    """One binary ROC AUC: the sort, and the rows whose ties mix the two classes."""
+    """One binary ROC AUC: the sort, and the runs of equal (score, class) along it."""
 
     def __init__(self, hits: Array, scores: Floats) -> None:
         self.order = np.lexsort((hits, scores))  # ascending score, negatives first in a tie
-        self.positive = hits[self.order].astype(np.uint8)
+        positive = hits[self.order].astype(np.uint8)
+        ranked = scores[self.order]
+        same = (ranked[1:] == ranked[:-1]) & (positive[1:] == positive[:-1])
+        starts = np.flatnonzero(np.r_[True, ~same])
+        # tied rows of one class are summed into one run before anything else (one reduceat)
+        self.starts = starts if len(starts) < len(ranked) else None
+        self.positive = positive[starts]
         self.negative = (1 - self.positive).astype(np.uint8)
-        group = _groups(scores[self.order])
-        both = (np.bincount(group, self.positive) > 0) & (np.bincount(group, self.negative) > 0)
-        mixed = both[group]
-        self.tied = self.order[mixed]
-        self.tied_positive = self.positive[mixed]
-        self.tied_negative = self.negative[mixed]
-        self.tied_starts = np.flatnonzero(np.r_[True, np.diff(group[mixed]) != 0])
+        # a score held by both classes: a negative run right before a positive run
+        mixed = np.flatnonzero(
+            (ranked[starts][1:] == ranked[starts][:-1]) & (self.positive[1:] > self.positive[:-1])
+        )
+        self.tied_negative, self.tied_positive = mixed, mixed + 1
 
     def doubled_u(self, weights: Array) -> tuple[Counts, Counts, Counts]:
         """2 x U, and the positive and negative weight, of each resample."""
         ranked = np.take(weights, self.order, axis=1)
+        if self.starts is not None:
+            ranked = np.add.reduceat(ranked, self.starts, axis=1, dtype=np.int32)
         negative = ranked * self.negative
-        below = _cumulative(negative)  # at a positive row: the negatives below or tied
+        below = _cumulative(negative)  # at a positive run: the negatives below or tied
         positive = ranked - negative
         doubled = 2 * np.einsum("ij,ij->i", positive, below, dtype=np.int64)
-        if self.tied.size:
-            tied = np.take(weights, self.tied, axis=1)
-            pos = np.add.reduceat(tied * self.tied_positive, self.tied_starts, axis=1, dtype=np.int64)
-            neg = np.add.reduceat(tied * self.tied_negative, self.tied_starts, axis=1, dtype=np.int64)
-            doubled -= (pos * neg).sum(axis=1)
+        if self.tied_positive.size:  # ties count half: take back half of each tied pair
+            tied_pos = np.take(ranked, self.tied_positive, axis=1)
+            tied_neg = np.take(ranked, self.tied_negative, axis=1)
+            doubled -= np.einsum("ij,ij->i", tied_pos, tied_neg, dtype=np.int64)
         return doubled, positive.sum(axis=1, dtype=np.int64), below[:, -1].astype(np.int64)
 
 

@@ -170,9 +170,7 @@ def bootstrap_deltas_all(
         chunk = columns.chunk(weights)
         for name, (candidate, baseline) in pairs.items():
             parts[name].append(candidate(chunk) - baseline(chunk))
-    return {
-        name: np.concatenate(found) if found else np.empty(0) for name, found in parts.items()
-    }
+    return {name: np.concatenate(found) if found else np.empty(0) for name, found in parts.items()}
 
 
 def bootstrap_deltas(

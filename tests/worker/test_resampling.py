@@ -33,7 +33,10 @@ def test_multinomial_weights_are_rows_drawn_with_replacement(rows: int) -> None:
     assert weights.shape == (resamples, rows)
     assert (weights.sum(axis=1) == rows).all()  # every resample draws exactly `rows` rows
     # each row's count is Binomial(rows, 1/rows)
-    pmf = [math.comb(rows, k) * (1 / rows) ** k * (1 - 1 / rows) ** (rows - k) for k in range(min(5, rows + 1))]
+    pmf = [
+        math.comb(rows, k) * (1 / rows) ** k * (1 - 1 / rows) ** (rows - k)
+        for k in range(min(5, rows + 1))
+    ]
     pmf_is(weights, pmf)
     # and two rows' counts are negatively correlated, as in a multinomial: -1/(rows - 1)
     if rows > 1:
@@ -58,7 +61,9 @@ def test_weights_do_not_depend_on_chunking(method: Method) -> None:
     assert len(small) == 11 and len(large) == 2
     np.testing.assert_array_equal(np.concatenate(small), np.concatenate(large))
     # and any range of resamples can be drawn on its own (a worker of a partitioned run)
-    np.testing.assert_array_equal(draw(rows, range(600, 650), 5, method), np.concatenate(small)[600:650])
+    np.testing.assert_array_equal(
+        draw(rows, range(600, 650), 5, method), np.concatenate(small)[600:650]
+    )
 
 
 @pytest.mark.parametrize("method", ["multinomial", "poisson"])
