@@ -8,7 +8,8 @@ probabilities. "old" is mlci_action/worker/scoring.py and fast_scores.py as of c
 :data:`OLD` (one paired_bootstrap per metric over an index matrix), imported from a temporary
 copy; "new" is paired_bootstrap_all of this checkout, multinomial and Poisson. Each case runs in
 a fresh subprocess (its peak resident memory is its own), cases interleaved, median of
-REPEATS. The subprocess reports the time of the bootstrap alone (data built before).
+REPEATS. The subprocess reports the wall and CPU time of the bootstrap alone (data built and
+modules imported before), and its peak resident memory (getrusage maxrss).
 """
 
 from __future__ import annotations
@@ -41,14 +42,14 @@ metrics = {metrics!r}
 import old_scoring.scoring as old
 from mlci_action.worker.scoring import paired_bootstrap_all
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 if which == "old":
     found = {{m: old.paired_bootstrap(m, *args, resamples, 0.95, 0, np.array([0, 1])) for m in metrics}}
 else:
     found = paired_bootstrap_all(metrics, *args, resamples, 0.95, 0, np.array([0, 1]), method=which)
-seconds = time.perf_counter() - started
+seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({{"seconds": seconds, "peak_mb": peak / 1024, "growth_mb": (peak - base) / 1024,
+print(json.dumps({{"seconds": seconds, "cpu": cpu, "peak_mb": peak / 1024, "growth_mb": (peak - base) / 1024,
                   "intervals": found}}))
 """
 
@@ -105,15 +106,19 @@ def main() -> int:
         f"{len(METRICS)} metrics ({platform.node()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}, median of {args.repeats}, load {load:.1f})\n"
     )
-    print("| method | median s | min s | peak RSS MB | RSS growth MB |")
-    print("|:--|--:|--:|--:|--:|")
+    print("| method | median s | min s | median CPU s | peak RSS MB | RSS growth MB |")
+    print("|:--|--:|--:|--:|--:|--:|")
     medians = {}
     for case, runs in samples.items():
         seconds = [float(str(run["seconds"])) for run in runs]
         peak = max(float(str(run["peak_mb"])) for run in runs)
         growth = max(float(str(run["growth_mb"])) for run in runs)
+        cpu = statistics.median(float(str(run["cpu"])) for run in runs)
         medians[case] = statistics.median(seconds)
-        print(f"| {case} | {medians[case]:.2f} | {min(seconds):.2f} | {peak:.0f} | {growth:.0f} |")
+        print(
+            f"| {case} | {medians[case]:.2f} | {min(seconds):.2f} | {cpu:.2f} | {peak:.0f} "
+            f"| {growth:.0f} |"
+        )
     print("\nIntervals (roc_auc):")
     for case, runs in samples.items():
         print(f"- {case}: {runs[0]['intervals']['roc_auc']}")  # type: ignore[index]
