@@ -34,15 +34,15 @@ from mlci_action.config import Config
 from mlci_action.errors import StageFailure
 from mlci_action.executors.base import Lane, check_environment_files, unwrap
 from mlci_action.executors.environ import scrubbed
-from mlci_action.executors.host import HostPool
-from mlci_action.executors.tasks import Command, TaskRequest
-from mlci_action.images.activity import Activity
-from mlci_action.images.docker_api import SANDBOX_ROOT, Docker, connect
-from mlci_action.images.environment_image import (
+from mlci_action.executors.environment_image import (
     MLCI_SOURCE,
     ensure_environment_image,
     image_key,
 )
+from mlci_action.executors.host import HostPool
+from mlci_action.executors.tasks import Command, TaskRequest
+from mlci_action.images.activity import Activity
+from mlci_action.images.docker_api import SANDBOX_ROOT, Docker, connect
 from mlci_action.record import EnvironmentInfo
 
 _LIST_PACKAGES = (
