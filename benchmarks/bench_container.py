@@ -5,8 +5,8 @@
 "before" is mlci at ``--before`` (default: the commit this branch started from), unpacked with
 ``git archive`` into a temporary folder; "after" is this checkout. Both run ``mlci run --base
 HEAD~1 --no-cache`` with ``MLCI_EXECUTOR=docker`` on the same synthetic project (ROWS training
-rows, ROWS/4 test rows, 20 numeric columns, a gradient-boosting classifier, candidate and baseline
-both trained), interleaved, and the medians are printed: the whole run, the stages, and mlci's
+rows, ROWS/4 test rows, 20 numeric columns, a gradient-boosting classifier or --estimator,
+candidate and baseline both trained), interleaved, and the medians are printed: the whole run, the stages, and mlci's
 own peak memory (ru_maxrss of the mlci process). Then the import of pandas, scikit-learn,
 pandera and skops in a sandbox container of each side's environment image (read-only root
 filesystem, as in a run). Each side's environment image is built in a warm-up run first.
@@ -46,7 +46,7 @@ def git(cwd: Path, *args: str) -> str:
     ).stdout
 
 
-def make_project(root: Path, rows: int, base_image: str) -> Path:
+def make_project(root: Path, rows: int, base_image: str, estimator: str) -> Path:
     rng = np.random.default_rng(0)
     project = root / "repo"
     (project / "data").mkdir(parents=True)
@@ -61,7 +61,7 @@ def make_project(root: Path, rows: int, base_image: str) -> Path:
         "version: 1\nname: bench-container\n"
         "data: {train: data/train.csv, test: data/test.csv, target: label}\n"
         "environment: {requirements: [requirements.txt]}\n"
-        "training:\n  estimator: sklearn.ensemble.HistGradientBoostingClassifier\n"
+        f"training:\n  estimator: {estimator}\n"
         "evaluation: {task: classification, metrics: [accuracy, f1, roc_auc, log_loss]}\n"
         "gates: {accuracy: {threshold: 0.5}}\n"
         f"deploy: {{base_image: {base_image}}}\n"
@@ -131,6 +131,11 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--before", default="60ecd43")
     parser.add_argument("--base-image", default="mlci-base:bookworm")
+    parser.add_argument(
+        "--estimator",
+        default="sklearn.ensemble.HistGradientBoostingClassifier",
+        help="a cheap one (sklearn.linear_model.LogisticRegression) isolates the executor's cost",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="mlci-bench-container-"))
     before = work / "before"
@@ -140,7 +145,7 @@ def main() -> int:
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(before)], input=archive, check=True)
     sides = {"before": before, "after": ROOT}
-    project = make_project(work, args.rows, args.base_image)
+    project = make_project(work, args.rows, args.base_image, args.estimator)
     env = {
         **os.environ,
         "MLCI_CACHE_DIR": str(work / "cache"),
@@ -161,7 +166,9 @@ def main() -> int:
         imports["after, bytecode ignored"].append(
             import_seconds(images["after"], ignore_bytecode=True)
         )
-    print(f"## docker executor, {args.rows:,} train rows, medians of {args.repeats} interleaved")
+    print(
+        f"## docker executor, {args.rows:,} train rows, {args.estimator}, medians of {args.repeats}"
+    )
     keys = [k for k in results["after"][0] if all(k in r for r in results["before"])]
     print("| | before | after |\n|--|--|--|")
     for key in keys:
