@@ -1,4 +1,5 @@
-# The mlci action image: `uses: <owner>/mlci@<sha>` builds it. Dependencies are pinned
+# The mlci action image: a release pushes it to ghcr.io and pins action.yml to its digest
+# (.github/workflows/release.yml); `uses: <owner>/mlci@<other sha>` builds it. Dependencies are pinned
 # (requirements/action.txt, compiled from requirements/action.in) and installed before mlci's
 # code, in a build stage; the image keeps the virtual environment, the git binary, and nothing
 # else. Training, tests and scoring run in the project's own environment image, never here, so

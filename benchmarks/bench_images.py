@@ -151,11 +151,9 @@ def main() -> int:
     import docker
     import tritonclient.http as v2
 
-    # executors first: executors/docker.py and images/environment_image.py import each other
-    import mlci_action.executors  # noqa: F401
     from mlci_action.config import load_config
+    from mlci_action.executors.environment_image import image_key
     from mlci_action.images.docker_api import Docker, connect
-    from mlci_action.images.environment_image import image_key
     from mlci_action.images.registry import Credentials, Registry
     from mlci_action.images.serving_image import (
         build_serving_image,

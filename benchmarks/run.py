@@ -7,6 +7,8 @@
    Also: a PR push where the baseline model is cached, a cold run with a baseline, and an
    unchanged rerun (cache hit) to a full report.
 2. Data tests on ROWS x 20 columns (benchmarks/bench_datatests.py).
+   Evaluation: the paired bootstrap at 200,000 test rows, old against new
+   (benchmarks/bench_evaluate.py).
 3. Images and serving (benchmarks/bench_images.py): serving image rebuild after a model-only
    change, bytes pushed for it, image size against its parts, V2 serving latency and
    throughput. Needs Docker, the base image and the registry (scripts/services.sh); skipped
@@ -145,6 +147,16 @@ def main() -> int:
     sys.stdout.flush()
     subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench_datatests.py"), "--rows", str(args.rows)],
+        check=True,
+    )
+    sys.stdout.flush()
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_evaluate.py"),
+            "--repeats",
+            str(args.repeats),
+        ],
         check=True,
     )
     shutil.rmtree(work, ignore_errors=True)

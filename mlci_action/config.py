@@ -170,6 +170,10 @@ class Bootstrap(_Model):
     resamples: Annotated[int, Field(ge=0, le=100_000)] = 1000
     confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
     seed: int = 0
+    method: Literal["auto", "multinomial", "poisson"] = "auto"
+    """How resamples are drawn: multinomial (rows drawn with replacement, the classic
+    bootstrap), poisson (independent Poisson(1) counts per row; for very large test sets), or
+    auto (poisson above 1,000,000 test rows)."""
 
 
 class Evaluation(_Model):

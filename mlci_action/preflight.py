@@ -136,26 +136,52 @@ def check_schema_file(project: Path, spec: str) -> None:
             ) from None
 
 
-def _target_labels(path: Path, target: str) -> list[Any]:
-    """The distinct values of the target column (only that column is read), as the worker's
-    pandas reads them."""
-    import pandas as pd  # only now: mlci's start stays fast
+_NA_VALUES = frozenset(
+    {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN"}
+    | {"<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
+)
+"""pandas' default missing-value markers: the worker's read_csv drops these labels too."""
 
+
+def _typed(values: set[str]) -> list[Any]:
+    """CSV text as pandas would type the column: all integers, all numbers, all booleans,
+    or text."""
+    for kind in (int, float):
+        try:
+            return sorted({kind(v) for v in values})
+        except ValueError:
+            continue
+    if values and values <= {"True", "False", "TRUE", "FALSE", "true", "false"}:
+        return sorted({v.lower() == "true" for v in values})
+    return sorted(values)
+
+
+def _target_labels(path: Path, target: str) -> list[Any] | None:
+    """The distinct values of the target column, as the worker's pandas reads them, or None
+    when this interpreter cannot read the file (Parquet in the action's image, which has no
+    pandas: the worker checks it, before training, in the project's environment)."""
     suffix = path.suffix.lower()
-    try:
-        if suffix in (".parquet", ".pq"):
-            column = pd.read_parquet(path, columns=[target])[target]
-        else:
-            column = pd.read_csv(path, usecols=[target], sep="\t" if suffix == ".tsv" else ",")[
-                target
-            ]
-    except (ValueError, KeyError, OSError, pd.errors.ParserError) as exc:
-        first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
-        raise InputError(
-            f"{path}: cannot read the target column {target!r}: {first}",
-            hint=f"check {_where('data.train')} and {_where('data.target')}",
-        ) from None
-    return column.dropna().unique().tolist()
+    if suffix in (".parquet", ".pq"):
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            return None
+        try:
+            column = pq.read_table(path, columns=[target]).column(target).drop_null().unique()
+        except (OSError, KeyError, ValueError) as exc:
+            first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+            raise InputError(
+                f"{path}: cannot read the target column {target!r}: {first}",
+                hint=f"check {_where('data.train')} and {_where('data.target')}",
+            ) from None
+        return list(column.to_pylist())
+    # the header was checked by check_data_file: the target is one of its columns
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle, delimiter="\t" if suffix == ".tsv" else ",")
+        header = next(reader, [])
+        index = header.index(target)
+        values = {row[index] for row in reader if len(row) > index}
+    return _typed(values - _NA_VALUES)
 
 
 def check_positive_class(project: Path, config: Config) -> None:
@@ -169,6 +195,8 @@ def check_positive_class(project: Path, config: Config) -> None:
         return
     path, target = project / config.data.train, config.data.target
     labels = _target_labels(path, target)
+    if labels is None:
+        return
     where = f"{path}: target column {target!r}"
     if binary and len(labels) > 2:
         raise InputError(

@@ -167,6 +167,10 @@ class Evaluation(Record):
     positive_class: Label | None = None
     """The class the binary metrics (f1, precision, recall, roc_auc, average_precision,
     brier_score) scored; None when none of them was evaluated."""
+    bootstrap_method: Literal["multinomial", "poisson"] | None = None
+    """How the confidence intervals' resamples were drawn (evaluation.bootstrap.method, with
+    auto resolved): "multinomial" (rows drawn with replacement, as count weights) or "poisson"
+    (independent Poisson(1) counts per row); None when no interval was computed."""
 
 
 class ImageInfo(Record):

@@ -1,29 +1,29 @@
 """The ``docker`` executor: the project's code runs inside its environment image, sandboxed.
 
-One container per environment and run (``sleep infinity``); each command and worker task is a
-``docker exec``. The container is a sandbox (:meth:`Docker.sandbox`): no capabilities, a
+One container per environment and run (``sleep infinity``). The project's command is a ``docker
+exec``; worker tasks go to one long-lived worker per lane in the container
+(:mod:`.container_host`), so pandas and scikit-learn are imported once per run, as locally. The container is a sandbox (:meth:`Docker.sandbox`): no capabilities, a
 read-only root filesystem, no host mounts, no Docker socket, limits, and no network unless the
 trusted configuration's ``environment.network`` allows it.
 
 Files move only through the Docker API (``put_archive`` / ``get_archive``), never bind mounts,
 so this also works when mlci itself runs in a container that talks to the host's daemon, as a
 GitHub Docker action does. Exactly the files a task declares move (:mod:`.tasks`): its inputs
-are copied in (once, unless they changed) and its outputs, regular files only, copied back.
+are copied in (once, unless they changed; streamed from disk; a large file once per content, see
+:mod:`.transfer`) and its outputs, regular files only, copied back.
 A host path ``/a/b`` is ``/mlci/fs/a/b`` inside the container.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import tarfile
 import threading
 import time
 import uuid
 from collections.abc import Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -33,58 +33,26 @@ from mlci_action import proc
 from mlci_action.config import Config
 from mlci_action.errors import StageFailure
 from mlci_action.executors.base import Lane, check_environment_files, unwrap
+from mlci_action.executors.container_host import ContainerHost
 from mlci_action.executors.environ import scrubbed
-from mlci_action.executors.host import HostPool
-from mlci_action.executors.tasks import Command, TaskRequest
-from mlci_action.images.activity import Activity
-from mlci_action.images.docker_api import SANDBOX_ROOT, Docker, connect
-from mlci_action.images.environment_image import (
+from mlci_action.executors.environment_image import (
     MLCI_SOURCE,
     ensure_environment_image,
     image_key,
 )
+from mlci_action.executors.host import HostPool
+from mlci_action.executors.tasks import Command, Role, TaskRequest
+from mlci_action.executors.transfer import Transfer, walk
+from mlci_action.images.activity import Activity
+from mlci_action.images.docker_api import SANDBOX_ROOT, Docker, connect
 from mlci_action.record import EnvironmentInfo
 
 _LIST_PACKAGES = (
     "import json, importlib.metadata as m; "
     "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"
 )
-_IMAGE_SOURCE = "/opt/mlci/src"
-"""Where environment images keep mlci's code (Dockerfile.env.j2)."""
-_SKIP = {".git", ".mlci", "__pycache__", ".venv", ".pytest_cache"}
 FS = f"{SANDBOX_ROOT}/fs"
 """Host paths, mirrored under this folder of the container's volume."""
-MAX_OUTPUT_BYTES = 8 * 2**30
-"""The largest file a task may hand back (a model, predictions)."""
-
-
-def _owned_by_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
-    """The container's user (root, without capabilities) owns what goes in, whoever owns it
-    here (on a runner: the runner's user), so the project's code can write where it runs."""
-    info.uid = info.gid = 0
-    info.uname = info.gname = "root"
-    return info
-
-
-def _tar_of(path: Path, arcname: str) -> bytes:
-    """``path`` (a file, or a directory without VCS and cache folders) as a tar archive.
-    Symbolic links go in as links, never as the files they point at."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        archive.add(path, arcname=arcname, recursive=False, filter=_owned_by_root)
-        if path.is_dir() and not path.is_symlink():
-            for item in sorted(path.rglob("*")):
-                rel = item.relative_to(path)
-                if any(part in _SKIP for part in rel.parts):
-                    continue
-                if item.is_symlink() or item.is_file() or item.is_dir():
-                    archive.add(
-                        item,
-                        arcname=f"{arcname}/{rel.as_posix()}",
-                        recursive=False,
-                        filter=_owned_by_root,
-                    )
-    return buffer.getvalue()
 
 
 def _signature(path: Path) -> tuple[float, int]:
@@ -92,49 +60,52 @@ def _signature(path: Path) -> tuple[float, int]:
     if not path.is_dir():
         return stat.st_mtime, stat.st_size
     newest, count = stat.st_mtime, 0
-    for item in path.rglob("*"):
-        if not any(part in _SKIP for part in item.relative_to(path).parts):
-            newest, count = max(newest, item.lstat().st_mtime), count + 1
+    for item in walk(path):
+        newest, count = max(newest, item.lstat().st_mtime), count + 1
     return newest, count
-
-
-def _one_file(stream: Any, name: str) -> bytes:
-    """The single regular file ``name`` of a ``get_archive`` stream: anything else (a link, a
-    device, a directory, extra members, more than MAX_OUTPUT_BYTES) is refused."""
-    data = bytearray()
-    for chunk in stream:
-        data.extend(chunk)
-        if len(data) > MAX_OUTPUT_BYTES + 2**20:
-            raise StageFailure(f"{name}: the task's output is larger than {MAX_OUTPUT_BYTES} bytes")
-    with tarfile.open(fileobj=io.BytesIO(bytes(data))) as archive:
-        members = archive.getmembers()
-        if len(members) != 1 or not members[0].isfile() or members[0].name != name:
-            kinds = ", ".join(
-                f"{m.name} ({'file' if m.isfile() else 'not a file'})" for m in members
-            )
-            raise StageFailure(f"{name}: the task's output is not one regular file: {kinds}")
-        handle = archive.extractfile(members[0])
-        assert handle is not None
-        return handle.read()
 
 
 @dataclass(frozen=True)
 class ContainerRuntime:
     info: EnvironmentInfo
     container: Any
+    transfer: Transfer
     python: str = "python"
     pass_env: Mapping[str, str] = field(default_factory=dict)
     """The variables environment.pass_env passes, read from mlci's environment at start."""
+    log_dir: Path | None = None
+    """Where the worker hosts' own logs go (the run's logs folder, given by ``with_hosts``)."""
     _synced: dict[Path, tuple[float, int]] = field(default_factory=dict, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
+    _hosts: dict[str, ContainerHost] = field(default_factory=dict, compare=False)
+    _hosts_lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
 
     def with_hosts(self, hosts: HostPool) -> ContainerRuntime:
-        return self  # one process per task inside the container
+        """This runtime, its worker hosts logging next to the run's (they live in the container,
+        not in ``hosts``; the same container, files and hosts are shared)."""
+        return replace(self, log_dir=hosts.logs)
+
+    def _host(self, lane: Lane) -> ContainerHost:
+        with self._hosts_lock:
+            host = self._hosts.get(lane)
+            if host is None or not host.alive:
+                log = self.log_dir / f"worker-{lane}-container.log" if self.log_dir else None
+                host = ContainerHost(
+                    self.container, self.python, self._environment({}), SANDBOX_ROOT, log
+                )
+                self._hosts[lane] = host
+            return host
 
     def warm(self) -> None:
-        """Nothing to warm: the container is already running."""
+        """Start both lanes' workers now, so their imports overlap other work."""
+        for lane in ("scoring", "project"):
+            self._host(lane)
 
     def close(self) -> None:
+        with self._hosts_lock:
+            for host in self._hosts.values():
+                host.close()
+            self._hosts.clear()
         with suppress(docker.errors.DockerException):
             self.container.remove(force=True, v=True)
 
@@ -152,8 +123,12 @@ class ContainerRuntime:
             )
 
     def copy_in(self, paths: list[Path]) -> None:
-        """Each path (file or directory) at :meth:`where`, unless already there unchanged."""
+        """Each path (file or directory) at :meth:`where`, unless already there unchanged: one
+        archive for all of them, streamed (:class:`Transfer`)."""
         with self._lock:
+            stale: list[str] = []
+            items: list[tuple[Path, str]] = []
+            signatures: dict[Path, tuple[float, int]] = {}
             for path in sorted({Path(p).absolute() for p in paths}, key=lambda p: len(p.parts)):
                 inside_synced = next(
                     (
@@ -170,29 +145,25 @@ class ContainerRuntime:
                 signature = _signature(path)
                 if self._synced.get(path) == signature:
                     continue
-                target = PurePosixPath(self.where(path))
-                self._exec(["rm", "-rf", str(target)])
-                self._exec(["mkdir", "-p", str(target.parent)])
-                if not self.container.put_archive(str(target.parent), _tar_of(path, target.name)):
-                    raise StageFailure(f"could not copy {path} into the container")
-                self._synced[path] = signature
+                target = self.where(path)
+                if path in self._synced:
+                    stale.append(target)  # files deleted here go there too
+                items.append((path, target.removeprefix(f"{SANDBOX_ROOT}/")))
+                signatures[path] = signature
+            if stale:
+                self._exec(["rm", "-rf", *stale])
+            if items:
+                self.transfer.put(items)
+                self._synced.update(signatures)
 
     def _prepare_outputs(self, paths: list[Path]) -> None:
-        for path in paths:
-            self._exec(["mkdir", "-p", str(PurePosixPath(self.where(path)).parent)])
+        if paths:
+            self._exec(["mkdir", "-p", *{str(PurePosixPath(self.where(p)).parent) for p in paths}])
 
     def copy_out(self, paths: list[Path]) -> None:
         """Each declared output that the task wrote, as a regular file, written atomically."""
         for path in paths:
-            try:
-                stream, _ = self.container.get_archive(self.where(path))
-            except docker.errors.NotFound:
-                continue
-            data = _one_file(stream, path.name)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
-            partial.write_bytes(data)
-            partial.replace(path)
+            self.transfer.get(self.where(path), path)
 
     # -------------------------------------------------------------------- running
 
@@ -245,43 +216,35 @@ class ContainerRuntime:
         log: Path | None = None,
         timeout: float | None = None,
     ) -> Any:
-        """A worker task as its own process in the container (every task is isolated here,
-        whatever its lane): request in, declared files in, result and outputs out."""
+        """A worker task in this lane's long-lived worker in the container: declared files in,
+        the request over the worker's stdin, its result, log and outputs out."""
         files = list(request.files())
-        inputs = [Path(value) for _, role, value in files if role.value == "in"]
-        outputs = [Path(value) for _, role, value in files if role.value == "out"]
+        inputs = [Path(value) for _, role, value in files if role is Role.INPUT]
+        outputs = [Path(value) for _, role, value in files if role is Role.OUTPUT]
         self.copy_in([cwd, *inputs])
-        self._prepare_outputs(outputs)
         task_dir = f"{SANDBOX_ROOT}/tasks/{uuid.uuid4().hex}"
-        self._exec(["mkdir", "-p", task_dir])
-        payload = json.dumps(request.translated(self.where)).encode()
-        info = tarfile.TarInfo("request.json")
-        info.size = len(payload)
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w") as archive:
-            archive.addfile(info, io.BytesIO(payload))
-        self.container.put_archive(task_dir, buffer.getvalue())
-        argv = [
-            self.python,
-            "-m",
-            "mlci_action.worker",
-            request.kind,
-            f"{task_dir}/request.json",
-            f"{task_dir}/result.json",
-        ]
+        task_log, result = f"{task_dir}/log.txt", f"{task_dir}/result.json"
+        message = {
+            "task": request.kind,
+            "request": request.translated(self.where),
+            "result": result,
+            "log": task_log,
+            "cwd": self.where(cwd),
+            "env": {},
+        }
         try:
-            done = self._run(argv, cwd=self.where(cwd), env={}, timeout=timeout, log=log)
+            self._host(lane).call(
+                request.kind, message, timeout=timeout, tail=lambda: self.transfer.read(task_log)
+            )
         finally:
+            if log is not None:
+                self.transfer.get(task_log, log)
             self.copy_out(outputs)
-        try:
-            stream, _ = self.container.get_archive(f"{task_dir}/result.json")
-            result = json.loads(_one_file(stream, "result.json"))
-        except (docker.errors.NotFound, ValueError):
-            raise StageFailure(
-                f"the {request.kind} worker exited with code {done.returncode} and no result",
-                log_tail=done.tail(),
-            ) from None
-        return unwrap(result, done.tail(), log)
+        raw = self.transfer.read(result)
+        tail = (self.transfer.read(task_log) or b"").decode("utf-8", "replace")
+        if raw is None:
+            raise StageFailure(f"the {request.kind} worker left no result", log_tail=tail)
+        return unwrap(json.loads(raw), tail, log)
 
 
 class DockerExecutor:
@@ -314,18 +277,12 @@ class DockerExecutor:
         log.write_text(f"scoring in {image}, with mlci's current worker code\n", encoding="utf-8")
         runtime = self._start(image, f"image:{image}", True, config)
         code = f"{SANDBOX_ROOT}/mlci-src"
-        runtime._exec(["mkdir", "-p", code])
-        if not runtime.container.put_archive(
-            code, _tar_of(MLCI_SOURCE / "mlci_action", "mlci_action")
-        ):
+        try:
+            runtime.transfer.put([(MLCI_SOURCE / "mlci_action", "mlci-src/mlci_action")])
+        except StageFailure:
             runtime.close()
-            raise StageFailure(f"could not copy mlci's code into a container of {image}")
-        return ContainerRuntime(
-            info=runtime.info,
-            container=runtime.container,
-            python=runtime.python,
-            pass_env={**runtime.pass_env, "PYTHONPATH": code},
-        )
+            raise StageFailure(f"could not copy mlci's code into a container of {image}") from None
+        return replace(runtime, pass_env={**runtime.pass_env, "PYTHONPATH": code})
 
     def _start(self, tag: str, key: str, reused: bool, config: Config) -> ContainerRuntime:
         env = config.environment
@@ -351,4 +308,9 @@ class DockerExecutor:
             for name, value in scrubbed(os.environ, env.pass_env).items()
             if name not in ("PATH", "HOME") or name in env.pass_env
         }
-        return ContainerRuntime(info=info, container=container, pass_env=passed)
+        return ContainerRuntime(
+            info=info,
+            container=container,
+            transfer=Transfer(container, SANDBOX_ROOT),
+            pass_env=passed,
+        )

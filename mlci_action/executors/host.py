@@ -115,7 +115,7 @@ class HostPool:
     scores the models, and let model tests run while the evaluation does."""
 
     def __init__(self, logs: Path) -> None:
-        self._logs = logs
+        self.logs = logs
         self._hosts: dict[str, WorkerHost] = {}
         self._lock = threading.Lock()
 
@@ -124,7 +124,7 @@ class HostPool:
         with self._lock:
             host = self._hosts.get(key)
             if host is None or not host.alive:
-                host = WorkerHost(python, env, self._logs / f"worker-{lane}-{len(self._hosts)}.log")
+                host = WorkerHost(python, env, self.logs / f"worker-{lane}-{len(self._hosts)}.log")
                 self._hosts[key] = host
             return host
 

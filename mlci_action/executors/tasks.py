@@ -93,13 +93,23 @@ class DataTests(TaskRequest):
     baseline_train_path: In | None = None
 
 
+class Bootstrap(BaseModel):
+    """evaluation.bootstrap as configured (resamples 0: no intervals)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    resamples: int = 0
+    confidence: float = 0.95
+    seed: int = 0
+    method: Literal["auto", "multinomial", "poisson"] = "auto"
+
+
 class Evaluate(TaskRequest):
     kind: ClassVar[str] = "evaluate"
     test_path: In
     target: str
     task: Literal["classification", "regression"]
     metrics: list[str]
-    bootstrap: dict[str, Any] = {}
+    bootstrap: Bootstrap = Bootstrap()
     positive_class: str | int | float | bool | None = None
     """evaluation.positive_class as configured (the worker resolves it against the classes)."""
     candidate_model: In

@@ -5,17 +5,30 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from mlci_action import __version__
 from mlci_action.config import Config
 from mlci_action.hashing import file_digest, value_digest
 from mlci_action.images.docker_api import BuildContext, Docker, LogSink
-from mlci_action.images.environment_image import templates
 from mlci_action.record import MetricResult
 
 SERVING_DIR = "/opt/mlci/serving"
 MODEL_PATH = "/opt/mlci/model/model.skops"
+
+
+@cache
+def templates() -> Environment:
+    return Environment(
+        loader=PackageLoader("mlci_action.images", "templates"),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import pandera.pandas as pa
 
 from mlci_action.errors import ConfigError
 from mlci_action.serving import protocol
+from mlci_action.serving.compiled import CompiledSchema, compile_schema
 from mlci_action.serving.features import Feature, feature_schema, features_for
 from mlci_action.serving.protocol import Array
 from mlci_action.worker.modelio import load_model
@@ -47,6 +48,8 @@ class ServedModel:
     schema: pa.DataFrameSchema | None
     """The training schema less the target and any column the model does not take."""
     classes: Array | None
+    checks: CompiledSchema | None = None
+    """``schema`` compiled into vectorized checks (serving.compiled), what requests pass."""
 
     @property
     def feature_names(self) -> list[str]:
@@ -112,6 +115,7 @@ def load(config: ServingConfig) -> ServedModel:
         features=features_for(names, schema),
         schema=schema,
         classes=None if found is None else np.asarray(found),
+        checks=None if schema is None else compile_schema(schema),
     )
 
 

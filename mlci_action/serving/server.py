@@ -271,7 +271,7 @@ def _infer(server: PredictionServer, incoming: Incoming) -> Answer:
         raise RequestError(400, f"bad Inference-Header-Content-Length {header!r}") from None
     request = protocol.parse_infer_request(incoming.body, header_length)
     columns = protocol.feature_columns(request, model.feature_names)
-    frame = validate(frame_from_columns(columns, model.features), model.schema)
+    frame = validate(frame_from_columns(columns, model.features), model.checks)
     wanted = request.outputs is None or "predict_proba" in request.outputs
     prediction = model.predict(frame, proba=wanted)
     server.metrics.rows.inc(len(frame))
@@ -281,7 +281,7 @@ def _infer(server: PredictionServer, incoming: Incoming) -> Answer:
 def _predict(server: PredictionServer, incoming: Incoming) -> Answer:
     model = _ready_model(server)
     records = protocol.parse_records(incoming.body)
-    frame = validate(frame_from_records(records, model.features), model.schema)
+    frame = validate(frame_from_records(records, model.features), model.checks)
     prediction = model.predict(frame)
     server.metrics.rows.inc(len(frame))
     answer: dict[str, Any] = {"predictions": prediction.labels.tolist()}

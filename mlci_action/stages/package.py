@@ -8,8 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from mlci_action.errors import StageFailure
+from mlci_action.executors.environment_image import ensure_environment_image, image_key
 from mlci_action.images.docker_api import Docker
-from mlci_action.images.environment_image import ensure_environment_image, image_key
 from mlci_action.images.serving_image import (
     build_serving_image,
     data_hash,

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mlci_action.errors import InputError, MlciError
-from mlci_action.executors.tasks import TASKS
+from mlci_action.executors.tasks import TASKS, Role
 
 Task = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -37,6 +37,9 @@ def run_task(task: str, request: dict[str, Any]) -> dict[str, Any]:
     """Run one task; its outcome (result or error) as the JSON payload the parent reads."""
     try:
         checked = TASKS[task].model_validate(request)  # the same model the stage sent
+        for _, role, path in checked.files():  # in a container, an output's folder may be new
+            if role is Role.OUTPUT:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
         run: Task = import_module(MODULES[task]).run
         return {"ok": True, "result": run(checked.model_dump(mode="json"))}
     except MlciError as exc:
@@ -95,6 +98,9 @@ def serve() -> int:
     control_out.flush()
     for line in control_in:
         message = json.loads(line)
+        for path in (message["result"], message.get("log")):
+            if path:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
         with _redirected(message.get("log"), message["cwd"], message.get("env") or {}):
             payload = run_task(message["task"], message["request"])
         _write(message["result"], payload)

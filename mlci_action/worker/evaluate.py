@@ -18,7 +18,8 @@ from mlci_action.worker import smoke_cases
 from mlci_action.worker.frames import read_table, split_xy
 from mlci_action.worker.modelio import load_model
 from mlci_action.worker.positive import Label, resolve_positive
-from mlci_action.worker.scoring import metric_values, paired_bootstrap
+from mlci_action.worker.resampling import resolve_method
+from mlci_action.worker.scoring import Interval, metric_values, paired_bootstrap_all
 
 Array = npt.NDArray[Any]
 
@@ -64,8 +65,34 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
 
     positive = _positive(specs, truth, candidate, classes, request.get("positive_class"))
     boot = Resampling.parse(request.get("bootstrap") or {})
+    values = {
+        spec.name: [
+            _value(spec, truth, side, proba, classes, positive)
+            for side, proba in zip(sides, probas, strict=True)
+        ]
+        for spec in specs
+    }
+    method = None
+    intervals: dict[str, Interval] = {}
+    if baseline is not None and boot.resamples > 0:
+        method = resolve_method(boot.method, len(truth))
+        intervals = paired_bootstrap_all(
+            [spec.name for spec in specs],
+            truth,
+            candidate.labels,
+            probas[0],
+            baseline.labels,
+            probas[1],
+            resamples=boot.resamples,
+            confidence=boot.confidence,
+            seed=boot.seed,
+            classes=classes,
+            positive=positive,
+            method=method,
+        )
     results = {
-        spec.name: _compare(spec, truth, sides, probas, classes, positive, boot) for spec in specs
+        spec.name: _compare(spec, values[spec.name], intervals.get(spec.name), boot.confidence)
+        for spec in specs
     }
     written = _write_predictions(request.get("predictions_path"), candidate)
     if request.get("smoke_path"):
@@ -78,7 +105,11 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
             int(request.get("smoke_rows") or 1000),
         )
     evaluation = Evaluation(
-        rows=len(truth), metrics=results, predictions_file=written, positive_class=positive
+        rows=len(truth),
+        metrics=results,
+        predictions_file=written,
+        positive_class=positive,
+        bootstrap_method=method,
     )
     return evaluation.model_dump(mode="json")
 
@@ -88,6 +119,8 @@ class Resampling:
     resamples: int
     confidence: float
     seed: int
+    method: str
+    """auto, multinomial or poisson (evaluation.bootstrap.method)."""
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> Resampling:
@@ -95,6 +128,7 @@ class Resampling:
             int(raw.get("resamples", 0)),
             float(raw.get("confidence", 0.95)),
             int(raw.get("seed", 0)),
+            str(raw.get("method", "auto")),
         )
 
 
@@ -116,42 +150,18 @@ def _positive(
 
 
 def _compare(
-    spec: MetricSpec,
-    truth: Array,
-    sides: list[Predictions],
-    probas: list[Array | None],
-    classes: Array | None,
-    positive: Label | None,
-    boot: Resampling,
+    spec: MetricSpec, values: list[float], interval: Interval | None, confidence: float
 ) -> MetricResult:
-    values = [
-        _value(spec, truth, side, proba, classes, positive)
-        for side, proba in zip(sides, probas, strict=True)
-    ]
     if len(values) == 1:
         return MetricResult(candidate=values[0], greater_is_better=spec.greater_is_better)
-    (candidate, baseline), low, high = sides, None, None
-    if boot.resamples > 0:
-        low, high = paired_bootstrap(
-            spec.name,
-            truth,
-            candidate.labels,
-            probas[0],
-            baseline.labels,
-            probas[1],
-            resamples=boot.resamples,
-            confidence=boot.confidence,
-            seed=boot.seed,
-            classes=classes,
-            positive=positive,
-        )
+    low, high = interval or (None, None)
     return MetricResult(
         candidate=values[0],
         baseline=values[1],
         delta=values[0] - values[1],
         ci_low=low,
         ci_high=high,
-        confidence=None if low is None else boot.confidence,
+        confidence=None if low is None else confidence,
         greater_is_better=spec.greater_is_better,
         significant=None if low is None or high is None else bool(low > 0 or high < 0),
     )

@@ -1,33 +1,80 @@
-"""The vectorized scorers of the paired bootstrap: each metric over a whole index matrix.
+"""The vectorized scorers of the paired bootstrap: each metric on a whole chunk of resamples.
 
-A scorer takes the resampled row indices (resamples x rows) and returns the metric on each
-resample, NaN where undefined: means and medians of per-row values, per-class counts, a
-weighted Mann-Whitney U for ROC AUC, a weighted step-wise sum for average precision. Each is
-checked against the scikit-learn loop of :mod:`mlci_action.worker.scoring` in the tests;
-None (no fast path for these inputs) sends the caller to that loop.
+A chunk is a (resamples x rows) matrix of count weights (:mod:`mlci_action.worker.resampling`).
+Every mean-type metric (accuracy, log loss, Brier, the regression errors, the per-class counts
+behind precision, recall, F1 and balanced accuracy, the moments behind R² and explained
+variance) is a ratio of weighted sums of per-row values: all scorers of a bootstrap register
+their per-row columns in one :class:`Columns`, and each chunk is one matrix product
+``weights @ columns``. ROC AUC, average precision and the median absolute error sort the rows
+once and read cumulative weights in that order (:mod:`mlci_action.worker.ranked_scores`).
+
+Each scorer returns the metric on each resample, NaN where undefined, and is checked against
+scikit-learn on the explicitly resampled rows in the tests; None (no fast path for these
+inputs) sends the caller to that loop.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from mlci_action.metrics import MetricSpec
+from mlci_action.worker.ranked_scores import auc_scorer, average_precision_scorer, median_scorer
+from mlci_action.worker.resampling import Weights
 
 Array = npt.NDArray[Any]
 Floats = npt.NDArray[np.float64]
-Scorer = Callable[[Array], Floats]
-"""Index matrix (resamples x rows) -> the metric on each resample (NaN where undefined)."""
 
 _COUNTED = {"balanced_accuracy", "f1", "f1_macro", "f1_weighted"}
 _COUNTED |= {"precision", "precision_macro", "recall", "recall_macro"}
+_ZERO = 1e-12
+"""A variance below this share of the second moment is a constant target (rounding, not data)."""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    weights: Weights
+    """(resamples x rows) counts."""
+    sums: Floats
+    """(resamples x columns): the weighted sums of the registered per-row columns."""
+
+
+Scorer = Callable[[Chunk], Floats]
+"""A chunk -> the metric on each of its resamples (NaN where undefined)."""
+
+
+class Columns:
+    """The per-row values whose weighted sums the scorers read: one product per chunk."""
+
+    def __init__(self, rows: int) -> None:
+        self._values: list[Floats] = []
+        self._matrix: Floats | None = None
+        self.total = self.add(np.ones(rows))
+
+    def add(self, values: npt.ArrayLike) -> int:
+        """The column of these values (an identical column is shared, so that identical
+        models get bit-identical sums)."""
+        column = np.asarray(values, dtype=np.float64)
+        for index, known in enumerate(self._values):
+            if np.array_equal(known, column):
+                return index
+        self._values.append(column)
+        self._matrix = None
+        return len(self._values) - 1
+
+    def chunk(self, weights: Weights) -> Chunk:
+        if self._matrix is None:
+            self._matrix = np.column_stack(self._values)
+        return Chunk(weights, weights.astype(np.float64) @ self._matrix)
 
 
 def fast_scorer(
     spec: MetricSpec,
+    columns: Columns,
     truth: Array,
     pred: Array,
     probs: Array | None,
@@ -36,12 +83,12 @@ def fast_scorer(
 ) -> Scorer | None:
     """``column``: the positive class's index among the labels (binary metrics)."""
     if spec.task == "regression":
-        return _regression_scorer(spec.name, truth, pred)
+        return _regression_scorer(spec.name, columns, truth, pred)
     assert labels is not None
     if spec.name == "accuracy":
-        return _mean_scorer((truth == pred).astype(float))
+        return _mean_scorer(columns, truth == pred)
     if spec.name in _COUNTED:
-        return _count_scorer(spec.name, truth, pred, labels, column)
+        return _count_scorer(spec.name, columns, truth, pred, labels, column)
     if probs is None or probs.shape != (len(truth), len(labels)):
         return None
     onehot = truth[:, None] == labels[None, :]
@@ -49,24 +96,32 @@ def fast_scorer(
         return None  # a label outside the classes: scikit-learn explains it better
     if spec.name == "log_loss":
         eps = np.finfo(probs.dtype).eps
-        return _mean_scorer(-np.log(np.clip(probs, eps, 1 - eps)[onehot]))
+        return _mean_scorer(columns, -np.log(np.clip(probs, eps, 1 - eps)[onehot]))
     if spec.name == "roc_auc_ovr" and len(labels) > 2:
-        return _auc_scorer(onehot, probs)
+        return auc_scorer(onehot, probs)
     if len(labels) != 2:
         return None
     k = 1 if column is None else column  # roc_auc_ovr of two classes: either column
     if spec.name == "brier_score":
-        return _mean_scorer((onehot[:, k] - probs[:, k]) ** 2)
+        return _mean_scorer(columns, (onehot[:, k] - probs[:, k]) ** 2)
     if spec.name == "average_precision":
-        return _ap_scorer(onehot[:, k], probs[:, k])
-    return _auc_scorer(onehot[:, k : k + 1], probs[:, k : k + 1])
+        return average_precision_scorer(onehot[:, k], probs[:, k])
+    return auc_scorer(onehot[:, k : k + 1], probs[:, k : k + 1])
 
 
-def _mean_scorer(per_row: Floats) -> Scorer:
-    return lambda idx: per_row[idx].mean(axis=1)
+def _mean_scorer(columns: Columns, per_row: npt.ArrayLike) -> Scorer:
+    total, value = columns.total, columns.add(per_row)
+    return lambda chunk: _divide(chunk.sums[:, value], chunk.sums[:, total])
 
 
-def _regression_scorer(name: str, truth: Array, pred: Array) -> Scorer | None:
+def _divide(numerator: Floats, denominator: Floats) -> Floats:
+    """numerator / denominator, NaN where the denominator is 0 (an empty Poisson resample)."""
+    out = np.full(np.shape(numerator), np.nan)
+    np.divide(numerator, denominator, out=out, where=denominator > 0)
+    return out
+
+
+def _regression_scorer(name: str, columns: Columns, truth: Array, pred: Array) -> Scorer | None:
     try:
         actual, predicted = truth.astype(float), pred.astype(float)
     except (TypeError, ValueError):
@@ -75,38 +130,56 @@ def _regression_scorer(name: str, truth: Array, pred: Array) -> Scorer | None:
         return None
     error = actual - predicted
     if name == "mae":
-        return _mean_scorer(np.abs(error))
+        return _mean_scorer(columns, np.abs(error))
     if name == "mse":
-        return _mean_scorer(error**2)
+        return _mean_scorer(columns, error**2)
     if name == "rmse":
-        return lambda idx: np.sqrt((error**2)[idx].mean(axis=1))
+        mse = _mean_scorer(columns, error**2)
+        return lambda chunk: np.sqrt(mse(chunk))
     if name == "mape":
         eps = np.finfo(np.float64).eps
-        return _mean_scorer(np.abs(error) / np.maximum(np.abs(actual), eps))
+        return _mean_scorer(columns, np.abs(error) / np.maximum(np.abs(actual), eps))
     if name == "median_ae":
-        return lambda idx: np.median(np.abs(error)[idx], axis=1)
+        return median_scorer(np.abs(error))
+    spread = _spread(columns, actual)
+    if name == "r2":
+        squared = columns.add(error**2)
+        return lambda chunk: _one_minus_ratio(chunk.sums[:, squared], spread(chunk))
+    residual = _spread(columns, error)
+    return lambda chunk: _one_minus_ratio(residual(chunk), spread(chunk))
 
-    def explained(idx: Array) -> Floats:
-        values, errors = actual[idx], error[idx]
-        spread = ((values - values.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
-        if name == "r2":
-            return _one_minus_ratio((errors**2).sum(axis=1), spread)
-        residual = ((errors - errors.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
-        return _one_minus_ratio(residual, spread)
 
-    return explained
+def _spread(columns: Columns, values: Floats) -> Scorer:
+    """Sum of squared deviations from the weighted mean, from moments about the overall mean
+    (so that the subtraction loses nothing); a share below _ZERO of the moment is 0."""
+    centred = values - values.mean()
+    first, second, total = columns.add(centred), columns.add(centred**2), columns.total
+
+    def spread(chunk: Chunk) -> Floats:
+        weight, moment = chunk.sums[:, total], chunk.sums[:, second]
+        spread = moment - _divide(chunk.sums[:, first] ** 2, weight)
+        spread[np.abs(spread) <= _ZERO * moment] = 0.0
+        return spread
+
+    return spread
 
 
 def _one_minus_ratio(numerator: Floats, denominator: Floats) -> Floats:
     """1 - num/den, with scikit-learn's force_finite for a constant target (1 if exact, else 0)."""
     values = np.where(numerator == 0, 1.0, 0.0)
-    defined = denominator != 0
+    values[np.isnan(denominator)] = np.nan
+    defined = denominator > 0
     values[defined] = 1 - numerator[defined] / denominator[defined]
     return values
 
 
 def _count_scorer(
-    name: str, truth: Array, pred: Array, labels: Array, column: int | None
+    name: str,
+    columns: Columns,
+    truth: Array,
+    pred: Array,
+    labels: Array,
+    column: int | None,
 ) -> Scorer | None:
     try:
         present, codes = np.unique(np.concatenate([truth, pred]), return_inverse=True)
@@ -120,22 +193,20 @@ def _count_scorer(
         if not set(present.tolist()) <= set(known):
             return None
         positive = present.tolist().index(known[column])
-    rows, width = len(truth), len(present)
+    rows = len(truth)
     true_codes, pred_codes = codes[:rows], codes[rows:]
-    hits = (true_codes == pred_codes).astype(float)
+    actual, guessed, correct = [], [], []
+    scored = range(len(present)) if positive is None else [positive]
+    if positive is not None:  # a binary metric reads the positive class's counts only
+        positive = 0
+    for code in scored:
+        actual.append(columns.add(true_codes == code))
+        guessed.append(columns.add(pred_codes == code))
+        correct.append(columns.add((true_codes == code) & (pred_codes == code)))
 
-    def score(idx: Array) -> Floats:
-        cells = len(idx) * width
-        offset = (np.arange(len(idx)) * width)[:, None]
-        true_keys = (offset + true_codes[idx]).ravel()
-        pred_keys = (offset + pred_codes[idx]).ravel()
-        actual = np.bincount(true_keys, minlength=cells).astype(np.float64)
-        guessed = np.bincount(pred_keys, minlength=cells).astype(np.float64)
-        correct = np.bincount(true_keys, hits[idx].ravel(), cells).astype(np.float64)
-        shape = (len(idx), width)
-        return _from_counts(
-            name, correct.reshape(shape), actual.reshape(shape), guessed.reshape(shape), positive
-        )
+    def score(chunk: Chunk) -> Floats:
+        sums = chunk.sums
+        return _from_counts(name, sums[:, correct], sums[:, actual], sums[:, guessed], positive)
 
     return score
 
@@ -151,7 +222,7 @@ def _from_counts(
     name: str, correct: Floats, actual: Floats, guessed: Floats, positive: int | None
 ) -> Floats:
     if name == "balanced_accuracy":  # mean recall over the classes present in y_true
-        return _ratio(correct, actual).sum(axis=1) / (actual > 0).sum(axis=1)
+        return _divide(_ratio(correct, actual).sum(axis=1), (actual > 0).sum(axis=1))
     base = name.partition("_")[0]
     if base == "precision":
         per_class = _ratio(correct, guessed)
@@ -160,60 +231,11 @@ def _from_counts(
     else:
         per_class = _ratio(2 * correct, actual + guessed)
     if positive is not None:
-        return per_class[:, positive]
+        empty = actual.sum(axis=1) == 0
+        values = per_class[:, positive]
+        values[empty] = np.nan  # an empty (Poisson) resample
+        return values
     if name.endswith("_weighted"):
-        return (per_class * actual).sum(axis=1) / actual.sum(axis=1)
+        return _divide((per_class * actual).sum(axis=1), actual.sum(axis=1))
     seen = (actual + guessed) > 0  # scikit-learn averages over the labels in y_true or y_pred
-    return (per_class * seen).sum(axis=1) / seen.sum(axis=1)
-
-
-def _auc_scorer(onehot: Array, probs: Floats) -> Scorer:
-    """ROC AUC (one column: binary; several: one-vs-rest macro) as a weighted Mann-Whitney U."""
-    rows = len(probs)
-    columns = []
-    for k in range(onehot.shape[1]):
-        order = np.argsort(probs[:, k], kind="stable")
-        ranked = probs[order, k]
-        starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
-        columns.append((order, onehot[order, k], starts))
-
-    def score(idx: Array) -> Floats:
-        offset = (np.arange(len(idx)) * rows)[:, None]
-        counts = np.bincount((offset + idx).ravel(), minlength=len(idx) * rows)
-        counts = counts.reshape(-1, rows).astype(float)
-        total = np.zeros(len(idx))
-        for order, positive, starts in columns:
-            weights = counts[:, order]
-            pos = np.add.reduceat(weights * positive, starts, axis=1)
-            neg = np.add.reduceat(weights * ~positive, starts, axis=1)
-            below = np.cumsum(neg, axis=1) - neg
-            pairs = pos.sum(axis=1) * neg.sum(axis=1)
-            wins = (pos * (below + 0.5 * neg)).sum(axis=1)
-            total += np.divide(wins, pairs, out=np.full(len(idx), np.nan), where=pairs > 0)
-        return total / len(columns)
-
-    return score
-
-
-def _ap_scorer(hits: Array, scores: Floats) -> Scorer:
-    """Average precision (scikit-learn's step-wise sum, no interpolation) on weighted rows.
-
-    Thresholds run over the distinct scores, highest first; each adds the share of all
-    positives it reaches times the precision at that threshold. A resample without positives
-    scores 0, as scikit-learn does (with a warning)."""
-    rows = len(scores)
-    order = np.argsort(-scores, kind="stable")
-    ranked = scores[order]
-    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
-    positive = hits[order].astype(float)
-
-    def score(idx: Array) -> Floats:
-        offset = (np.arange(len(idx)) * rows)[:, None]
-        counts = np.bincount((offset + idx).ravel(), minlength=len(idx) * rows)
-        weights = counts.reshape(-1, rows).astype(float)[:, order]
-        pos = np.add.reduceat(weights * positive, starts, axis=1)
-        seen = np.add.reduceat(weights, starts, axis=1)
-        precision = _ratio(np.cumsum(pos, axis=1), np.cumsum(seen, axis=1))
-        return _ratio((pos * precision).sum(axis=1), pos.sum(axis=1))
-
-    return score
+    return _divide((per_class * seen).sum(axis=1), seen.sum(axis=1).astype(float))

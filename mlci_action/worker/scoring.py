@@ -1,10 +1,12 @@
 """Metric values, and the paired bootstrap of the candidate-minus-baseline difference.
 
-:func:`metric_values` computes every catalog metric with scikit-learn. :func:`paired_bootstrap`
-scores both models on the same resampled rows. It would call scikit-learn once per resample and
-model, about 1 ms each; so for every catalog metric there is a vectorized path over the whole
-index matrix (:mod:`mlci_action.worker.fast_scores`), checked against the scikit-learn loop in
-the tests. The loop stays as the fallback.
+:func:`metric_values` computes every catalog metric with scikit-learn.
+:func:`paired_bootstrap_all` scores every metric of both models on the same resamples, drawn
+once per chunk as count weights (:mod:`mlci_action.worker.resampling`). scikit-learn on each
+resample would cost about 1 ms per resample, model and metric; so for every catalog metric
+there is a vectorized path over a whole chunk (:mod:`mlci_action.worker.fast_scores`), checked
+against scikit-learn on the explicitly resampled rows in the tests. That loop stays as the
+fallback.
 
 Binary metrics score the positive class of :func:`mlci_action.worker.positive.resolve_positive`
 (``positive``: the configured one, or None to find the obvious one).
@@ -15,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import math
 import warnings
-from collections.abc import Iterator
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -23,10 +25,11 @@ from sklearn import metrics as skm
 
 from mlci_action.errors import StageFailure
 from mlci_action.metrics import CATALOG, MetricSpec
-from mlci_action.worker.fast_scores import Array, Floats, Scorer, fast_scorer
+from mlci_action.worker.fast_scores import Array, Chunk, Columns, Floats, Scorer, fast_scorer
 from mlci_action.worker.positive import Label, resolve_positive
+from mlci_action.worker.resampling import resolve_method, weight_chunks
 
-_CHUNK_CELLS = 1 << 21  # index-matrix cells per chunk: bounds memory on large test files
+Interval = tuple[float | None, float | None]
 
 
 def metric_values(
@@ -135,15 +138,39 @@ def _proba_value(
 # --- the paired bootstrap ------------------------------------------------------------------
 
 
-def bootstrap_indices(rows: int, resamples: int, seed: int) -> Iterator[Array]:
-    """The resampled row indices, in chunks; the same seed gives the same indices."""
-    rng = np.random.default_rng(seed)
-    chunk = max(1, _CHUNK_CELLS // max(rows, 1))
-    done = 0
-    while done < resamples:
-        size = min(chunk, resamples - done)
-        yield rng.integers(0, rows, size=(size, rows))
-        done += size
+def bootstrap_deltas_all(
+    metrics: Sequence[str],
+    y_true: npt.ArrayLike,
+    pred_c: npt.ArrayLike,
+    proba_c: npt.ArrayLike | None,
+    pred_b: npt.ArrayLike,
+    proba_b: npt.ArrayLike | None,
+    resamples: int,
+    seed: int,
+    classes: npt.ArrayLike | None = None,
+    *,
+    positive: Label | None = None,
+    method: str = "auto",
+    fast: bool = True,
+) -> dict[str, Floats]:
+    """metric(candidate) - metric(baseline) on each resample, for every metric; NaN where
+    undefined. All metrics of both models are scored on the same resamples."""
+    truth = np.asarray(y_true)
+    columns = Columns(len(truth))
+    pairs = {
+        name: (
+            _scorer(name, columns, truth, np.asarray(pred_c), proba_c, classes, positive, fast),
+            _scorer(name, columns, truth, np.asarray(pred_b), proba_b, classes, positive, fast),
+        )
+        for name in dict.fromkeys(metrics)
+    }
+    parts: dict[str, list[Floats]] = {name: [] for name in pairs}
+    chosen = resolve_method(method, len(truth))
+    for weights in weight_chunks(len(truth), resamples, seed, chosen):
+        chunk = columns.chunk(weights)
+        for name, (candidate, baseline) in pairs.items():
+            parts[name].append(candidate(chunk) - baseline(chunk))
+    return {name: np.concatenate(found) if found else np.empty(0) for name, found in parts.items()}
 
 
 def bootstrap_deltas(
@@ -158,16 +185,58 @@ def bootstrap_deltas(
     classes: npt.ArrayLike | None = None,
     *,
     positive: Label | None = None,
+    method: str = "auto",
     fast: bool = True,
 ) -> Floats:
-    """metric(candidate) - metric(baseline) on each resample; NaN where undefined."""
-    truth = np.asarray(y_true)
-    candidate = _scorer(name, truth, np.asarray(pred_c), proba_c, classes, positive, fast)
-    baseline = _scorer(name, truth, np.asarray(pred_b), proba_b, classes, positive, fast)
-    parts = [
-        candidate(idx) - baseline(idx) for idx in bootstrap_indices(len(truth), resamples, seed)
-    ]
-    return np.concatenate(parts) if parts else np.empty(0)
+    """One metric's deltas (see :func:`bootstrap_deltas_all`)."""
+    found = bootstrap_deltas_all(
+        [name],
+        y_true,
+        pred_c,
+        proba_c,
+        pred_b,
+        proba_b,
+        resamples,
+        seed,
+        classes,
+        positive=positive,
+        method=method,
+        fast=fast,
+    )
+    return found[name]
+
+
+def paired_bootstrap_all(
+    metrics: Sequence[str],
+    y_true: npt.ArrayLike,
+    pred_c: npt.ArrayLike,
+    proba_c: npt.ArrayLike | None,
+    pred_b: npt.ArrayLike,
+    proba_b: npt.ArrayLike | None,
+    resamples: int,
+    confidence: float,
+    seed: int,
+    classes: npt.ArrayLike | None = None,
+    *,
+    positive: Label | None = None,
+    method: str = "auto",
+) -> dict[str, Interval]:
+    """Each metric's percentile interval of the delta; (None, None) when no resample defines
+    the metric."""
+    deltas = bootstrap_deltas_all(
+        metrics,
+        y_true,
+        pred_c,
+        proba_c,
+        pred_b,
+        proba_b,
+        resamples,
+        seed,
+        classes,
+        positive=positive,
+        method=method,
+    )
+    return {name: _interval(found, confidence) for name, found in deltas.items()}
 
 
 def paired_bootstrap(
@@ -183,11 +252,27 @@ def paired_bootstrap(
     classes: npt.ArrayLike | None = None,
     *,
     positive: Label | None = None,
-) -> tuple[float | None, float | None]:
-    """Percentile interval of the delta; (None, None) when no resample defines the metric."""
-    deltas = bootstrap_deltas(
-        name, y_true, pred_c, proba_c, pred_b, proba_b, resamples, seed, classes, positive=positive
+    method: str = "auto",
+) -> Interval:
+    """One metric's interval (see :func:`paired_bootstrap_all`)."""
+    found = paired_bootstrap_all(
+        [name],
+        y_true,
+        pred_c,
+        proba_c,
+        pred_b,
+        proba_b,
+        resamples,
+        confidence,
+        seed,
+        classes,
+        positive=positive,
+        method=method,
     )
+    return found[name]
+
+
+def _interval(deltas: Floats, confidence: float) -> Interval:
     deltas = deltas[np.isfinite(deltas)]
     if deltas.size == 0:
         return None, None
@@ -198,6 +283,7 @@ def paired_bootstrap(
 
 def _scorer(
     name: str,
+    columns: Columns,
     truth: Array,
     pred: Array,
     proba: npt.ArrayLike | None,
@@ -212,11 +298,11 @@ def _scorer(
     if labels is not None and spec.needs_positive:
         column = positive_column(spec, labels, positive)  # fails once, before any resample
         positive = labels.tolist()[column]
-    scorer = fast_scorer(spec, truth, pred, probs, labels, column) if fast else None
-    return scorer or _loop_scorer(name, truth, pred, probs, labels, positive)
+    scorer = fast_scorer(spec, columns, truth, pred, probs, labels, column) if fast else None
+    return scorer or loop_scorer(name, truth, pred, probs, labels, positive)
 
 
-def _loop_scorer(
+def loop_scorer(
     name: str,
     truth: Array,
     pred: Array,
@@ -224,11 +310,15 @@ def _loop_scorer(
     labels: Array | None,
     positive: Label | None,
 ) -> Scorer:
-    def score(idx: Array) -> Floats:
-        values = np.full(len(idx), np.nan)
+    """scikit-learn on the explicitly resampled rows (each row repeated by its weight)."""
+    rows = np.arange(len(truth))
+
+    def score(chunk: Chunk) -> Floats:
+        values = np.full(len(chunk.weights), np.nan)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            for row, take in enumerate(idx):
+            for row, weights in enumerate(chunk.weights):
+                take = np.repeat(rows, weights)
                 part = None if probs is None else probs[take]
                 # undefined on this resample (e.g. one class only): stays NaN, dropped later
                 with contextlib.suppress(ValueError, ZeroDivisionError):

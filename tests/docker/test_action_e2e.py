@@ -495,3 +495,48 @@ def test_an_attackers_pull_request_reaches_no_secret_host_or_decision(
     assert "all gates passed, ship it" not in attacked.annotations()
     assert any(a.startswith("model_tests: 1 failed") for a in attacked.annotations())
     gh.assert_clean()
+
+
+def test_a_new_project_from_init_gets_a_green_pr_check(
+    tmp_path, action_image, docker_client, registry, gh
+):
+    """The first hour's last step (issue 10): CSV files, `mlci init --workflow`, a pull request,
+    a green check. Two edits that only this offline machine needs: the workflow uses the local
+    copy of the action (GitHub would fetch mlci/mlci), and the environment image starts from the
+    local base image (no registry to pull python:3.12-slim from)."""
+    from tests.datasets import penguins
+
+    dataset = penguins(tmp_path / "repo")
+    repo = dataset.project
+    made = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "mlci"), *dataset.init_args(), "--workflow"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    workflow = repo / ".github" / "workflows" / "mlci.yml"
+    text = workflow.read_text()
+    assert "uses: mlci/mlci@" in text
+    workflow.write_text(text.replace("uses: mlci/mlci@main", "uses: ./.github/actions/mlci"))
+    with (repo / "mlci.yaml").open("a") as config:
+        config.write("\ndeploy:\n  base_image: mlci-base:bookworm\n")
+    action = repo / ".github" / "actions" / "mlci"
+    action.mkdir(parents=True)
+    shutil.copy(ROOT / "action.yml", action / "action.yml")
+    shutil.copy(ROOT / "Dockerfile", action / "Dockerfile")
+    init_repo(repo, repository=gh.full_name)
+    git(repo, "checkout", "--quiet", "-b", "feature")
+    config = repo / "mlci.yaml"
+    config.write_text(config.read_text().replace("params: {}", "params: {max_iter: 50}"))
+    git(repo, "commit", "--quiet", "-am", "fewer boosting rounds")
+    for path in [repo, *repo.rglob("*")]:
+        os.chown(path, RUNNER_UID, RUNNER_UID, follow_symlinks=False)
+    docker_client.images.get(action_image).tag(MLCI_ACTION_ACT_TAG)
+
+    result = act(repo, gh, registry, "pull_request", pr_payload(repo, gh), bind=False)
+    assert result.ok, result.describe()
+    [check] = gh.state.check_runs.values()
+    assert check["conclusion"] == "success"
+    [comment] = gh.comments_on(7)
+    assert "pass" in comment.body and "data checks" in comment.body

@@ -38,6 +38,14 @@ What act 0.2.89 does that GitHub does not (found running it; the tests pin most 
   is rebuilt on every run by default (Docker's layer cache makes that cheap when nothing
   changed), and ``--rebuild=false`` (``rebuild=False``) runs whatever ``act-dockeraction:latest``
   exists, even an image of another repository's action;
+* a Docker action whose ``runs.image`` is ``docker://REF`` (a release's action.yml, pinned by
+  ``scripts/release.py pin-action``) is never built: act logs ``docker pull`` for ``REF`` and,
+  under ``--pull=false``, looks ``REF`` up in the daemon and pulls only when it is missing, with
+  no registry credentials (``HOME`` is private: a pull from the authenticated local registry
+  fails). So the image must be in the daemon under that exact reference first. A
+  ``REPOSITORY@sha256:...`` reference cannot be made with ``docker tag``; pushing the image
+  from this daemon (or pulling it by digest) records it in the image's RepoDigests, which is
+  what the lookup matches (tests/docker/test_action_prebuilt.py);
 * ``GITHUB_REF``: push/workflow_dispatch take the event's ``ref`` (else the local branch);
   pull_request/pull_request_review give ``refs/pull/N/merge`` from the event's *top-level*
   ``number`` (without it: ``refs/pull/%!f(<nil>)/merge``); ``GITHUB_SHA`` is always the local
@@ -553,14 +561,10 @@ MLCI_ACTION_ACT_TAG = "act-github-actions-mlci-dockeraction:latest"
 """What act calls the image of `uses: ./.github/actions/mlci`."""
 
 
-def build_mlci_action_image(client: Any, context: Path, tag: str, *, nocache: bool = False) -> None:
-    """Build mlci's action image from the repository's real Dockerfile, with host networking.
-
-    act's own build uses the daemon's default network, which has no route out on these
-    machines (dockerd runs with --bridge=none), so the tests build it here and let act run it
-    (`rebuild=False`) under the tag act looks for, ``MLCI_ACTION_ACT_TAG``. The host's CA
-    bundle goes into ``.github/certs/`` for the TLS-intercepting proxy in front of PyPI.
-    """
+def copy_mlci_action_context(context: Path) -> None:
+    """Put what mlci's Dockerfile builds from into `context`, with the host's CA bundle in
+    ``.github/certs/`` (for the TLS-intercepting proxy in front of PyPI)."""
+    context.mkdir(parents=True, exist_ok=True)
     for name in MLCI_ACTION_FILES:
         source = MLCI_ROOT / name
         if source.is_dir():
@@ -571,6 +575,24 @@ def build_mlci_action_image(client: Any, context: Path, tag: str, *, nocache: bo
     host_ca = Path("/etc/ssl/certs/ca-certificates.crt")
     if host_ca.is_file():
         shutil.copy(host_ca, context / ".github" / "certs" / "host-ca.crt")
+
+
+def build_mlci_action_image(
+    client: Any,
+    context: Path,
+    tag: str,
+    *,
+    nocache: bool = False,
+    act_tag: str | None = MLCI_ACTION_ACT_TAG,
+) -> None:
+    """Build mlci's action image from the repository's real Dockerfile, with host networking.
+
+    act's own build uses the daemon's default network, which has no route out on these
+    machines (dockerd runs with --bridge=none), so the tests build it here and let act run it
+    (`rebuild=False`) under the tag act looks for, `act_tag` (``MLCI_ACTION_ACT_TAG``; None
+    for no such tag: that one name is shared by every checkout on the machine).
+    """
+    copy_mlci_action_context(context)
     log: list[str] = []
     for chunk in client.api.build(
         path=str(context), tag=tag, network_mode="host", rm=True, nocache=nocache, decode=True
@@ -578,4 +600,5 @@ def build_mlci_action_image(client: Any, context: Path, tag: str, *, nocache: bo
         log.append(str(chunk.get("stream", "")))
         if "error" in chunk or "errorDetail" in chunk:
             raise RuntimeError(f"action image build failed: {chunk}\n{''.join(log[-30:])}")
-    client.images.get(tag).tag(MLCI_ACTION_ACT_TAG)
+    if act_tag is not None:
+        client.images.get(tag).tag(act_tag)

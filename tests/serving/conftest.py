@@ -154,7 +154,7 @@ def start(root: Path, name: str, schema: dict[str, str], target: str) -> subproc
     )
 
 
-def wait_port(process: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> int:
+def wait_port(process: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for line in log.read_text(errors="replace").splitlines():

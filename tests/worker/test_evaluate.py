@@ -300,3 +300,21 @@ def test_the_configured_positive_class_is_scored_and_recorded(tmp_path: Path) ->
     # metrics that need no positive class do not ask for one
     plain = evaluate.run(request(test, tmp_path, good, dummy, metrics=["accuracy", "log_loss"]))
     assert plain["positive_class"] is None
+
+
+@pytest.mark.parametrize(
+    ("configured", "recorded"), [("auto", "multinomial"), ("poisson", "poisson")]
+)
+def test_the_record_says_how_resamples_were_drawn(
+    tmp_path: Path, classifiers: tuple[Path, str, str], configured: str, recorded: str
+) -> None:
+    test, good, dummy = classifiers
+    boot = {**BOOT, "method": configured}
+    result = Evaluation.model_validate(
+        evaluate.run(request(test, tmp_path, good, dummy, bootstrap=boot))
+    )
+    assert result.bootstrap_method == recorded
+    accuracy = result.metrics["accuracy"]
+    assert accuracy.ci_low is not None and accuracy.ci_high is not None
+    alone = Evaluation.model_validate(evaluate.run(request(test, tmp_path, good, None)))
+    assert alone.bootstrap_method is None  # no comparison, no resamples

@@ -13,11 +13,13 @@ from sklearn.tree import DecisionTreeClassifier
 
 from mlci_action.errors import InputError, StageFailure
 from mlci_action.metrics import CATALOG
+from mlci_action.worker.resampling import Method, weight_chunks
 from mlci_action.worker.scoring import (
     bootstrap_deltas,
-    bootstrap_indices,
+    bootstrap_deltas_all,
     metric_values,
     paired_bootstrap,
+    paired_bootstrap_all,
 )
 
 CLASSIFICATION = [n for n, s in CATALOG.items() if s.task == "classification"]
@@ -81,11 +83,16 @@ def data(kind: str) -> dict:
     return classified(labels=["no", "yes"] if kind == "text-binary" else None)
 
 
-@pytest.mark.parametrize(("name", "kind"), cases())
-def test_fast_path_equals_the_sklearn_loop(name: str, kind: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "kind", "method"),
+    [(*case, "multinomial") for case in cases()]
+    + [(*case, "poisson") for case in cases() if case[1] in ("binary", "regression")],
+)
+def test_fast_path_equals_the_sklearn_loop(name: str, kind: str, method: Method) -> None:
+    """The loop is scikit-learn on the explicitly resampled rows (np.repeat by the weights)."""
     inputs = data(kind)
-    fast = bootstrap_deltas(name, **inputs, resamples=60, seed=3)
-    loop = bootstrap_deltas(name, **inputs, resamples=60, seed=3, fast=False)
+    fast = bootstrap_deltas(name, **inputs, resamples=60, seed=3, method=method)
+    loop = bootstrap_deltas(name, **inputs, resamples=60, seed=3, fast=False, method=method)
     assert fast.shape == loop.shape == (60,)
     np.testing.assert_allclose(fast, loop, rtol=1e-9, atol=1e-12, equal_nan=True)
     assert np.isfinite(fast).any()
@@ -120,12 +127,89 @@ def test_same_seed_same_interval(name: str) -> None:
     assert first != other
 
 
-def test_indices_do_not_depend_on_chunking() -> None:
-    rows, resamples = 3000, 1500  # several chunks
-    chunks = list(bootstrap_indices(rows, resamples, seed=5))
-    assert len(chunks) > 1
-    whole = np.random.default_rng(5).integers(0, rows, size=(resamples, rows))
-    np.testing.assert_array_equal(np.concatenate(chunks), whole)
+def explicit(rows: int, resamples: int, seed: int, method: Method = "multinomial") -> list:
+    """Each resample as the explicit list of drawn rows (each row repeated by its weight)."""
+    weights = np.concatenate(list(weight_chunks(rows, resamples, seed, method)))
+    return [np.repeat(np.arange(rows), row) for row in weights]
+
+
+SKLEARN: dict[str, Any] = {
+    "accuracy": lambda y, pred, p: skm.accuracy_score(y, pred),
+    "f1": lambda y, pred, p: skm.f1_score(y, pred),
+    "f1_macro": lambda y, pred, p: skm.f1_score(y, pred, average="macro"),
+    "balanced_accuracy": lambda y, pred, p: skm.balanced_accuracy_score(y, pred),
+    "roc_auc": lambda y, pred, p: skm.roc_auc_score(y, p[:, 1]),
+    "average_precision": lambda y, pred, p: skm.average_precision_score(y, p[:, 1]),
+    "log_loss": lambda y, pred, p: skm.log_loss(y, p, labels=[0, 1]),
+    "brier_score": lambda y, pred, p: skm.brier_score_loss(y, p[:, 1]),
+    "mae": lambda y, pred, p: skm.mean_absolute_error(y, pred),
+    "rmse": lambda y, pred, p: math.sqrt(skm.mean_squared_error(y, pred)),
+    "r2": lambda y, pred, p: skm.r2_score(y, pred),
+    "explained_variance": lambda y, pred, p: skm.explained_variance_score(y, pred),
+    "median_ae": lambda y, pred, p: skm.median_absolute_error(y, pred),
+    "mape": lambda y, pred, p: skm.mean_absolute_percentage_error(y, pred),
+}
+
+
+@pytest.mark.parametrize("method", ["multinomial", "poisson"])
+def test_each_resample_equals_scikit_learn_on_the_resampled_rows(method: Method) -> None:
+    """Straight from scikit-learn, not through metric_values: weights -> rows -> metric."""
+    for kind in ("binary", "regression"):
+        inputs = classified(rows=150) if kind == "binary" else regressed(rows=150)
+        y, pred_c, proba_c = inputs["y_true"], inputs["pred_c"], inputs["proba_c"]
+        pred_b, proba_b = inputs["pred_b"], inputs["proba_b"]
+        names = [n for n in SKLEARN if (CATALOG[n].task == "regression") == (kind == "regression")]
+        deltas = bootstrap_deltas_all(names, **inputs, resamples=8, seed=4, method=method)
+        for row, take in enumerate(explicit(len(y), 8, 4, method)):
+            for name in names:
+                metric = SKLEARN[name]
+                c = metric(y[take], pred_c[take], None if proba_c is None else proba_c[take])
+                b = metric(y[take], pred_b[take], None if proba_b is None else proba_b[take])
+                assert deltas[name][row] == pytest.approx(c - b, rel=1e-9, abs=1e-12), name
+
+
+def old_interval(per_row_c: np.ndarray, per_row_b: np.ndarray, seed: int) -> tuple[float, float]:
+    """The implementation before 0.x: row indices drawn with rng.integers, one chunk."""
+    rows = len(per_row_c)
+    idx = np.random.default_rng(seed).integers(0, rows, size=(2000, rows))
+    deltas = per_row_c[idx].mean(axis=1) - per_row_b[idx].mean(axis=1)
+    low, high = np.percentile(deltas, [2.5, 97.5])
+    return float(low), float(high)
+
+
+@pytest.mark.parametrize("method", ["multinomial", "poisson"])
+@pytest.mark.parametrize("name", ["accuracy", "log_loss"])
+def test_intervals_agree_with_the_index_bootstrap_within_monte_carlo_error(
+    name: str, method: Method
+) -> None:
+    inputs = classified(rows=400)
+    y, proba_c, proba_b = inputs["y_true"], inputs["proba_c"], inputs["proba_b"]
+    if name == "accuracy":
+        per_c, per_b = (inputs["pred_c"] == y) * 1.0, (inputs["pred_b"] == y) * 1.0
+    else:
+        eps = np.finfo(float).eps
+        per_c = -np.log(np.clip(proba_c[np.arange(len(y)), y], eps, 1 - eps))
+        per_b = -np.log(np.clip(proba_b[np.arange(len(y)), y], eps, 1 - eps))
+    old = old_interval(per_c, per_b, seed=1)
+    deltas = bootstrap_deltas(name, **inputs, resamples=2000, seed=1, method=method)
+    new = tuple(np.percentile(deltas, [2.5, 97.5]))
+    # a 2.5 % quantile of 2,000 resamples has a standard error of ~2.7 sd / sqrt(2000) (normal
+    # deltas); two independent estimates differ by sqrt(2) of that: allow 4 such errors
+    allowed = 4 * math.sqrt(2) * 2.7 * deltas.std() / math.sqrt(2000)
+    assert old[0] == pytest.approx(new[0], abs=allowed)
+    assert old[1] == pytest.approx(new[1], abs=allowed)
+
+
+def test_all_metrics_share_the_same_resamples() -> None:
+    inputs = classified()
+    names = ["accuracy", "f1", "roc_auc", "log_loss", "average_precision"]
+    together = paired_bootstrap_all(names, **inputs, resamples=300, confidence=0.9, seed=2)
+    for name in names:
+        alone = paired_bootstrap(name, **inputs, resamples=300, confidence=0.9, seed=2)
+        assert together[name] == alone
+    # accuracy and f1 move together on shared resamples: their deltas are correlated
+    deltas = bootstrap_deltas_all(["accuracy", "f1"], **inputs, resamples=300, seed=2)
+    assert np.corrcoef(deltas["accuracy"], deltas["f1"])[0, 1] > 0.5
 
 
 @pytest.mark.parametrize("name", ["accuracy", "f1_macro", "roc_auc", "log_loss"])
@@ -304,8 +388,7 @@ def test_average_precision_equals_scikit_learn(seed: int) -> None:
     assert value == pytest.approx(skm.average_precision_score(y, candidate))
     fast = bootstrap_deltas("average_precision", **args, resamples=200, seed=seed)
     loop = np.empty(200)
-    indices = np.concatenate(list(bootstrap_indices(rows, 200, seed=seed)))
-    for row, take in enumerate(indices):
+    for row, take in enumerate(explicit(rows, 200, seed)):
         loop[row] = skm.average_precision_score(
             y[take], candidate[take]
         ) - skm.average_precision_score(y[take], baseline[take])
@@ -328,8 +411,8 @@ def test_average_precision_of_a_resample_without_positives_is_zero_as_in_scikit_
         "proba_b": np.c_[1 - p_b, p_b],
         "classes": np.array([0, 1]),
     }
-    indices = np.concatenate(list(bootstrap_indices(20, 300, seed=2)))
-    assert (y[indices].sum(axis=1) == 0).sum() > 10  # resamples the test is about
+    resampled = explicit(20, 300, seed=2)
+    assert sum(y[take].sum() == 0 for take in resampled) > 10  # resamples the test is about
     fast = bootstrap_deltas("average_precision", **args, resamples=300, seed=2)
     loop = bootstrap_deltas("average_precision", **args, resamples=300, seed=2, fast=False)
     np.testing.assert_allclose(fast, loop, atol=1e-12)

@@ -1,4 +1,7 @@
-"""The environment image: the project's requirements plus mlci's runtime, keyed by content."""
+"""The environment image: the project's requirements plus mlci's runtime, keyed by content.
+
+The executors own the environment's spec (its key, its files, the image context); building
+and running images is :mod:`mlci_action.images` plumbing, which never imports back."""
 
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ SERVING_REQUIREMENTS = ("prometheus-client>=0.20",)
 @cache
 def templates() -> Environment:
     return Environment(
-        loader=PackageLoader("mlci_action.images", "templates"),
+        loader=PackageLoader("mlci_action.executors", "templates"),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

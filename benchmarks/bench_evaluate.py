@@ -1,0 +1,135 @@
+"""The paired bootstrap at scale: the index bootstrap before issue 11 against count weights.
+
+    python benchmarks/bench_evaluate.py [--rows 200000] [--resamples 1000] [--repeats 3]
+
+Binary classification, ROWS test rows, RESAMPLES resamples, four metrics (accuracy, f1,
+roc_auc, log_loss), a candidate and a baseline with continuous and with tied (rounded)
+probabilities. "old" is mlci_action/worker/scoring.py and fast_scores.py as of commit
+:data:`OLD` (one paired_bootstrap per metric over an index matrix), imported from a temporary
+copy; "new" is paired_bootstrap_all of this checkout, multinomial and Poisson. Each case runs in
+a fresh subprocess (its peak resident memory is its own), cases interleaved, median of
+REPEATS. The subprocess reports the wall and CPU time of the bootstrap alone (data built and
+modules imported before), and its peak resident memory (getrusage maxrss).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OLD = "4877188"
+"""The last commit with the index bootstrap (main before issue 11's evaluation work)."""
+METRICS = ["accuracy", "f1", "roc_auc", "log_loss"]
+
+CASE = """
+import json, resource, sys, time
+import numpy as np
+rows, resamples, which = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+rng = np.random.default_rng(0)
+y = (rng.random(rows) < 0.3).astype(int)
+p_c = np.clip(0.3 * y + 0.7 * rng.random(rows), 0, 1)
+p_b = np.round(np.clip(0.15 * y + 0.85 * rng.random(rows), 0, 1), 2)  # ties, as trees give
+args = (y, (p_c > 0.5).astype(int), np.c_[1 - p_c, p_c], (p_b > 0.5).astype(int), np.c_[1 - p_b, p_b])
+metrics = {metrics!r}
+import old_scoring.scoring as old
+from mlci_action.worker.scoring import paired_bootstrap_all
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+started, cpu = time.perf_counter(), time.process_time()
+if which == "old":
+    found = {{m: old.paired_bootstrap(m, *args, resamples, 0.95, 0, np.array([0, 1])) for m in metrics}}
+else:
+    found = paired_bootstrap_all(metrics, *args, resamples, 0.95, 0, np.array([0, 1]), method=which)
+seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({{"seconds": seconds, "cpu": cpu, "peak_mb": peak / 1024, "growth_mb": (peak - base) / 1024,
+                  "intervals": found}}))
+"""
+
+
+def old_package(where: Path) -> Path:
+    """scoring.py and fast_scores.py as of OLD, importable as old_scoring."""
+    package = where / "old_scoring"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    for name in ("scoring.py", "fast_scores.py"):
+        text = subprocess.run(
+            ["git", "show", f"{OLD}:mlci_action/worker/{name}"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        text = text.replace("mlci_action.worker.fast_scores", "old_scoring.fast_scores")
+        (package / name).write_text(text)
+    return where
+
+
+def run_case(which: str, rows: int, resamples: int, path: Path) -> dict[str, object]:
+    code = CASE.format(metrics=METRICS)
+    env = {**os.environ, "PYTHONPATH": f"{path}{os.pathsep}{ROOT}"}
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(rows), str(resamples), which],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, object] = json.loads(done.stdout)
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--resamples", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-old", action="store_true", help="leave out the old code (~40 s)")
+    args = parser.parse_args()
+    cases = ["multinomial", "poisson"] if args.skip_old else ["old", "multinomial", "poisson"]
+    with tempfile.TemporaryDirectory(prefix="mlci-bench-eval-") as temporary:
+        path = old_package(Path(temporary))
+        samples: dict[str, list[dict[str, object]]] = {case: [] for case in cases}
+        for _ in range(args.repeats):
+            for case in cases:  # interleaved, so load hits every case alike
+                samples[case].append(run_case(case, args.rows, args.resamples, path))
+    load = os.getloadavg()[0]
+    print(
+        f"## Evaluate: paired bootstrap, {args.rows:,} test rows, {args.resamples:,} resamples, "
+        f"{len(METRICS)} metrics ({platform.node()}, {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}, median of {args.repeats}, load {load:.1f})\n"
+    )
+    print("| method | median s | min s | median CPU s | peak RSS MB | RSS growth MB |")
+    print("|:--|--:|--:|--:|--:|--:|")
+    medians = {}
+    for case, runs in samples.items():
+        seconds = [float(str(run["seconds"])) for run in runs]
+        peak = max(float(str(run["peak_mb"])) for run in runs)
+        growth = max(float(str(run["growth_mb"])) for run in runs)
+        cpu = statistics.median(float(str(run["cpu"])) for run in runs)
+        medians[case] = statistics.median(seconds)
+        print(
+            f"| {case} | {medians[case]:.2f} | {min(seconds):.2f} | {cpu:.2f} | {peak:.0f} "
+            f"| {growth:.0f} |"
+        )
+    print("\nIntervals (roc_auc):")
+    for case, runs in samples.items():
+        print(f"- {case}: {runs[0]['intervals']['roc_auc']}")  # type: ignore[index]
+    new = medians["multinomial"]
+    peak = max(float(str(run["peak_mb"])) for run in samples["multinomial"])
+    verdict = "met" if new <= 2 and peak <= 500 else "NOT met"
+    print(f"\ngoal: <= 2 s and <= 500 MB; measured {new:.2f} s, {peak:.0f} MB: {verdict}")
+    if "old" in medians:
+        print(f"speed-up over the index bootstrap: {medians['old'] / new:.1f}x\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
