@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +49,14 @@ def _walk_files(root: Path) -> Iterable[str]:
             yield rel.as_posix()
 
 
-def tree_digest(root: Path) -> str:
-    """Hash of every file in ``root`` that git would track (or every file, outside git)."""
+def tree_digest(root: Path, skip: Collection[str] = ()) -> str:
+    """Hash of every file in ``root`` that git would track (or every file, outside git),
+    but those named in ``skip`` (paths relative to ``root``)."""
     names = _git_files(root)
     files = sorted(
         name
         for name in (names if names is not None else _walk_files(root))
-        if not any(part in _SKIP_DIRS for part in Path(name).parts)
+        if not any(part in _SKIP_DIRS for part in Path(name).parts) and name not in skip
     )
     digest = hashlib.blake2b(digest_size=20)
     for name in files:

@@ -108,10 +108,6 @@ class Side:
     """The champion from the registry: a model, no source tree to train or check out."""
     image: str | None = None
     """The champion's serving image (pulled): its environment, for scoring it as it serves."""
-    repo_root: Path | None = None
-    """The git repository a baseline ref is checked out of (the environment stage does)."""
-    own_config: bool = False
-    """The baseline's commit has its own mlci.yaml (else the candidate's config is used)."""
 
 
 @dataclass(frozen=True)

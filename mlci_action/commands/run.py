@@ -19,6 +19,7 @@ from mlci_action.config import Config, load_config
 from mlci_action.errors import MlciError
 from mlci_action.executors import choose
 from mlci_action.hashing import file_digest, tree_digest, value_digest
+from mlci_action.layout import BASELINE_MODEL, CANDIDATE_MODEL, PREDICTIONS, SMOKE_CASES
 from mlci_action.params import diff, load_params
 from mlci_action.paths import path_keys
 from mlci_action.pipeline import Options, Progress, RunContext, RunState, Side, run_stages
@@ -35,15 +36,12 @@ from mlci_action.record import (
 )
 from mlci_action.report.render import render_markdown
 from mlci_action.stages import SOURCE, STAGE_NAMES, STAGES
-from mlci_action.stages.evaluate import SMOKE_CASES
 
 if TYPE_CHECKING:
     from mlci_action.images.docker_api import Docker
     from mlci_action.images.registry import Registry
 
 
-CANDIDATE_MODEL, BASELINE_MODEL = "models/candidate.skops", "models/baseline.skops"
-"""In the out dir, in a run-cache entry, and in the work directory of a run that reuses one."""
 LIVE = ("package", "deploy")
 """Stages a cache hit still runs: what they make (an image, a push) belongs to this run."""
 
@@ -186,7 +184,7 @@ def _reused(ctx: RunContext, state: RunState, cached: CachedRun) -> RunState:
         )
     evaluation = cached.evaluation
     if evaluation is not None:
-        predictions = workdir / "predictions.csv"
+        predictions = workdir / PREDICTIONS
         evaluation = evaluation.model_copy(
             update={"predictions_file": str(predictions) if predictions.is_file() else None}
         )
@@ -224,9 +222,9 @@ def _artifacts(ctx: RunContext, state: RunState) -> dict[str, Path]:
         files[CANDIDATE_MODEL] = state.candidate.model
     if state.baseline is not None and state.baseline.model and not state.baseline.error:
         files[BASELINE_MODEL] = state.baseline.model
-    predictions = ctx.workdir / "predictions.csv"
+    predictions = ctx.workdir / PREDICTIONS
     if predictions.is_file():
-        files["predictions.csv"] = predictions
+        files[PREDICTIONS] = predictions
     logs = ctx.workdir / "logs"
     if logs.is_dir():
         files.update({f"logs/{log.name}": log for log in sorted(logs.glob("*.log"))})
@@ -349,7 +347,7 @@ def publish(out: Path, record: RunRecord, files: dict[str, Path]) -> RunOutcome:
     out.mkdir(parents=True, exist_ok=True)
     for stale in ("models", "logs"):
         shutil.rmtree(out / stale, ignore_errors=True)
-    (out / "predictions.csv").unlink(missing_ok=True)
+    (out / PREDICTIONS).unlink(missing_ok=True)
     if record.deployment is None or record.deployment.archive is None:
         (out / "image.tar").unlink(missing_ok=True)
     for name, path in files.items():

@@ -11,6 +11,7 @@ credentials, stays in mlci's process.
 from __future__ import annotations
 
 import fnmatch
+import os
 from collections.abc import Iterable, Mapping
 
 BASE = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TERM")
@@ -25,6 +26,8 @@ TUNING = (
     "NUMEXPR_NUM_THREADS",
 )
 """Thread counts and BLAS kernel choices: settings of the machine, not secrets."""
+THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+"""The thread counts mlci sets when two trainings share the machine (see :func:`thread_limits`)."""
 BUILD = (
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
@@ -51,3 +54,24 @@ def scrubbed(
     """The variables of ``environ`` the project's code may see (``build``: and its install)."""
     allowed = [*BASE, *BASE_PATTERNS, *TUNING, *(BUILD if build else ()), *pass_env]
     return {name: value for name, value in environ.items() if _matches(name, allowed)}
+
+
+def thread_limits(
+    share: int, pass_env: Iterable[str] = (), environ: Mapping[str, str] = os.environ
+) -> dict[str, str]:
+    """The thread counts for one of two trainings running at the same time: ``share`` threads
+    each (cores // 2), so that they do not oversubscribe the cores.
+
+    mlci sets these itself (a command's own variables win over what it inherits), so the
+    project cannot raise them; a lower count the machine sets is kept, and a variable the
+    trusted configuration names in ``environment.pass_env`` is the user's choice: left alone.
+    """
+    explicit = set(pass_env)
+    limits: dict[str, str] = {}
+    for name in THREADS:
+        if name in explicit and name in environ:
+            continue
+        inherited = environ.get(name, "")
+        lower = int(inherited) if inherited.isdigit() and 0 < int(inherited) < share else None
+        limits[name] = str(lower or share)
+    return limits

@@ -76,6 +76,8 @@ class TrainEstimator(TaskRequest):
     params: dict[str, Any] = {}
     seed: int = 42
     model_path: Out
+    threads: int | None = None
+    """At most this many threads for the fit (the other side trains at the same time)."""
 
 
 class DataTests(TaskRequest):

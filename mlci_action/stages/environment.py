@@ -1,17 +1,13 @@
-"""Environment: check out the baseline, then build (or reuse) each side's environment."""
+"""Environment: build (or reuse) each side's environment (the baseline's only when its model
+is not in the cache already)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from mlci_action import git
 from mlci_action.cache import RunCache
-from mlci_action.config import load_config
-from mlci_action.errors import ConfigError, InputError, StageFailure
-from mlci_action.executors.base import check_environment_files
 from mlci_action.executors.host import HostPool
-from mlci_action.paths import check_paths
-from mlci_action.pipeline import RunContext, RunState, Side, StageOutput
+from mlci_action.pipeline import RunContext, RunState, StageOutput
 
 
 class BuildEnvironment:
@@ -48,10 +44,8 @@ class BuildEnvironment:
             ]
         baseline = state.baseline
         if baseline is not None and baseline.error is None and not baseline.from_registry:
-            baseline = self._checkout(ctx, baseline)
             if (
-                baseline.error is None
-                and not ctx.options.data_only
+                not ctx.options.data_only
                 and baseline.source.key
                 and (ctx.options.no_cache or cache.model(baseline.source.key) is None)
             ):
@@ -69,25 +63,3 @@ class BuildEnvironment:
                 baseline = replace(baseline, runtime=base_runtime)
             state = replace(state, baseline=baseline)
         return StageOutput(state, reason="; ".join(notes))
-
-    def _checkout(self, ctx: RunContext, baseline: Side) -> Side:
-        if baseline.repo_root is None:
-            raise StageFailure("the baseline names no git repository to check it out of")
-        tree = ctx.stack.enter_context(
-            git.worktree(baseline.repo_root, baseline.source.sha or "HEAD")
-        )
-        project = tree / baseline.project
-        config = ctx.config
-        if baseline.own_config:
-            try:
-                config = load_config(project)
-            except ConfigError as exc:
-                return replace(
-                    baseline, project=project, error=f"its mlci.yaml is not valid: {exc.message}"
-                )
-        try:
-            check_paths(project, config)
-            check_environment_files(project, config.environment)
-        except (ConfigError, InputError) as exc:
-            return replace(baseline, project=project, config=config, error=exc.message)
-        return replace(baseline, project=project, config=config)

@@ -6,11 +6,9 @@ from dataclasses import replace
 
 from mlci_action.errors import StageFailure
 from mlci_action.executors.tasks import Evaluate as EvaluateRequest
+from mlci_action.layout import PREDICTIONS, SMOKE_CASES
 from mlci_action.pipeline import RunContext, RunState, StageOutput
 from mlci_action.record import Evaluation
-
-SMOKE_CASES = "smoke-cases.json"
-"""In the run's work directory: test rows and the candidate's answers for the smoke test."""
 
 
 class Evaluate:
@@ -23,7 +21,7 @@ class Evaluate:
             raise StageFailure("no trained candidate model")
         config = side.config
         baseline_model = base.model if base is not None and base.error is None else None
-        predictions = ctx.workdir / "predictions.csv"
+        predictions = ctx.workdir / PREDICTIONS
         request = EvaluateRequest(
             test_path=str((side.project / config.data.test).resolve()),
             target=config.data.target,

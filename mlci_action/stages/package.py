@@ -16,9 +16,9 @@ from mlci_action.images.serving_image import (
     oci_labels,
     serving_command,
 )
+from mlci_action.layout import SMOKE_CASES
 from mlci_action.pipeline import RunContext, RunState, StageOutput
 from mlci_action.record import ImageInfo, SmokeTest, Status
-from mlci_action.stages.evaluate import SMOKE_CASES
 
 
 def free_port() -> int:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import platform
 from dataclasses import replace
 from pathlib import Path
 
-from mlci_action import __version__, git
-from mlci_action.config import CONFIG_FILE
-from mlci_action.errors import InputError, StageFailure
-from mlci_action.hashing import file_digest, tree_digest, value_digest
+from mlci_action import git
+from mlci_action.config import CONFIG_FILE, load_config
+from mlci_action.errors import ConfigError, InputError, StageFailure
+from mlci_action.executors.base import check_environment_files
+from mlci_action.hashing import value_digest
+from mlci_action.keys import side_key
+from mlci_action.paths import check_paths
 from mlci_action.pipeline import RunContext, RunState, Side, StageOutput
 from mlci_action.record import Source
 
@@ -25,18 +27,7 @@ class SourceStage:
         rel = project.resolve().relative_to(root).as_posix() if root else ""
         if rel == ".":
             rel = ""
-        candidate_key = value_digest(
-            {
-                "tree": tree_digest(project),
-                # the data files even when git ignores them (the tree lists what git would track)
-                "data": {
-                    name: file_digest(project / name) if (project / name).is_file() else None
-                    for name in (config.data.train, config.data.test)
-                },
-                "env": ctx.executor.key(project, config),
-                "mlci": __version__,
-            }
-        )
+        candidate_key = side_key(project, config, ctx.executor)
         candidate = Source(
             role="candidate",
             ref="working tree" if root is None or git.is_dirty(root, rel) else "HEAD",
@@ -83,31 +74,54 @@ class SourceStage:
             return StageOutput(state, reason="no baseline: pass --base REF to compare")
         root = git.require_repo(project, f"a baseline ({ref!r}) was asked for")
         base_sha = git.resolve(root, ref)
-        tree = git.tree_id(root, base_sha, rel)
-        own_config = tree is not None and git.has_file(
-            root, base_sha, f"{rel}/{CONFIG_FILE}".lstrip("/")
-        )
-        key = value_digest(
-            {
-                "tree": tree,
-                "config": None if own_config else config.model_dump(mode="json"),
-                "executor": ctx.executor.name,
-                "python": config.environment.python or platform.python_version(),
-                "mlci": __version__,
-            }
-        )
-        baseline = Side(
-            # named as a reviewer knows it (``main``), not by the bare sha the action resolved
-            source=Source(role="baseline", ref=ctx.options.base_name or ref, sha=base_sha, key=key),
-            project=Path(rel),  # relative until the environment stage checks it out
-            config=config,
-            error=None if tree is not None else f"{rel or '.'} does not exist at {ref}",
-            absent=tree is None,  # the project is new: a first model
-            repo_root=root,
-            own_config=own_config,
-        )
+        # named as a reviewer knows it (``main``), not by the bare sha the action resolved
+        source = Source(role="baseline", ref=ctx.options.base_name or ref, sha=base_sha)
+        if git.tree_id(root, base_sha, rel) is None:  # the project is new: a first model
+            absent = Side(
+                source=source.model_copy(update={"key": value_digest({"absent": rel})}),
+                project=Path(rel),
+                config=config,
+                error=f"{rel or '.'} does not exist at {ref}",
+                absent=True,
+            )
+            return StageOutput(
+                replace(state, baseline=absent), reason=f"baseline {ref} @ {base_sha[:12]}"
+            )
+        baseline = self._checkout(ctx, root, base_sha, rel, source)
         return StageOutput(
             replace(state, baseline=baseline), reason=f"baseline {ref} @ {base_sha[:12]}"
+        )
+
+    def _checkout(self, ctx: RunContext, root: Path, sha: str, rel: str, source: Source) -> Side:
+        """The baseline's commit in a temporary worktree (for the run), its own mlci.yaml if
+        it has one, and its key computed from those files as the candidate's is from the
+        working tree: the same content has the same key in either role. Data that git
+        ignores is not in the checkout; training the baseline then fails and says so."""
+        tree = ctx.stack.enter_context(git.worktree(root, sha))
+        project = tree / rel
+        config = ctx.config
+        error = None
+        if git.has_file(root, sha, f"{rel}/{CONFIG_FILE}".lstrip("/")):
+            try:
+                config = load_config(project)
+            except ConfigError as exc:
+                error = f"its mlci.yaml is not valid: {exc.message}"
+        if error is None:
+            try:
+                check_paths(project, config)
+                check_environment_files(project, config.environment)
+            except (ConfigError, InputError) as exc:
+                error = exc.message
+        key = (
+            side_key(project, config, ctx.executor)
+            if error is None
+            else value_digest({"sha": sha, "rel": rel, "error": error})
+        )
+        return Side(
+            source=source.model_copy(update={"key": key}),
+            project=project,
+            config=config,
+            error=error,
         )
 
     def _champion_as_candidate(self, ctx: RunContext, state: RunState) -> StageOutput:

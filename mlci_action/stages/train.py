@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -11,6 +12,7 @@ from pathlib import Path
 from mlci_action.cache import RunCache
 from mlci_action.errors import MlciError, StageFailure
 from mlci_action.executors import Runtime
+from mlci_action.executors.environ import thread_limits
 from mlci_action.executors.tasks import Command, TrainEstimator
 from mlci_action.params import load_params
 from mlci_action.pipeline import RunContext, RunState, Side, StageOutput
@@ -28,7 +30,9 @@ def data_env(side: Side, runtime: Runtime, test_project: Path | None = None) -> 
     }
 
 
-def train_side(ctx: RunContext, side: Side, cache: RunCache) -> Side:
+def train_side(ctx: RunContext, side: Side, cache: RunCache, threads: int | None = None) -> Side:
+    """Train ``side`` (or fetch its model from the cache); ``threads``: the other side trains
+    at the same time, so this one gets at most that many threads."""
     if side.from_registry:
         return side  # the champion's model came with its image
     key = side.source.key or ""
@@ -46,10 +50,12 @@ def train_side(ctx: RunContext, side: Side, cache: RunCache) -> Side:
     params = load_params(side.project, side.config)
     params_path = folder / "params.json"
     params_path.write_text(json.dumps(params), encoding="utf-8")
+    limits = thread_limits(threads, side.config.environment.pass_env) if threads else {}
     env = {
         **data_env(side, runtime),
         "MLCI_MODEL_PATH": runtime.where(model),
         "MLCI_PARAMS_PATH": runtime.where(params_path),
+        **limits,
     }
     log = ctx.log_path(f"train-{side.source.role}")
     if training.command is not None:
@@ -104,6 +110,7 @@ def train_side(ctx: RunContext, side: Side, cache: RunCache) -> Side:
                 params=params,
                 seed=training.seed,
                 model_path=str(model),
+                threads=int(limits["OMP_NUM_THREADS"]) if "OMP_NUM_THREADS" in limits else None,
             ),
             cwd=side.project,
             lane="project",
@@ -125,11 +132,14 @@ class Train:
         cache = RunCache(ctx.options.cache_dir, warn=ctx.progress.note)
         baseline = state.baseline
         usable = baseline is not None and baseline.error is None
+        threads = _share(ctx, state.candidate, baseline if usable else None, cache)
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="mlci-train") as pool:
             base_job = (
-                pool.submit(train_side, ctx, baseline, cache) if usable and baseline else None
+                pool.submit(train_side, ctx, baseline, cache, threads)
+                if usable and baseline
+                else None
             )
-            candidate = train_side(ctx, state.candidate, cache)
+            candidate = train_side(ctx, state.candidate, cache, threads)
             notes = [
                 "the champion, as it is in production: not trained"
                 if candidate.from_registry
@@ -144,7 +154,30 @@ class Train:
                 except MlciError as exc:  # a broken baseline must not block the candidate
                     baseline = replace(baseline, error=f"training failed: {exc.message}")
                     notes.append(f"baseline could not be trained ({exc.message}); no comparison")
+        if threads is not None:
+            notes.append(f"side by side, {threads} thread{'s' if threads > 1 else ''} each")
         if baseline is not None and not usable:
             notes.append(f"baseline unusable: {baseline.error}")
         state = replace(state, candidate=candidate, baseline=baseline)
         return StageOutput(state, reason="; ".join(notes))
+
+
+def _trains(ctx: RunContext, side: Side, cache: RunCache) -> bool:
+    key = side.source.key
+    if side.from_registry:
+        return False
+    return ctx.options.no_cache or not key or cache.model(key) is None
+
+
+def _share(ctx: RunContext, candidate: Side, baseline: Side | None, cache: RunCache) -> int | None:
+    """Threads for each side when both train at the same time: half the cores each (measured
+    fastest on 2 cores: benchmarks/README.md), else None (one training gets every core).
+    Two fitted estimators in one environment share its worker, one after the other: no limit."""
+    if baseline is None or not (_trains(ctx, candidate, cache) and _trains(ctx, baseline, cache)):
+        return None
+    one_worker = (
+        candidate.config.training.command is None
+        and baseline.config.training.command is None
+        and candidate.runtime is baseline.runtime
+    )
+    return None if one_worker else max(1, (os.cpu_count() or 1) // 2)

@@ -6,6 +6,7 @@ With ``training.preprocess: auto`` the estimator is fitted inside the Pipeline o
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import inspect
 from importlib import import_module
@@ -36,9 +37,22 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     )
     if request.get("preprocess", "auto") == "auto" and needs_preprocessing(features):
         model = with_preprocessing(model, features)
-    _fit(model, features, target, path)
+    with _threads(request.get("threads")):
+        _fit(model, features, target, path)
     saved = save_model(model, request["model_path"])
     return {"model_path": str(saved), "rows": len(features), "estimator": str(model)}
+
+
+def _threads(limit: int | None) -> contextlib.AbstractContextManager[object]:
+    """OpenMP and BLAS pools capped at ``limit`` threads for the fit (this process started
+    before the limit was known, so the variables would come too late)."""
+    if not limit:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # scikit-learn brings it; another library may not
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=int(limit))
 
 
 def _import_class(path: str) -> type:
