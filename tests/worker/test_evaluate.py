@@ -137,8 +137,12 @@ def test_without_bootstrap(tmp_path: Path, classifiers: tuple[Path, str, str]) -
     result = Evaluation.model_validate(
         evaluate.run(request(test, tmp_path, good, dummy, bootstrap=boot))
     )
+    # the bootstrap's metric has no interval; accuracy's exact test (McNemar) needs no resamples
+    f1 = result.metrics["f1_macro"]
+    assert f1.delta is not None and f1.ci_low is None and f1.significant is None and f1.test is None
     accuracy = result.metrics["accuracy"]
-    assert accuracy.delta is not None and accuracy.ci_low is None and accuracy.significant is None
+    assert accuracy.test == "mcnemar" and accuracy.ci_low is not None
+    assert accuracy.ci_low <= accuracy.delta <= accuracy.ci_high
 
 
 def test_text_labels_and_binary_f1(tmp_path: Path) -> None:
