@@ -7,14 +7,17 @@ order, and capped at 1. Rejecting every adjusted p-value below alpha is Holm's p
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
+from typing import TypeVar
+
+K = TypeVar("K", bound=Hashable)
 
 
-def holm(p_values: Mapping[str, float]) -> dict[str, float]:
-    """Each name's Holm-adjusted p-value."""
+def holm(p_values: Mapping[K, float]) -> dict[K, float]:
+    """Each key's Holm-adjusted p-value."""
     order = sorted(p_values, key=lambda name: p_values[name])
     count = len(order)
-    adjusted: dict[str, float] = {}
+    adjusted: dict[K, float] = {}
     running = 0.0
     for k, name in enumerate(order):
         running = max(running, min(1.0, (count - k) * p_values[name]))
