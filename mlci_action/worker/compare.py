@@ -181,7 +181,7 @@ def _result(
         significant=bool(found.low > 0 or found.high < 0),
         test=kind,
         p_value=found.p_value,
-        mde=mde(se, confidence) if math.isfinite(se) else None,
+        mde=mde(se, confidence) if math.isfinite(se) and se > 0 else None,  # 0: no information
     )
 
 
