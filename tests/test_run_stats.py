@@ -74,7 +74,7 @@ def test_slices_tests_and_rules_end_to_end(make_project, mlci):
         "cannot detect a regression of 0.005 in accuracy" in w
         for w in gates["accuracy"]["warnings"]
     )
-    assert ("worst slice: " in run["summary"]) == (run["verdict"] == "pass")
+    assert ("worst slice: " in run["summary"]) == (run["verdict"] == "pass")  # else: failures
     report = (project / ".mlci" / "out" / "report.md").read_text()
     assert "| accuracy | mcnemar |" in report and "| roc\\_auc | delong |" in report
     assert "<details><summary>Slices: " in report and "| mean\\_radius &gt;= 15 |" in report

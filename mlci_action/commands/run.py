@@ -88,15 +88,20 @@ def worst_slice(state: RunState) -> str | None:
     gated = [g.metric for g in state.gates]
     metric = gated[0] if gated else next(iter(evaluation.metrics), None)
     judged = [
-        (m.delta if m.greater_is_better else -m.delta, part.name, m.delta)
+        (
+            part.too_small is not None,
+            m.delta if m.greater_is_better else -m.delta,
+            part.name,
+            m.delta,
+        )
         for part in evaluation.slices
-        if not part.too_small
-        and (m := part.metrics.get(metric or "")) is not None
-        and m.delta is not None
+        if (m := part.metrics.get(metric or "")) is not None and m.delta is not None
     ]
     if not judged:
         return None
-    _, name, delta = min(judged)
+    small, _, name, delta = min(judged)  # slices large enough to judge first
+    if small:
+        return f"worst slice: {name} ({metric} {delta:+.3g}; too small to judge)"
     return f"worst slice: {name} ({metric} {delta:+.3g})"
 
 
