@@ -59,6 +59,7 @@ def test_slices_tests_and_rules_end_to_end(make_project, mlci):
     # a slice of one class: roc_auc has no value there, and the slice is too small to judge
     one_class = next(s for s in run["slices"] if s["name"] == "diagnosis = 1")
     assert one_class["too_small"].endswith("all of one class")
+    assert "np." not in run["slices"][0]["too_small"]  # the class as spelled: 0, not np.int64(0)
     assert one_class["metrics"]["roc_auc"]["candidate"] is None
     gates = {g["name"]: g for g in run["gates"]}
     assert gates["accuracy"]["rule"] == "no_significant_regression"
@@ -77,5 +78,8 @@ def test_slices_tests_and_rules_end_to_end(make_project, mlci):
     assert ("worst slice: " in run["summary"]) == (run["verdict"] == "pass")  # else: failures
     report = (project / ".mlci" / "out" / "report.md").read_text()
     assert "| accuracy | mcnemar |" in report and "| roc\\_auc | delong |" in report
-    assert "<details><summary>Slices: " in report and "| mean\\_radius &gt;= 15 |" in report
+    assert (
+        "<details><summary>Slices: " in report
+        and "| mean\\_radius &gt;= 15 ⚠️ too small | 37 |" in report
+    )
     assert "cannot detect a regression of 0\\.005 in accuracy" in report

@@ -192,5 +192,7 @@ def caution(truth: Array, classify: bool) -> str | None:
         counts = pd.Series(truth).value_counts()
         if len(counts) < 2:
             return f"{len(truth)} rows, all of one class"
-        minority = (repr(counts.index[-1]), int(counts.iloc[-1]))
+        label = counts.index[-1]
+        label = label.item() if isinstance(label, np.generic) else label  # 0, not np.int64(0)
+        minority = (repr(label), int(counts.iloc[-1]))
     return too_small(len(truth), minority)
