@@ -122,6 +122,29 @@ class MetricResult(Record):
     greater_is_better: bool = True
     significant: bool | None = None
     """Whether the confidence interval of the delta excludes zero."""
+    test: Literal["mcnemar", "delong", "bootstrap"] | None = None
+    """The test behind ci_low..ci_high and p_value: McNemar's exact test (accuracy), DeLong's
+    test (binary ROC AUC), or the paired bootstrap (expanded percentile interval)."""
+    p_value: float | None = None
+    """Two-sided p-value of no difference against the baseline."""
+    p_adjusted: float | None = None
+    """Holm-adjusted p-value, when several gates judge significance (set by the gates)."""
+    mde: float | None = None
+    """Minimum detectable effect: the smallest delta this test set detects with 80 % power at
+    the configured confidence."""
+
+
+class SliceResult(Record):
+    """The metrics of one slice of the test set (evaluation.slices)."""
+
+    name: str
+    """E.g. ``age >= 65`` or ``region = north``: from the pull request's data; escape it."""
+    spec: str
+    """The slice as written in evaluation.slices."""
+    rows: int
+    metrics: dict[str, MetricResult] = Field(default_factory=dict)
+    too_small: str | None = None
+    """Why the slice is too small to judge (its gates skip it), e.g. "12 rows (fewer than 30)"."""
 
 
 class GateResult(Record):
@@ -129,6 +152,15 @@ class GateResult(Record):
     metric: str
     passed: bool
     reason: str
+    rule: Literal["point", "non_inferiority", "no_significant_regression"] = "point"
+    """How the regression limit was judged: the point estimate, or the interval."""
+    decided_by: str | None = None
+    """The rule that failed the gate (the first), or None when it passed."""
+    slice: str | None = None
+    """The slice (its name) a slice gate judged; None for the whole test set."""
+    mde: float | None = None
+    warnings: list[str] = Field(default_factory=list)
+    """E.g. a limit below the minimum detectable effect, a slice too small to judge."""
 
 
 class ModelTest(Record):
@@ -171,6 +203,9 @@ class Evaluation(Record):
     """How the confidence intervals' resamples were drawn (evaluation.bootstrap.method, with
     auto resolved): "multinomial" (rows drawn with replacement, as count weights) or "poisson"
     (independent Poisson(1) counts per row); None when no interval was computed."""
+    too_small: str | None = None
+    """Why the test set is too small for any interval to mean much; None when it is not."""
+    slices: list[SliceResult] = Field(default_factory=list)
 
 
 class ImageInfo(Record):
@@ -251,6 +286,9 @@ class RunRecord(Record):
     positive_class: Label | None = None
     """The class the binary metrics scored (see Evaluation)."""
     gates: list[GateResult] = Field(default_factory=list)
+    slices: list[SliceResult] = Field(default_factory=list)
+    too_small: str | None = None
+    """Why the test set is too small for any interval to mean much (see Evaluation)."""
     data: DataReport | None = None
     model_tests: ModelTestsReport | None = None
     environment: EnvironmentInfo | None = None
