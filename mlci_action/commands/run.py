@@ -117,6 +117,8 @@ def _record(
         deployment=state.deployment,
         trust=ctx.options.trust,
         environment=state.environment,
+        baseline_environment=state.baseline_environment,
+        curves=state.evaluation.curves if state.evaluation else None,
         params=params,
         cache=cache,
     )
@@ -162,6 +164,8 @@ def _cached_run(ctx: RunContext, state: RunState, params: Params) -> CachedRun:
         model_tests=state.model_tests,
         gates=list(state.gates),
         environment=state.environment,
+        baseline_environment=state.baseline_environment,
+        curves=state.evaluation.curves if state.evaluation else None,
         params=params,
         trained=_trained(state),
         baseline_error=base.error if base is not None else None,
