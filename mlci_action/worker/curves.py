@@ -51,7 +51,15 @@ def classification_curves(
         hits = truth == positive
         scores = [np.asarray(p)[:, column] for p in probas if p is not None]
         if hits.any() and not hits.all():
-            charts = [_roc(hits, scores), _precision_recall(hits, scores), _calibration(hits, scores)]
+            named = f" (positive class {positive})"
+            charts = [
+                chart.model_copy(update={"title": chart.title + named})
+                for chart in (
+                    _roc(hits, scores),
+                    _precision_recall(hits, scores),
+                    _calibration(hits, scores),
+                )
+            ]
     per_class: list[ClassMetrics] = []
     if len(order) > 2:
         per_class = [_class_metrics(truth, labels, label) for label in order[:MAX_CLASSES]]
@@ -109,10 +117,9 @@ def _precision_recall(hits: Array, scores: list[Array]) -> Curve:
     lines, areas = [], []
     for score in scores:
         precision, recall, _ = skm.precision_recall_curve(hits, score)
-        # interpolated precision: the best precision at this recall or more (the curve's
-        # upper envelope, which is what a threshold could achieve)
-        envelope = np.maximum.accumulate(precision[::-1])[::-1]
-        lines.append([float(envelope[recall >= r].max()) for r in GRID])
+        # interpolated precision: the best precision at this recall or more (what some
+        # threshold achieves); never rising with recall
+        lines.append([float(precision[recall >= r].max()) for r in GRID])
         areas.append(float(skm.average_precision_score(hits, score)))
     rate = float(hits.mean())
     return _curve(
