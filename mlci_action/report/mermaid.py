@@ -50,8 +50,10 @@ def xychart(curve: Curve) -> str:
         "---",  # the configuration as front matter (Mermaid 10.5 and later)
         "config:",
         "  xyChart:",
-        "    width: 640",
-        "    height: 320",
+        "    width: 800",
+        "    height: 360",
+        "    xAxis:",
+        "      labelFontSize: 12",
         "  themeVariables:",
         "    xyChart:",
         f'      plotColorPalette: "{palette}"',
@@ -106,7 +108,13 @@ def _number(value: float) -> str:
 
 
 def _tick(value: float) -> str:
-    return f"{value:.3g}"
+    """A short axis label: 0.05, 7.61, 344, 1.4k, -30k (categories sit side by side)."""
+    size = abs(value)
+    if size >= 10_000:
+        return f"{value / 1000:.0f}k"
+    if size >= 1000:
+        return f"{value / 1000:.1f}k"
+    return f"{value:.0f}" if size >= 100 else f"{value:.3g}"
 
 
 def _range(values: list[float], from_zero: bool) -> tuple[float, float]:
