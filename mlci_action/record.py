@@ -165,7 +165,11 @@ class Curve(Record):
     (down-sampled to at most ~25 points at fixed x positions, so the two are comparable)."""
 
     kind: Literal[
-        "roc", "precision_recall", "calibration", "predicted_vs_actual", "residuals",
+        "roc",
+        "precision_recall",
+        "calibration",
+        "predicted_vs_actual",
+        "residuals",
         "error_by_decile",
     ]
     title: str

@@ -31,7 +31,10 @@ def main(argv: list[str]) -> int:
         return 2
     unknown = [name for name in argv if name not in CASES]
     if unknown:
-        print(f"report-preview: unknown case {unknown[0]!r}; cases: {', '.join(CASES)}", file=sys.stderr)
+        print(
+            f"report-preview: unknown case {unknown[0]!r}; cases: {', '.join(CASES)}",
+            file=sys.stderr,
+        )
         return 2
     out = ROOT / "build" / "report-preview"
     for name in argv or list(CASES):

@@ -119,7 +119,7 @@ def _tick(value: float) -> str:
 
 def _range(values: list[float], from_zero: bool) -> tuple[float, float]:
     low, high = min(values, default=0.0), max(values, default=1.0)
-    if from_zero or low > 0 and low < high / 3:
+    if from_zero or (low > 0 and low < high / 3):
         low = min(low, 0.0)
     if low == high:
         low, high = low - 1, high + 1

@@ -96,7 +96,9 @@ def render_markdown(
 def render_limited(record: RunRecord, limit: int = GITHUB_COMMENT_LIMIT, marker: str = "") -> str:
     """The report under ``limit`` characters: fold and drop detail in the order of FOLDS, then
     every collapsed section; cut the tail (data and model-test tables) only as a last resort."""
-    note = "\n_Some details were left out to fit the size limit; see run.json and the job summary._\n"
+    note = (
+        "\n_Some details were left out to fit the size limit; see run.json and the job summary._\n"
+    )
     for omit in FOLDS:
         text = render_markdown(record, marker=marker, omit=omit)
         if len(text) <= limit:

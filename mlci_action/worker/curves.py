@@ -87,7 +87,9 @@ def regression_curves(truth: Array, predictions: Sequence[Array]) -> Curves:
     )
 
 
-def _curve(kind: Any, title: str, x_label: str, y_label: str, x: Array, ys: list[Array], **more: Any) -> Curve:
+def _curve(
+    kind: Any, title: str, x_label: str, y_label: str, x: Array, ys: list[Array], **more: Any
+) -> Curve:
     lines = [_rounded(y) for y in ys]
     return Curve(
         kind=kind,
@@ -108,8 +110,15 @@ def _roc(hits: Array, scores: list[Array]) -> Curve:
         lines.append(np.interp(GRID, fpr, tpr))
         areas.append(float(skm.roc_auc_score(hits, score)))
     return _curve(
-        "roc", "ROC curve", "false positive rate", "true positive rate", GRID, lines,
-        reference=_rounded(GRID), reference_name="chance", **_areas(areas),
+        "roc",
+        "ROC curve",
+        "false positive rate",
+        "true positive rate",
+        GRID,
+        lines,
+        reference=_rounded(GRID),
+        reference_name="chance",
+        **_areas(areas),
     )
 
 
@@ -123,9 +132,14 @@ def _precision_recall(hits: Array, scores: list[Array]) -> Curve:
         areas.append(float(skm.average_precision_score(hits, score)))
     rate = float(hits.mean())
     return _curve(
-        "precision_recall", "Precision-recall curve", "recall", "precision", GRID,
+        "precision_recall",
+        "Precision-recall curve",
+        "recall",
+        "precision",
+        GRID,
         [np.asarray(line) for line in lines],
-        reference=[round(rate, 4)] * len(GRID), reference_name="chance (positive rate)",
+        reference=[round(rate, 4)] * len(GRID),
+        reference_name="chance (positive rate)",
         **_areas(areas),
     )
 
@@ -138,9 +152,14 @@ def _calibration(hits: Array, scores: list[Array]) -> Curve:
     centers = (edges[:-1] + edges[1:]) / 2
     lines = [np.array([hits[side == b].mean() for b in filled]) for side in bins]
     return _curve(
-        "calibration", "Calibration (reliability)", "predicted probability (bin centre)",
-        "observed positive rate", centers[filled], lines,
-        reference=_rounded(centers[filled]), reference_name="perfect calibration",
+        "calibration",
+        "Calibration (reliability)",
+        "predicted probability (bin centre)",
+        "observed positive rate",
+        centers[filled],
+        lines,
+        reference=_rounded(centers[filled]),
+        reference_name="perfect calibration",
     )
 
 
@@ -149,9 +168,14 @@ def _predicted_vs_actual(actual: Array, preds: list[Array]) -> Curve:
     x = np.array([actual[g].mean() for g in groups])
     lines = [np.array([p[g].mean() for g in groups]) for p in preds]
     return _curve(
-        "predicted_vs_actual", "Predicted vs actual (means in bins of the actual value)",
-        "actual (bin mean)", "predicted (bin mean)", x, lines,
-        reference=_rounded(x), reference_name="predicted = actual",
+        "predicted_vs_actual",
+        "Predicted vs actual (means in bins of the actual value)",
+        "actual (bin mean)",
+        "predicted (bin mean)",
+        x,
+        lines,
+        reference=_rounded(x),
+        reference_name="predicted = actual",
     )
 
 
@@ -164,8 +188,12 @@ def _residuals(actual: Array, preds: list[Array]) -> Curve:
     edges = np.linspace(low, high, HISTOGRAM_BINS + 1)
     counts = [np.histogram(np.clip(r, low, high), edges)[0].astype(float) for r in residuals]
     return _curve(
-        "residuals", "Residuals (predicted - actual), 1st-99th percentile", "residual (bin centre)",
-        "rows", (edges[:-1] + edges[1:]) / 2, counts,
+        "residuals",
+        "Residuals (predicted - actual), 1st-99th percentile",
+        "residual (bin centre)",
+        "rows",
+        (edges[:-1] + edges[1:]) / 2,
+        counts,
     )
 
 
@@ -173,8 +201,12 @@ def _error_by_decile(actual: Array, preds: list[Array]) -> Curve:
     groups = _quantile_bins(actual)
     lines = [np.array([np.abs(p[g] - actual[g]).mean() for g in groups]) for p in preds]
     return _curve(
-        "error_by_decile", "Mean absolute error by decile of the target", "decile of the target",
-        "MAE", np.arange(1, len(groups) + 1, dtype=float), lines,
+        "error_by_decile",
+        "Mean absolute error by decile of the target",
+        "decile of the target",
+        "MAE",
+        np.arange(1, len(groups) + 1, dtype=float),
+        lines,
     )
 
 

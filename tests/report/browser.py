@@ -125,7 +125,10 @@ def render(markdown: str, workdir: Path, screenshot: Path | None = None) -> Rend
     dom = _chromium("--dump-dom", source.as_uri())
     if screenshot is not None:
         _chromium(
-            f"--screenshot={screenshot}", "--window-size=980,2400", "--hide-scrollbars", source.as_uri()
+            f"--screenshot={screenshot}",
+            "--window-size=980,2400",
+            "--hide-scrollbars",
+            source.as_uri(),
         )
     reader = _Reader()
     reader.feed(dom)
@@ -134,7 +137,9 @@ def render(markdown: str, workdir: Path, screenshot: Path | None = None) -> Rend
     if result == "pending":
         raise RuntimeError("the page's script did not finish within Chromium's time budget")
     (workdir / "report.dom.html").write_text(dom, encoding="utf-8")
-    return Rendered(dom=dom, charts=charts, tables=reader.tables, svgs=reader.svgs, tags=reader.tags)
+    return Rendered(
+        dom=dom, charts=charts, tables=reader.tables, svgs=reader.svgs, tags=reader.tags
+    )
 
 
 class _Reader(HTMLParser):

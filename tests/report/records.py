@@ -66,7 +66,9 @@ def _base(**changes: Any) -> RunRecord:
     return record.model_copy(update=changes)
 
 
-def _metric(candidate: float, baseline: float, greater: bool = True, width: float = 0.02) -> MetricResult:
+def _metric(
+    candidate: float, baseline: float, greater: bool = True, width: float = 0.02
+) -> MetricResult:
     delta = candidate - baseline
     return MetricResult(
         candidate=candidate,
@@ -180,7 +182,9 @@ def maximum(classes: int = 200, features: int = 2000, packages: int = 3000) -> R
         )
     ]
     packages_new = {f"package-{k}-{EVIL}": f"{k}.0" for k in range(packages)}
-    packages_old = {f"package-{k}-{EVIL}": f"{k}.{k % 2}" for k in range(packages // 2, packages + 500)}
+    packages_old = {
+        f"package-{k}-{EVIL}": f"{k}.{k % 2}" for k in range(packages // 2, packages + 500)
+    }
     record = failing()
     environment = record.environment
     assert environment is not None
@@ -195,7 +199,9 @@ def maximum(classes: int = 200, features: int = 2000, packages: int = 3000) -> R
             "data": DataReport(passed=False, rows={"train": 10_000, "test": 5000}, checks=checks),
             "environment": environment.model_copy(update={"packages": packages_new}),
             "baseline_environment": environment.model_copy(update={"packages": packages_old}),
-            "params": {f"param {k} {EVIL}": {"baseline": "1", "candidate": EVIL} for k in range(500)},
+            "params": {
+                f"param {k} {EVIL}": {"baseline": "1", "candidate": EVIL} for k in range(500)
+            },
             "stages": {
                 **record.stages,
                 "train": StageResult(

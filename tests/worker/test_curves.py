@@ -29,7 +29,9 @@ def curves_of(result: dict[str, Any]) -> Any:
 def test_binary_curves_follow_sklearn(tmp_path: Path) -> None:
     train, test = write_split(tmp_path, labels=["no", "yes"])
     good = fit_and_save(LogisticRegression(), train, tmp_path / "good.skops")
-    tree = fit_and_save(DecisionTreeClassifier(max_depth=2, random_state=0), train, tmp_path / "t.skops")
+    tree = fit_and_save(
+        DecisionTreeClassifier(max_depth=2, random_state=0), train, tmp_path / "t.skops"
+    )
     curves = curves_of(evaluate.run(request(test, tmp_path, good, tree, metrics=["accuracy"])))
     kinds = {chart.kind: chart for chart in curves.charts}
     assert set(kinds) == {"roc", "precision_recall", "calibration"}
@@ -55,7 +57,9 @@ def test_binary_curves_follow_sklearn(tmp_path: Path) -> None:
     matrix = curves.confusion
     assert matrix is not None and matrix.baseline is not None
     assert sum(map(sum, matrix.candidate)) == len(frame)
-    expected = skm.confusion_matrix(frame["target"], model.predict(frame.drop(columns=["target"])), labels=matrix.labels)
+    expected = skm.confusion_matrix(
+        frame["target"], model.predict(frame.drop(columns=["target"])), labels=matrix.labels
+    )
     assert matrix.candidate == expected.tolist()
     assert curves.per_class == []
 
