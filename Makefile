@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.mlci-installed
 
-.PHONY: setup demo test test-fast bench lint clean
+.PHONY: setup demo test test-fast bench lint clean report-preview browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,8 +17,16 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/python scripts/demo.py
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# headless Chromium and the mermaid npm package, for tests/report/test_browser.py
+browser:
+	-bash scripts/report-browser.sh >/dev/null
+
+# the report of sample runs as GitHub shows it: build/report-preview/*.html and *.png
+report-preview: setup browser
+	$(BIN)/python scripts/report_preview.py
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not e2e" $(PYTEST_ARGS)

@@ -192,6 +192,62 @@ class CacheInfo(Record):
 Label = str | int | float | bool
 
 
+class Curve(Record):
+    """One chart of the report: baseline and candidate as two lines over the same x values
+    (down-sampled to at most ~25 points at fixed x positions, so the two are comparable)."""
+
+    kind: Literal[
+        "roc",
+        "precision_recall",
+        "calibration",
+        "predicted_vs_actual",
+        "residuals",
+        "error_by_decile",
+    ]
+    title: str
+    x_label: str
+    y_label: str
+    x: list[float]
+    candidate: list[float]
+    baseline: list[float] | None = None
+    reference: list[float] | None = None
+    """A guide line (chance, perfect calibration, predicted = actual); None: no guide."""
+    reference_name: str | None = None
+    candidate_area: float | None = None
+    """The area under the candidate's curve where one is meaningful (ROC AUC, AP)."""
+    baseline_area: float | None = None
+
+
+class ClassMetrics(Record):
+    """Precision, recall and F1 of one class (one-vs-rest), for each model."""
+
+    label: Label
+    support: int
+    candidate: tuple[float, float, float]
+    baseline: tuple[float, float, float] | None = None
+
+
+class ConfusionMatrix(Record):
+    """Rows: the true class; columns: the predicted class. At most a dozen classes, the most
+    frequent; the others are counted together under ``other`` (``other`` is True)."""
+
+    labels: list[Label]
+    other: bool = False
+    candidate: list[list[int]]
+    baseline: list[list[int]] | None = None
+
+
+class Curves(Record):
+    """The data behind the report's charts, from the test-set predictions of both models."""
+
+    charts: list[Curve] = Field(default_factory=list)
+    confusion: ConfusionMatrix | None = None
+    per_class: list[ClassMetrics] = Field(default_factory=list)
+    """Multi-class only: the classes by support, most frequent first."""
+    classes_omitted: int = 0
+    """Classes left out of ``per_class`` (the rarest), to keep the table readable."""
+
+
 class Evaluation(Record):
     rows: int
     metrics: dict[str, MetricResult]
@@ -206,6 +262,7 @@ class Evaluation(Record):
     too_small: str | None = None
     """Why the test set is too small for any interval to mean much; None when it is not."""
     slices: list[SliceResult] = Field(default_factory=list)
+    curves: Curves | None = None
 
 
 class ImageInfo(Record):
@@ -292,6 +349,12 @@ class RunRecord(Record):
     data: DataReport | None = None
     model_tests: ModelTestsReport | None = None
     environment: EnvironmentInfo | None = None
+    baseline_environment: EnvironmentInfo | None = None
+    """The baseline's environment, when this run prepared it (None: its model came from the
+    cache, or there is no baseline); the report shows the package changes between the two."""
+    curves: Curves | None = None
+    """The data behind the report's charts (ROC, precision-recall, calibration, confusion
+    matrix; predicted vs actual, residuals, error by decile)."""
     params: dict[str, dict[str, str | None]] = Field(default_factory=dict)
     """Flattened training parameters that differ: {name: {baseline, candidate}}."""
     cache: CacheInfo

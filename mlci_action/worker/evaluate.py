@@ -11,11 +11,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from mlci_action.errors import InputError, StageFailure
+from mlci_action.errors import InputError, MlciError, StageFailure
 from mlci_action.metrics import CATALOG, MetricSpec
-from mlci_action.record import Evaluation, SliceResult
+from mlci_action.record import Curves, Evaluation, SliceResult
 from mlci_action.worker import smoke_cases
 from mlci_action.worker.compare import Paired, Settings, Values, caution, compare
+from mlci_action.worker.curves import classification_curves, regression_curves
 from mlci_action.worker.frames import read_table, split_xy
 from mlci_action.worker.modelio import load_model
 from mlci_action.worker.positive import Label, resolve_positive
@@ -55,7 +56,8 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     baseline = None
     if request.get("baseline_model"):
         model = load_model(request["baseline_model"], trusted)
-        baseline = _predict(model, "baseline", features, proba_metrics, classify, need_proba=False)
+        # probabilities when it has them: the ROC and precision-recall curves overlay both
+        baseline = _predict(model, "baseline", features, proba_metrics, classify)
 
     classes = _shared_classes(candidate, baseline) if classify else None
     sides = [side for side in (candidate, baseline) if side is not None]
@@ -95,8 +97,14 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
             candidate.classes,
             int(request.get("smoke_rows") or 1000),
         )
+    curves = (
+        _curves(truth, sides, probas, classes, positive, request.get("positive_class"))
+        if classify
+        else regression_curves(truth, [side.labels for side in sides])
+    )
     evaluation = Evaluation(
         rows=len(truth),
+        curves=curves,
         metrics=results,
         predictions_file=written,
         positive_class=positive,
@@ -105,6 +113,22 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         slices=sliced,
     )
     return evaluation.model_dump(mode="json")
+
+
+def _curves(
+    truth: Array,
+    sides: list[Predictions],
+    probas: list[Array | None],
+    classes: Array | None,
+    positive: Label | None,
+    configured: Label | None,
+) -> Curves:
+    if positive is None and classes is not None and len(classes) == 2:
+        try:  # no binary metric asked for the positive class: the curves still want one
+            positive = resolve_positive(classes.tolist(), configured)
+        except MlciError:
+            positive = None
+    return classification_curves(truth, [side.labels for side in sides], probas, classes, positive)
 
 
 @dataclass(frozen=True)
