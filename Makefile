@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.mlci-installed
 
-.PHONY: setup demo test test-fast bench lint clean report-preview browser
+.PHONY: setup demo test test-fast bench bench-scale lint clean report-preview browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,7 +32,11 @@ test-fast: setup
 	$(BIN)/python -m pytest -q -m "not e2e" $(PYTEST_ARGS)
 
 bench: setup
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+# mlci run vs by hand at 10k / 100k / 1M training rows (tens of minutes)
+bench-scale: setup
+	$(BIN)/python benchmarks/bench_scale.py $(BENCH_ARGS)
 
 lint: setup
 	$(BIN)/pre-commit run --all-files

@@ -1,6 +1,6 @@
 """`make bench`: mlci's speed, measured side by side in one run (the machine is shared/noisy).
 
-    python benchmarks/run.py [--repeats N] [--rows N] [--skip-images]
+    python benchmarks/run.py [--repeats N] [--rows N] [--skip-images] [--scale 10000,100000]
 
 1. Overhead: `mlci run` on the classification example against its training script plus a
    scoring script run directly in the same environment, interleaved, median of N.
@@ -9,6 +9,8 @@
 2. Data tests on ROWS x 20 columns (benchmarks/bench_datatests.py).
    Evaluation: the paired bootstrap at 200,000 test rows, old against new
    (benchmarks/bench_evaluate.py).
+   With --scale ROWS: `mlci run` (local and docker executors) against the same work by hand on
+   synthetic 20-column projects of ROWS training rows (benchmarks/bench_scale.py).
 3. Images and serving (benchmarks/bench_images.py): serving image rebuild after a model-only
    change, bytes pushed for it, image size against its parts, V2 serving latency and
    throughput. Needs Docker, the base image and the registry (scripts/services.sh); skipped
@@ -57,6 +59,12 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument(
         "--skip-images", action="store_true", help="leave out the Docker image benchmarks"
+    )
+    parser.add_argument(
+        "--scale",
+        metavar="ROWS",
+        help="also mlci run vs by hand at these training rows, e.g. 10000,100000,1000000 "
+        "(benchmarks/bench_scale.py; minutes per size)",
     )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="mlci-bench-"))
@@ -161,6 +169,12 @@ def main() -> int:
     )
     shutil.rmtree(work, ignore_errors=True)
     sys.stdout.flush()
+    if args.scale:
+        scale = [sys.executable, str(ROOT / "benchmarks" / "bench_scale.py"), "--rows", args.scale]
+        if args.skip_images:
+            scale.append("--skip-docker")
+        subprocess.run([*scale, "--repeats", str(args.repeats)], check=True)
+        sys.stdout.flush()
     if args.skip_images:
         print("Image benchmarks skipped: --skip-images.\n")
     else:  # prints its own "skipped" line when Docker, the base image or the registry is missing
