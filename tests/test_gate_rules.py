@@ -9,15 +9,10 @@ import pytest
 
 from mlci_action.config import Gate, SliceGate, parse_config
 from mlci_action.errors import ConfigError
+from mlci_action.gate_family import holm_verdict, significance_family, with_adjusted
 from mlci_action.record import Evaluation, GateResult, MetricResult, SliceResult
 from mlci_action.report.render import render_markdown
-from mlci_action.stages.gates import (
-    _significant,
-    check_gate,
-    check_slices,
-    significance_family,
-    with_adjusted,
-)
+from mlci_action.stages.gates import check_gate, check_slices
 from mlci_action.stats.holm import holm
 from mlci_action.yamlfile import load_yaml
 from tests.test_report import record
@@ -110,7 +105,7 @@ def test_holm_decides_require_significant_in_a_family() -> None:
         assert metric.p_adjusted == pytest.approx(0.06)
         alone = check_gate(name, gate, better[name])
         assert alone.passed
-        found = check_gate(name, gate, metric, None, _significant(adjusted, (name, None), metric))
+        found = check_gate(name, gate, metric, None, holm_verdict(adjusted, (name, None), metric))
         assert not found.passed and "Holm-adjusted p = 0.06" in found.reason
         assert found.decided_by == "require_significant"
 
