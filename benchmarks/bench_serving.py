@@ -6,7 +6,8 @@ The model: a HistGradientBoostingClassifier fitted on a DataFrame of 20 numeric 
 mlci serves it as its serving image does (``python -m mlci_action.serving`` with the training
 schema, so every request is validated), with WORKERS=1 and WORKERS=2 processes. MLServer
 1.7.1 with its scikit-learn runtime serves the same model (joblib), with its default
-settings, from a benchmark-only virtual environment under build/ (made on first use, from
+settings but ``parallel_workers: 0`` (its inference process does not start here), from a
+benchmark-only virtual environment under build/ (made on first use, from
 PyPI; MLServer is not one of mlci's dependencies).
 
 Loads, each on every server in turn, repeated ``--repeats`` times (servers interleaved):
@@ -311,7 +312,14 @@ def main() -> int:
         port = free_port()
         (mlwork / "settings.json").write_text(
             json.dumps(
-                {"http_port": port, "grpc_port": free_port(), "metrics_port": free_port()}
+                {
+                    "http_port": port,
+                    "grpc_port": free_port(),
+                    "metrics_port": free_port(),
+                    # its separate inference process fails to start here ("There is no
+                    # current event loop in thread 'MainThread'"): inference in the server
+                    "parallel_workers": 0,
+                }
             )
         )
         (mlwork / "m" / "model-settings.json").write_text(

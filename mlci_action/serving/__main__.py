@@ -139,11 +139,12 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.envi
     limits = settings.limits
     log.info(
         "%d server process(es) (WORKERS); at most %d requests in flight each; request timeout "
-        "%gs; body limit %s bytes",
+        "%gs; body limit %s bytes; %d native thread(s) per prediction",
         settings.workers,
         limits.max_inflight,
         limits.timeout_s,
         limits.describe_body(),
+        limits.threads,
     )
     return serve(sock, config.name, lambda: load(config), limits, settings.workers)
 

@@ -14,7 +14,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
+
+from threadpoolctl import threadpool_limits
 
 from starlette.requests import ClientDisconnect, Request
 
@@ -44,6 +48,19 @@ class ServingApp:
         self.limits = limits
         self.inflight = 0
         self._large = asyncio.Semaphore(1)
+        # the threads that answer large requests; the OpenMP thread limit is per thread
+        self._pool = ThreadPoolExecutor(
+            max_workers=4,
+            thread_name_prefix="predict",
+            initializer=limit_threads,
+            initargs=(limits.threads,),
+        )
+
+    async def _in_thread(self, route: Any, incoming: Incoming) -> Answer:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._pool, partial(answer, self.state, route, incoming)
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # lifespan is off; websockets are not served
@@ -117,9 +134,7 @@ class ServingApp:
                 body = await self._read(request)
                 if isinstance(body, Answer):
                     return body
-                return await asyncio.to_thread(
-                    answer, self.state, route, Incoming(body, header_length)
-                )
+                return await self._in_thread(route, Incoming(body, header_length))
             finally:
                 self._large.release()
         if isinstance(body, Answer):
@@ -127,7 +142,7 @@ class ServingApp:
         incoming = Incoming(body, header_length)
         if len(body) <= _INLINE:
             return answer(self.state, route, incoming)
-        return await asyncio.to_thread(answer, self.state, route, incoming)
+        return await self._in_thread(route, incoming)
 
     async def _read(self, request: Request) -> bytes | Answer:
         """The body, counted as it arrives: over the limit is a 413 at once."""
@@ -151,6 +166,12 @@ class ServingApp:
 
 
 _CLOSE = (("Connection", "close"),)
+
+
+def limit_threads(threads: int) -> None:
+    """Cap OpenMP and BLAS threads for predictions made on the calling thread (OpenMP's
+    limit is per thread: the event loop's thread and each pool thread call this)."""
+    threadpool_limits(threads)
 
 
 async def _send(send: Send, reply: Answer, *, head: bool) -> None:

@@ -23,7 +23,7 @@ from types import FrameType
 import uvicorn
 
 from mlci_action.errors import MlciError
-from mlci_action.serving.app import ServingApp
+from mlci_action.serving.app import ServingApp, limit_threads
 from mlci_action.serving.connection import timed_protocol
 from mlci_action.serving.limits import Limits
 from mlci_action.serving.metrics import ServingMetrics, share_between_processes
@@ -141,6 +141,7 @@ def _worker(
             log.info("model %r loaded; ready (process %d)", name, os.getpid())
 
     threading.Thread(target=stop_on_failure, daemon=True).start()
+    limit_threads(limits.threads)  # this thread runs the event loop and the small predictions
     server.run(sockets=[sock])
     failure = slot.failure
     if failure is None:
