@@ -48,7 +48,7 @@ class Listen:
     host: str
     port: int
     workers: int
-    limits: Limits = Limits()
+    limits: Limits
 
 
 def _count(name: str, raw: str | None, *, low: int) -> int | None:

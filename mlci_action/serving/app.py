@@ -18,9 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
-from threadpoolctl import threadpool_limits
-
 from starlette.requests import ClientDisconnect, Request
+from threadpoolctl import threadpool_limits
 
 from mlci_action.serving.limits import Limits
 from mlci_action.serving.server import Answer, Incoming, ServerState, answer, error, resolve
@@ -58,9 +57,7 @@ class ServingApp:
 
     async def _in_thread(self, route: Any, incoming: Incoming) -> Answer:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._pool, partial(answer, self.state, route, incoming)
-        )
+        return await loop.run_in_executor(self._pool, partial(answer, self.state, route, incoming))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # lifespan is off; websockets are not served
@@ -127,7 +124,8 @@ class ServingApp:
                 await asyncio.wait_for(self._large.acquire(), self.limits.timeout_s)
             except TimeoutError:
                 return error(
-                    503, "the server is busy with another large request; retry shortly",
+                    503,
+                    "the server is busy with another large request; retry shortly",
                     headers=(("Retry-After", "1"),),
                 )
             try:

@@ -23,6 +23,7 @@ def share_between_processes(directory: Path) -> None:
     os.environ[_DIRECTORY] = str(directory)
     values.ValueClass = values.get_value_class()
 
+
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 

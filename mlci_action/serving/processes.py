@@ -9,6 +9,7 @@ that worker's exit status, so a platform restarts the container as a whole.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -106,10 +107,8 @@ def _supervise(children: list[int]) -> int:
 
 def _signal_all(pids: list[int] | set[int], signum: int) -> None:
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signum)
-        except ProcessLookupError:
-            pass
 
 
 def _worker(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
 from pathlib import Path
@@ -185,6 +186,6 @@ def test_the_single_row_sample_is_spread_over_the_file(clf: Served, tmp_path: Pa
     cases = Cases.read(cases_file(clf, tmp_path / "cases.json"))
     sample = cases.sample(10)
     assert len(sample) == 10 and sample[0] == 0 and sample[-1] == cases.rows - 1
-    gaps = {b - a for a, b in zip(sample, sample[1:], strict=False)}
+    gaps = {b - a for a, b in itertools.pairwise(sample)}
     assert max(gaps) - min(gaps) <= 1
     assert cases.sample(cases.rows + 5) == list(range(cases.rows))

@@ -39,7 +39,10 @@ def ports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[
     try:
         found = {}
         for name, (process, root) in started.items():
-            found[name] = (wait_port(process, root / "server.log", timeout=180), root / "server.log")
+            found[name] = (
+                wait_port(process, root / "server.log", timeout=180),
+                root / "server.log",
+            )
         for port, _ in found.values():
             _wait_ready(port)
         yield found
@@ -98,7 +101,7 @@ def _status(answer: bytes) -> int:
     [
         b"",
         b"POST /v2/models/m/infer HTTP/1.1\r\nHost: x\r\n",
-        b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n[{\"a\": 0.",
+        b'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n[{"a": 0.',
     ],
     ids=["nothing", "half-headers", "half-body"],
 )
