@@ -15,6 +15,9 @@
    change, bytes pushed for it, image size against its parts, V2 serving latency and
    throughput. Needs Docker, the base image and the registry (scripts/services.sh); skipped
    with a line saying why when they are missing, or with --skip-images.
+4. Serving against MLServer (benchmarks/bench_serving.py): the same model served by mlci and
+   by MLServer 1.7.1 (benchmark-only venv under build/), single rows from 1 and 8 clients,
+   1,000-row batches, stalled clients and oversized bodies.
 """
 
 from __future__ import annotations
@@ -175,6 +178,16 @@ def main() -> int:
             scale.append("--skip-docker")
         subprocess.run([*scale, "--repeats", str(args.repeats)], check=True)
         sys.stdout.flush()
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_serving.py"),
+            "--repeats",
+            str(args.repeats),
+        ],
+        check=True,
+    )
+    sys.stdout.flush()
     if args.skip_images:
         print("Image benchmarks skipped: --skip-images.\n")
     else:  # prints its own "skipped" line when Docker, the base image or the registry is missing
