@@ -6,9 +6,12 @@ the exact two-sided p-value doubles the smaller tail (capped at 1), as statsmode
 ``mcnemar(exact=True)`` does. ``mid_p=True`` takes half the probability of the observed
 count off (less conservative, Fagerland et al. 2013).
 
-The interval of the delta ``(b - c) / n`` is conditional on the number of discordant rows:
-the Clopper-Pearson interval of the share ``b / (b + c)``, mapped to the delta. It excludes 0
-exactly when the exact p-value is below ``1 - confidence``, so the interval and the test agree.
+The interval of the delta ``(b - c) / n`` is Agresti & Min's (2005): the Wald interval of a
+difference of paired proportions after adding 1/2 to each cell of the 2x2 table. It is
+unconditional: with few or no discordant rows it still says how large a difference these rows
+could hide (an interval conditional on ``b + c``, such as Clopper-Pearson on ``b / (b + c)``,
+collapses to 0 when the two models agree on every test row, which would claim certainty the
+test set does not have). Significance is the exact test's: p below ``1 - confidence``.
 """
 
 from __future__ import annotations
@@ -46,11 +49,16 @@ def mcnemar(
     """The accuracy delta (candidate - baseline), its conditional exact interval and p-value."""
     b, c = discordant(correct_c, correct_b)
     n = len(np.asarray(correct_c))
-    m = b + c
     delta = (b - c) / n
-    if m == 0:
-        return PairedTest(delta=0.0, low=0.0, high=0.0, p_value=1.0, se=0.0)
-    found = stats.binomtest(b, m, 0.5).proportion_ci(confidence, method="exact")
-    low, high = (m / n) * (2 * found.low - 1), (m / n) * (2 * found.high - 1)
-    se = math.sqrt(max(m / n - delta**2, 0.0) / n)
+    low, high = agresti_min(b, c, n, confidence)
+    se = math.sqrt(max((b + c) / n - delta**2, 0.0) / n)
     return PairedTest(delta, low, high, p_value(b, c, mid_p=mid_p), se)
+
+
+def agresti_min(b: int, c: int, n: int, confidence: float) -> tuple[float, float]:
+    """Agresti & Min's interval of the paired difference (b - c) / n: 1/2 added to each cell."""
+    b_, c_, n_ = b + 0.5, c + 0.5, n + 2.0
+    centre = (b_ - c_) / n_
+    spread = math.sqrt(max((b_ + c_) - (b_ - c_) ** 2 / n_, 0.0)) / n_
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    return max(-1.0, centre - z * spread), min(1.0, centre + z * spread)

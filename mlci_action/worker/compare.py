@@ -178,7 +178,10 @@ def _result(
         ci_high=found.high,
         confidence=confidence,
         greater_is_better=spec.greater_is_better,
-        significant=bool(found.low > 0 or found.high < 0),
+        # McNemar: the exact test decides; the others: the interval excludes 0
+        significant=bool(
+            found.p_value < 1 - confidence if kind == "mcnemar" else found.low > 0 or found.high < 0
+        ),
         test=kind,
         p_value=found.p_value,
         mde=mde(se, confidence) if math.isfinite(se) and se > 0 else None,  # 0: no information
