@@ -6,7 +6,8 @@ The model: a HistGradientBoostingClassifier fitted on a DataFrame of 20 numeric 
 mlci serves it as its serving image does (``python -m mlci_action.serving`` with the training
 schema, so every request is validated), with WORKERS=1 and WORKERS=2 processes. MLServer
 1.7.1 with its scikit-learn runtime serves the same model (joblib), with its default
-settings but ``parallel_workers: 0`` (its inference process does not start here), from a
+settings but ``parallel_workers: 0`` (its inference process does not start here), as
+installed and with ``OMP_NUM_THREADS=1`` (tuned as mlci's MLCI_SERVE_THREADS=1 is), from a
 benchmark-only virtual environment under build/ (made on first use, from
 PyPI; MLServer is not one of mlci's dependencies).
 
@@ -307,31 +308,36 @@ def main() -> int:
         )
     if not args.skip_mlserver:
         mlserver = ensure_mlserver()
-        mlwork = work / "mlserver"
-        (mlwork / "m").mkdir(parents=True)
-        port = free_port()
-        (mlwork / "settings.json").write_text(
-            json.dumps(
-                {
-                    "http_port": port,
-                    "grpc_port": free_port(),
-                    "metrics_port": free_port(),
-                    # its separate inference process fails to start here ("There is no
-                    # current event loop in thread 'MainThread'"): inference in the server
-                    "parallel_workers": 0,
-                }
+        # as installed, and tuned as mlci is: one OpenMP thread per prediction (a one-row
+        # HistGradientBoosting prediction with every core's threads is slow on 2 loaded cores)
+        for label, env in (("", {}), (", OMP_NUM_THREADS=1", {"OMP_NUM_THREADS": "1"})):
+            mlwork = work / f"mlserver{len(servers)}"
+            (mlwork / "m").mkdir(parents=True)
+            port = free_port()
+            (mlwork / "settings.json").write_text(
+                json.dumps(
+                    {
+                        "http_port": port,
+                        "grpc_port": free_port(),
+                        "metrics_port": free_port(),
+                        # its separate inference process fails to start here ("There is no
+                        # current event loop in thread 'MainThread'"): inference in the server
+                        "parallel_workers": 0,
+                    }
+                )
             )
-        )
-        (mlwork / "m" / "model-settings.json").write_text(
-            json.dumps(
-                {
-                    "name": "m",
-                    "implementation": "mlserver_sklearn.SKLearnModel",
-                    "parameters": {"uri": str(work / "model.joblib")},
-                }
+            (mlwork / "m" / "model-settings.json").write_text(
+                json.dumps(
+                    {
+                        "name": "m",
+                        "implementation": "mlserver_sklearn.SKLearnModel",
+                        "parameters": {"uri": str(work / "model.joblib")},
+                    }
+                )
             )
-        )
-        servers.append(Server("MLServer 1.7.1", [str(mlserver), "start", "."], {}, port, mlwork))
+            servers.append(
+                Server(f"MLServer 1.7.1{label}", [str(mlserver), "start", "."], env, port, mlwork)
+            )
 
     loads: dict[str, Callable[[Server], Any]] = {
         "1 client": lambda s: asyncio.run(_load(s.port, singles, 1)),
