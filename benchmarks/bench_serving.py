@@ -212,8 +212,14 @@ async def _load(port: int, requests: list[bytes], clients: int) -> Load:
         reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=2**24)
         for raw in queue:
             began = time.perf_counter()
-            if await _one(reader, writer, raw) != 200:
+            try:
+                if await _one(reader, writer, raw) != 200:
+                    errors += 1
+            except (ConnectionError, asyncio.IncompleteReadError):
+                # the server dropped the connection: an error, and a new connection
                 errors += 1
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=2**24)
             latencies.append(time.perf_counter() - began)
         writer.close()
 
@@ -285,9 +291,8 @@ def main() -> int:
     frame = make_model(work)
     rows = frame.to_numpy()
     singles = [infer_request(rows[i : i + 1]) for i in range(args.requests)]
-    batches = [
-        infer_request(rows[i * BATCH_ROWS : (i + 1) * BATCH_ROWS]) for i in range(args.batches)
-    ]
+    starts = [(i * BATCH_ROWS) % (len(rows) - BATCH_ROWS + 1) for i in range(args.batches)]
+    batches = [infer_request(rows[start : start + BATCH_ROWS]) for start in starts]
     schema = json.dumps({"kind": "yaml", "path": "schema.yaml"})
     servers: list[Server] = []
     for workers in (1, 2):
