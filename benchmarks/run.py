@@ -156,61 +156,31 @@ def main() -> int:
         f"goal: cache hit to a full report <= 2 s; measured {hit:.2f} s: {'met' if hit <= 2 else 'NOT met'}\n"
     )
     sys.stdout.flush()
-    subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_datatests.py"), "--rows", str(args.rows)],
-        check=True,
-    )
-    sys.stdout.flush()
-    subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "bench_evaluate.py"),
-            "--repeats",
-            str(args.repeats),
-        ],
-        check=True,
-    )
+    repeats = ("--repeats", str(args.repeats))
+    bench("bench_datatests.py", "--rows", str(args.rows))
+    bench("bench_evaluate.py", *repeats)
     shutil.rmtree(work, ignore_errors=True)
-    sys.stdout.flush()
     if args.scale:
-        scale = [sys.executable, str(ROOT / "benchmarks" / "bench_scale.py"), "--rows", args.scale]
-        if args.skip_images:
-            scale.append("--skip-docker")
-        subprocess.run([*scale, "--repeats", str(args.repeats)], check=True)
-        sys.stdout.flush()
-    subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "bench_serving.py"),
-            "--repeats",
-            str(args.repeats),
-        ],
-        check=True,
-    )
-    sys.stdout.flush()
+        bench(
+            "bench_scale.py",
+            "--rows",
+            args.scale,
+            *repeats,
+            *(["--skip-docker"] if args.skip_images else []),
+        )
+    bench("bench_serving.py", *repeats)
     if args.skip_images:
         print("Image benchmarks skipped: --skip-images.\n")
     else:  # prints its own "skipped" line when Docker, the base image or the registry is missing
-        subprocess.run(
-            [
-                sys.executable,
-                str(ROOT / "benchmarks" / "bench_images.py"),
-                "--repeats",
-                str(args.repeats),
-            ],
-            check=True,
-        )
-        sys.stdout.flush()
-        subprocess.run(
-            [
-                sys.executable,
-                str(ROOT / "benchmarks" / "bench_action.py"),
-                "--repeats",
-                str(args.repeats),
-            ],
-            check=True,
-        )
+        bench("bench_images.py", *repeats)
+        bench("bench_action.py", *repeats)
     return 0
+
+
+def bench(script: str, *args: str) -> None:
+    """Run one benchmark script of this folder; its figures go to stdout as it prints them."""
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], check=True)
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":
