@@ -10,6 +10,7 @@ import pytest
 from mlci_action.config import Gate, SliceGate, parse_config
 from mlci_action.errors import ConfigError
 from mlci_action.gate_family import holm_verdict, significance_family, with_adjusted
+from mlci_action.github import trust
 from mlci_action.record import Evaluation, GateResult, MetricResult, SliceResult
 from mlci_action.report.render import render_markdown
 from mlci_action.stages.gates import check_gate, check_slices
@@ -237,3 +238,22 @@ def test_the_report_says_which_test_and_rule() -> None:
     assert "Holm-adjusted over the 1 significance" in text
     assert "too small for any interval to mean much:** 25 rows \\(fewer than 30\\)" in text
     assert "> - this test set cannot detect x" in text
+
+
+def test_a_pull_request_loosening_a_gate_by_its_rule_or_slices_is_shown_first(
+    tmp_path: Path,
+) -> None:
+    """The PR's gates are used, but every change against the base branch's gates is listed in
+    the report's trust section: a rule that judges the interval more leniently, or slice
+    gates, are changes like any other limit."""
+    base = CONFIG.replace("{slice}", "age >= 65").replace("{rule}", "point")
+    head_path = tmp_path / "mlci.yaml"
+    head_path.write_text(
+        CONFIG.replace("{slice}", "age >= 65").replace("{rule}", "no_significant_regression")
+        + "    slices: {max_regression: 0.5}\n"
+    )
+    head = parse_config(load_yaml(head_path))
+    _, report = trust.apply(head, base, "main")
+    changed = {change.key: (change.base, change.head) for change in report.gates}
+    assert changed["gates.accuracy.rule"] == ('"point"', '"no_significant_regression"')
+    assert changed["gates.accuracy.slices.max_regression"] == (None, "0.5")
