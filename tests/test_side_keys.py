@@ -38,7 +38,7 @@ def test_a_commit_trained_as_candidate_is_reused_as_the_baseline(make_project, m
     a = read_run(project)
     assert a["cache"]["trained"] == {"candidate": True}
 
-    edit(project, "params.yaml", "C: 1.0", "C: 0.37")
+    edit(project, "params.yaml", "C: 1.0", "C: 0.3719")  # a value no other test compares
     git(project, "commit", "--quiet", "-am", "B: another C")
     second = mlci("run", str(project))  # commit B as the candidate
     assert second.returncode == 0, second.stderr
@@ -58,7 +58,7 @@ def test_a_commit_trained_as_candidate_is_reused_as_the_baseline(make_project, m
     )
     # nothing to train, so no environment was prepared for the baseline
     assert "baseline environment" not in (run["stages"]["environment"]["reason"] or "")
-    assert run["params"] == {"C": {"baseline": "1.0", "candidate": "0.37"}}
+    assert run["params"] == {"C": {"baseline": "1.0", "candidate": "0.3719"}}
 
 
 def test_the_key_of_a_checkout_is_the_key_of_the_same_working_tree(make_project, tmp_path):
