@@ -45,6 +45,18 @@ class EnvironmentInfo(Record):
     packages: dict[str, str] = Field(default_factory=dict)
 
 
+class ClusterTask(Record):
+    """One task that ran on a Ray cluster (the ``ray`` executor): where, and how often."""
+
+    name: str
+    node_id: str
+    pid: int
+    attempts: int = 1
+    """More than 1: a node or worker was lost and the task ran again (environment.ray.max_retries)."""
+    seconds: float = 0.0
+    notes: list[str] = Field(default_factory=list)
+
+
 class CheckFailure(Record):
     check: str
     column: str | None = None
@@ -254,6 +266,8 @@ class RunRecord(Record):
     data: DataReport | None = None
     model_tests: ModelTestsReport | None = None
     environment: EnvironmentInfo | None = None
+    cluster: list[ClusterTask] = Field(default_factory=list)
+    """Tasks that ran on a Ray cluster, in the order they finished (``ray`` executor)."""
     params: dict[str, dict[str, str | None]] = Field(default_factory=dict)
     """Flattened training parameters that differ: {name: {baseline, candidate}}."""
     cache: CacheInfo

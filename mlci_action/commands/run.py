@@ -26,6 +26,7 @@ from mlci_action.pipeline import Options, Progress, RunContext, RunState, Side, 
 from mlci_action.preflight import check_inputs
 from mlci_action.record import (
     CacheInfo,
+    ClusterTask,
     Deployment,
     GateResult,
     MetricResult,
@@ -117,9 +118,18 @@ def _record(
         deployment=state.deployment,
         trust=ctx.options.trust,
         environment=state.environment,
+        cluster=_cluster_tasks(state),
         params=params,
         cache=cache,
     )
+
+
+def _cluster_tasks(state: RunState) -> list[ClusterTask]:
+    """The tasks of the run's runtimes that ran on a cluster (each runtime once)."""
+    runtimes = {
+        id(s.runtime): s.runtime for s in (state.candidate, state.baseline) if s and s.runtime
+    }
+    return [task for runtime in runtimes.values() for task in runtime.tasks()]
 
 
 def _trained(state: RunState) -> dict[str, bool]:

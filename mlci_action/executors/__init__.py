@@ -21,10 +21,17 @@ def _docker() -> type[Executor]:
     return DockerExecutor
 
 
+def _ray() -> type[Executor]:
+    from mlci_action.executors.ray_cluster import RayExecutor  # ray: an optional extra
+
+    return RayExecutor
+
+
 EXECUTORS: dict[str, Callable[[], type[Executor]]] = {
     "local": lambda: LocalExecutor,
     "current": lambda: CurrentExecutor,
     "docker": _docker,
+    "ray": _ray,
 }
 
 

@@ -1,0 +1,68 @@
+"""The project's environment on a Ray cluster, as a Ray runtime environment.
+
+The same requirements files (and lock) the other executors install, plus mlci's worker
+requirements, go to the ``pip`` field (Ray builds and caches one virtual environment per
+content on each node); the project directory is the ``working_dir``, without data files,
+VCS data, virtual environments or large files (data travels explicitly, as bytes, to the tasks
+that read it); mlci's own package travels as a ``py_modules`` entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from mlci_action.config import Config
+from mlci_action.executors.base import MLCI_SOURCE, RUNTIME_REQUIREMENTS
+from mlci_action.executors.transfer import SKIP, walk
+
+LARGE_BYTES = 10 * 2**20
+"""Files this large or larger stay out of the working directory."""
+
+
+def requirement_lines(project: Path, config: Config) -> list[str]:
+    """The requirements as pip reads them: the lock's and each file's lines, then mlci's."""
+    env = config.environment
+    lines: list[str] = []
+    for name in [*([env.lock] if env.lock else []), *env.requirements]:
+        for line in (project / name).read_text(encoding="utf-8").splitlines():
+            text = line.split(" #", 1)[0].strip()
+            if text and not text.startswith("#"):
+                lines.append(text)
+    return [*lines, *RUNTIME_REQUIREMENTS]
+
+
+def excludes(project: Path, config: Config) -> list[str]:
+    """gitignore-style patterns kept out of the working directory."""
+    patterns = [f"{name}/" for name in sorted(SKIP)]
+    for name in (config.data.train, config.data.test):
+        patterns.append("/" + name.lstrip("./"))
+    for item in walk(project):
+        if item.is_file() and not item.is_symlink() and item.stat().st_size >= LARGE_BYTES:
+            patterns.append("/" + item.relative_to(project).as_posix())
+    return [*patterns, *config.environment.ray.excludes]
+
+
+def job_env(project: Path, config: Config) -> dict[str, Any]:
+    """The connection's runtime environment: the candidate's project as working directory and
+    mlci's package (Ray uploads local folders only for the whole connection, not per task)."""
+    return {
+        "working_dir": str(project),
+        "excludes": excludes(project, config),
+        "py_modules": [str(MLCI_SOURCE / "mlci_action")],
+        "env_vars": {"PYTHONHASHSEED": "0"},
+    }
+
+
+def task_env(project: Path, config: Config) -> dict[str, Any]:
+    """Each task's runtime environment: the packages of its side (candidate and baseline may
+    differ); the working directory and mlci's package come from :func:`job_env`."""
+    return {"pip": {"packages": requirement_lines(project, config), "pip_check": False}}
+
+
+def environment_digest(project: Path, config: Config) -> str:
+    """What decides the environment's packages (its key in run.json)."""
+    lines = requirement_lines(project, config)
+    return hashlib.blake2b(json.dumps(lines).encode(), digest_size=16).hexdigest()
