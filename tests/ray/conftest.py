@@ -123,6 +123,10 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             str(client),
             "--include-dashboard",
             "false",
+            "--dashboard-host",  # the dashboard's head still runs (state API): on loopback too
+            HEAD,
+            "--dashboard-port",
+            str(free_port(HEAD)),
             "--resources",
             '{"mlci-head": 1}',
         ],

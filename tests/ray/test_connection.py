@@ -4,6 +4,7 @@ No cluster needed: these check mlci's own decisions with real configs and real s
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 
@@ -33,7 +34,11 @@ def example(**environment: object) -> Config:
 def test_the_address_comes_from_the_trusted_config_before_ray_address():
     settings = Ray(address="ray://head.example:10001")
     found = resolve(settings, {"RAY_ADDRESS": "ray://other:10001"})
-    assert (found.host, found.port, found.source) == ("head.example", 10001, "environment.ray.address")
+    assert (found.host, found.port, found.source) == (
+        "head.example",
+        10001,
+        "environment.ray.address",
+    )
     found = resolve(Ray(), {"RAY_ADDRESS": "ray://10.0.0.7:20001"})
     assert (found.host, found.port, found.source) == ("10.0.0.7", 20001, "RAY_ADDRESS")
 
@@ -78,7 +83,7 @@ def test_versions_that_differ_are_named_with_the_fix():
     assert "Ray 2.60.0 here, Ray 2.59.0 on the cluster" in message
     assert "Python 3.11.7 here, Python 3.12.1 on the cluster" in message
     assert "3.12" in hint and "ray[client]==2.59.0" in hint
-    with pytest.raises(InputError, match="Ray 2.60.0 here, Ray 2.61.0"):
+    with pytest.raises(InputError, match=re.escape("Ray 2.60.0 here, Ray 2.61.0")):
         check_versions(here, Versions("3.11.7", "2.61.0"), address)
 
 
@@ -92,7 +97,11 @@ def test_a_pull_request_cannot_choose_the_ray_executor_its_address_or_resources(
     head = head.model_copy(
         update={
             "training": head.training.model_copy(
-                update={"resources": head.training.resources.model_copy(update={"custom": {"gpu-node": 1}})}
+                update={
+                    "resources": head.training.resources.model_copy(
+                        update={"custom": {"gpu-node": 1}}
+                    )
+                }
             )
         }
     )
@@ -101,7 +110,11 @@ def test_a_pull_request_cannot_choose_the_ray_executor_its_address_or_resources(
     assert trusted.environment.ray.address is None
     assert trusted.training.resources.custom == {}
     ignored = {change.key for change in report.ignored}
-    assert {"environment.executor", "environment.ray.address", "training.resources.custom"} <= ignored
+    assert {
+        "environment.executor",
+        "environment.ray.address",
+        "training.resources.custom",
+    } <= ignored
     assert trust.require_sandbox(trusted, "pull_request").environment.executor == "docker"
 
 

@@ -27,9 +27,10 @@ from mlci_action import proc
 from mlci_action.config import Config, Resources
 from mlci_action.errors import StageFailure
 from mlci_action.executors.base import Lane, unwrap
+from mlci_action.executors.environ import THREADS
 from mlci_action.executors.host import HostPool
 from mlci_action.executors.ray_cluster import node
-from mlci_action.executors.tasks import Command, Role, TaskRequest
+from mlci_action.executors.tasks import Command, Role, TaskRequest, TrainEstimator
 from mlci_action.executors.transfer import walk
 from mlci_action.record import ClusterTask, EnvironmentInfo
 
@@ -47,6 +48,15 @@ def resource_options(resources: Resources | None) -> dict[str, Any]:
     if resources.custom:
         options["resources"] = dict(resources.custom)
     return options
+
+
+def task_threads(
+    resources: Resources, env: Mapping[str, str], pass_env: list[str]
+) -> dict[str, str]:
+    """``env`` with the thread counts of the CPUs the task reserved on its node (the runner's
+    split between two local trainings means nothing there); pass_env's choice is kept."""
+    share = str(max(1, int(resources.num_cpus)))
+    return {**env, **{name: share for name in THREADS if name in env and name not in pass_env}}
 
 
 def lost(exc: BaseException) -> bool:
@@ -246,7 +256,14 @@ class RayRuntime:
         spec = {
             "argv": list(command.argv),
             "cwd": self.where(command.cwd),
-            "env": {**self.pass_env, **command.env},
+            "env": {
+                **self.pass_env,
+                **task_threads(
+                    self.config.training.resources,
+                    command.env,
+                    self.config.environment.pass_env,
+                ),
+            },
             "outputs": [self.where(p) for p in command.outputs],
             "timeout": command.timeout,
         }
@@ -272,6 +289,9 @@ class RayRuntime:
     ) -> Any:
         """A worker task as a Ray task (training: with ``training.resources``). Each runs in a
         process of its own, so the project's code never shares one with the scoring."""
+        if isinstance(request, TrainEstimator) and request.threads is not None:
+            cpus = max(1, int(self.config.training.resources.num_cpus))
+            request = request.model_copy(update={"threads": cpus})
         files = list(request.files())
         inputs_paths = [Path(v) for _, role, v in files if role is Role.INPUT]
         outputs = [self.where(Path(v)) for _, role, v in files if role is Role.OUTPUT]
