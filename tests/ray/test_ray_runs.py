@@ -44,6 +44,8 @@ def test_a_run_trains_both_sides_on_the_cluster_with_the_local_metrics(
     # ran in the cluster's worker processes: not mlci's, and on cluster nodes
     assert all(len(task["node_id"]) == 56 and task["pid"] != os.getpid() for task in tasks.values())
     assert all(task["attempts"] == 1 for task in tasks.values())
+    # one CPU per node: the two trainings, submitted together, ran on both nodes at once
+    assert tasks["train-candidate"]["node_id"] != tasks["train-baseline"]["node_id"]
     assert run["model_tests"]["passed"] > 0 and run["model_tests"]["failed"] == 0
 
     local_project = make_project("classification", name="local")
@@ -119,3 +121,33 @@ def test_terminating_mlci_run_cancels_its_task_on_the_cluster(
         if mlci.poll() is None:
             mlci.kill()
             mlci.wait()
+
+
+LOSE_THE_WORKER = """\
+import os, signal, time
+from pathlib import Path
+if not Path({marker!r}).exists():  # the first attempt: its Ray worker process dies under it
+    Path({marker!r}).write_text("lost")
+    os.kill(os.getppid(), signal.SIGKILL)
+    time.sleep(60)
+"""
+
+
+def test_a_training_whose_worker_is_lost_runs_again_and_the_report_says_so(
+    ray_cluster, make_project, mlci, tmp_path
+):
+    project = make_project("classification")
+    marker = tmp_path / "first-attempt"
+    train = project / "train.py"
+    train.write_text(LOSE_THE_WORKER.format(marker=str(marker)) + train.read_text())
+    git(project, "commit", "--quiet", "-am", "a training that loses its worker once")
+    done = mlci("run", str(project), env=on_cluster(ray_cluster))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert marker.read_text() == "lost"
+    run = read_run(project)
+    training = next(task for task in run["cluster"] if task["name"] == "train-candidate")
+    assert training["attempts"] == 2
+    assert "WorkerCrashedError" in training["notes"][0]
+    assert "ran 2 times on the cluster" in run["stages"]["train"]["reason"]
+    report = (project / ".mlci" / "out" / "report.md").read_text()
+    assert "ran 2 times on the cluster" in report

@@ -19,16 +19,23 @@ from mlci_action.executors.ray_cluster.runtime import RayRuntime, Session, passe
 from mlci_action.record import EnvironmentInfo
 
 
-def _interrupt_on_sigterm() -> None:
-    """SIGTERM (a cancelled CI job) as Ctrl-C, so the run unwinds and cancels its Ray tasks."""
+def _cancel_on_signals(runtimes: list[RayRuntime]) -> None:
+    """SIGTERM (a cancelled CI job) and SIGINT (Ctrl-C): cancel the run's Ray tasks first (the
+    stages waiting on them, in other threads, then end), then interrupt the run as Ctrl-C does."""
     if threading.current_thread() is not threading.main_thread():
         return
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
 
-        def interrupt(signum: int, frame: FrameType | None) -> None:
-            raise KeyboardInterrupt
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        for runtime in list(runtimes):
+            runtime.cancel()
+        raise KeyboardInterrupt
 
-        signal.signal(signal.SIGTERM, interrupt)
+    for number, default in (
+        (signal.SIGTERM, signal.SIG_DFL),
+        (signal.SIGINT, signal.default_int_handler),
+    ):
+        if signal.getsignal(number) is default:
+            signal.signal(number, interrupt)
 
 
 class RayExecutor:
@@ -39,7 +46,8 @@ class RayExecutor:
         self.environ = os.environ if environ is None else environ
         self._session: Session | None = None
         self._cluster: Versions | None = None
-        _interrupt_on_sigterm()  # made in the main thread; the stages run in others
+        self._runtimes: list[RayRuntime] = []
+        _cancel_on_signals(self._runtimes)  # made in the main thread; the stages run in others
 
     def key(self, project: Path, config: Config) -> str:
         return f"ray-{environment_digest(project, config)}"
@@ -71,6 +79,7 @@ class RayExecutor:
             env=env,
             pass_env=passed_env(config, self.environ),
         )
+        self._runtimes.append(runtime)
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(
             f"Ray {cluster.ray}, Python {cluster.python} on the cluster ({address.source})\n",

@@ -108,6 +108,7 @@ class RayRuntime:
     _puts: dict[tuple[Path, float, int], Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _closed: bool = False
+    _finished: bool = False
 
     def where(self, path: Path) -> str:
         return node.node_path(self.run_id, Path(path).resolve().as_posix())
@@ -318,13 +319,12 @@ class RayRuntime:
             )
         return unwrap(payload, outcome["log"][-4000:], log)
 
-    def close(self) -> None:
-        """Cancel what still runs, remove this run's files from the nodes, disconnect."""
+    def cancel(self) -> None:
+        """Cancel the tasks still running (their processes end with them) and submit no more:
+        the waits on them end, so the stages unwind."""
         import ray
 
         with self._lock:
-            if self._closed:
-                return
             self._closed = True
             pending = list(self._pending)
         if ray.is_initialized():
@@ -333,6 +333,17 @@ class RayRuntime:
                     ray.cancel(ref, force=True)
                 except Exception:  # already finished, or the connection is gone
                     continue
+
+    def close(self) -> None:
+        """Cancel what still runs, remove this run's files from the nodes, disconnect."""
+        import ray
+
+        with self._lock:
+            if self._finished:
+                return
+            self._finished = True
+        self.cancel()
+        if ray.is_initialized():
             self._clean()
         self.session.leave()
 
