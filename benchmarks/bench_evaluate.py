@@ -9,7 +9,12 @@ probabilities. "old" is mlci_action/worker/scoring.py and fast_scores.py as of c
 copy; "new" is paired_bootstrap_all of this checkout, multinomial and Poisson. Each case runs in
 a fresh subprocess (its peak resident memory is its own), cases interleaved, median of
 REPEATS. The subprocess reports the wall and CPU time of the bootstrap alone (data built and
-modules imported before), and its peak resident memory (getrusage maxrss).
+modules imported before) and its growth in resident memory; the process's peak resident
+memory is read by a wrapper process (getrusage RUSAGE_CHILDREN). "multinomial, 1 thread" holds
+the bootstrap to one thread (MLCI_WORKER_THREADS=1), the others use every usable core.
+"evaluate" is what the worker runs for these metrics since issue 13: the right test per metric
+(McNemar for accuracy, DeLong for ROC AUC) and the multinomial bootstrap for the rest (f1,
+log_loss), point values included; the goal of issue 11 is judged on it.
 """
 
 from __future__ import annotations
@@ -40,16 +45,27 @@ p_b = np.round(np.clip(0.15 * y + 0.85 * rng.random(rows), 0, 1), 2)  # ties, as
 args = (y, (p_c > 0.5).astype(int), np.c_[1 - p_c, p_c], (p_b > 0.5).astype(int), np.c_[1 - p_b, p_b])
 metrics = {metrics!r}
 import old_scoring.scoring as old
-from mlci_action.worker.scoring import paired_bootstrap_all
+from mlci_action.worker.scoring import paired_bootstrap_all, metric_values
+from mlci_action.metrics import CATALOG
+from mlci_action.worker.compare import Paired, Settings, compare
+import sklearn.metrics  # imported once by the long-lived worker, as the modules above
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 started, cpu = time.perf_counter(), time.process_time()
 if which == "old":
     found = {{m: old.paired_bootstrap(m, *args, resamples, 0.95, 0, np.array([0, 1])) for m in metrics}}
+elif which == "evaluate":  # what the worker does: the right test per metric, bootstrap the rest
+    classes = np.array([0, 1])
+    values = {{m: [metric_values(m, y, args[1], args[2], classes, 1),
+                   metric_values(m, y, args[3], args[4], classes, 1)] for m in metrics}}
+    paired = Paired(y, args[1], args[2], args[3], args[4], classes, 1)
+    results = compare([CATALOG[m] for m in metrics], values, paired,
+                      Settings(resamples, 0.95, 0, "multinomial"))
+    found = {{m: [r.ci_low, r.ci_high, r.test] for m, r in results.items()}}
 else:
     found = paired_bootstrap_all(metrics, *args, resamples, 0.95, 0, np.array([0, 1]), method=which)
 seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({{"seconds": seconds, "cpu": cpu, "peak_mb": peak / 1024, "growth_mb": (peak - base) / 1024,
+print(json.dumps({{"seconds": seconds, "cpu": cpu, "growth_mb": (peak - base) / 1024,
                   "intervals": found}}))
 """
 
@@ -72,15 +88,35 @@ def old_package(where: Path) -> Path:
     return where
 
 
-def run_case(which: str, rows: int, resamples: int, path: Path) -> dict[str, object]:
+WRAPPER = """
+import json, resource, subprocess, sys
+done = subprocess.run(sys.argv[1:], check=True, capture_output=True, text=True)
+result = json.loads(done.stdout)
+result["peak_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(json.dumps(result))
+"""
+"""Runs one case in a child and reports the child's peak resident memory (RUSAGE_CHILDREN)."""
+
+CASES = {
+    "old": ("old", None),
+    "multinomial": ("multinomial", None),
+    "poisson": ("poisson", None),
+    "multinomial, 1 thread": ("multinomial", "1"),
+    "evaluate": ("evaluate", None),
+}
+"""Case -> (method, MLCI_WORKER_THREADS); None: every core the process may use."""
+
+
+def run_case(case: str, rows: int, resamples: int, path: Path) -> dict[str, object]:
+    which, threads = CASES[case]
     code = CASE.format(metrics=METRICS)
     env = {**os.environ, "PYTHONPATH": f"{path}{os.pathsep}{ROOT}"}
+    env.pop("MLCI_WORKER_THREADS", None)
+    if threads is not None:
+        env["MLCI_WORKER_THREADS"] = threads
+    argv = [sys.executable, "-c", code, str(rows), str(resamples), which]
     done = subprocess.run(
-        [sys.executable, "-c", code, str(rows), str(resamples), which],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
+        [sys.executable, "-c", WRAPPER, *argv], env=env, check=True, capture_output=True, text=True
     )
     result: dict[str, object] = json.loads(done.stdout)
     return result
@@ -93,7 +129,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-old", action="store_true", help="leave out the old code (~40 s)")
     args = parser.parse_args()
-    cases = ["multinomial", "poisson"] if args.skip_old else ["old", "multinomial", "poisson"]
+    cases = [case for case in CASES if case != "old" or not args.skip_old]
     with tempfile.TemporaryDirectory(prefix="mlci-bench-eval-") as temporary:
         path = old_package(Path(temporary))
         samples: dict[str, list[dict[str, object]]] = {case: [] for case in cases}
@@ -122,12 +158,17 @@ def main() -> int:
     print("\nIntervals (roc_auc):")
     for case, runs in samples.items():
         print(f"- {case}: {runs[0]['intervals']['roc_auc']}")  # type: ignore[index]
-    new = medians["multinomial"]
-    peak = max(float(str(run["peak_mb"])) for run in samples["multinomial"])
+    new = medians["evaluate"]
+    peak = max(float(str(run["peak_mb"])) for run in samples["evaluate"])
     verdict = "met" if new <= 2 and peak <= 500 else "NOT met"
-    print(f"\ngoal: <= 2 s and <= 500 MB; measured {new:.2f} s, {peak:.0f} MB: {verdict}")
+    cpu = statistics.median(float(str(run["cpu"])) for run in samples["evaluate"])
+    print(
+        f"\ngoal (evaluate): <= 2 s and <= 500 MB; measured {new:.2f} s wall ({cpu:.2f} s CPU over all "
+        f"threads), {peak:.0f} MB: {verdict} (load average {os.getloadavg()[0]:.1f})"
+    )
     if "old" in medians:
         print(f"speed-up over the index bootstrap: {medians['old'] / new:.1f}x\n")
+    print(f"the bootstrap of all four metrics alone: {medians['multinomial']:.2f} s")
     return 0
 
 

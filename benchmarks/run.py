@@ -1,6 +1,6 @@
 """`make bench`: mlci's speed, measured side by side in one run (the machine is shared/noisy).
 
-    python benchmarks/run.py [--repeats N] [--rows N] [--skip-images]
+    python benchmarks/run.py [--repeats N] [--rows N] [--skip-images] [--scale 10000,100000]
 
 1. Overhead: `mlci run` on the classification example against its training script plus a
    scoring script run directly in the same environment, interleaved, median of N.
@@ -9,10 +9,15 @@
 2. Data tests on ROWS x 20 columns (benchmarks/bench_datatests.py).
    Evaluation: the paired bootstrap at 200,000 test rows, old against new
    (benchmarks/bench_evaluate.py).
+   With --scale ROWS: `mlci run` (local and docker executors) against the same work by hand on
+   synthetic 20-column projects of ROWS training rows (benchmarks/bench_scale.py).
 3. Images and serving (benchmarks/bench_images.py): serving image rebuild after a model-only
    change, bytes pushed for it, image size against its parts, V2 serving latency and
    throughput. Needs Docker, the base image and the registry (scripts/services.sh); skipped
    with a line saying why when they are missing, or with --skip-images.
+4. Serving against MLServer (benchmarks/bench_serving.py): the same model served by mlci and
+   by MLServer 1.7.1 (benchmark-only venv under build/), single rows from 1 and 8 clients,
+   1,000-row batches, stalled clients and oversized bodies.
 """
 
 from __future__ import annotations
@@ -57,6 +62,12 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument(
         "--skip-images", action="store_true", help="leave out the Docker image benchmarks"
+    )
+    parser.add_argument(
+        "--scale",
+        metavar="ROWS",
+        help="also mlci run vs by hand at these training rows, e.g. 10000,100000,1000000 "
+        "(benchmarks/bench_scale.py; minutes per size)",
     )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="mlci-bench-"))
@@ -145,45 +156,31 @@ def main() -> int:
         f"goal: cache hit to a full report <= 2 s; measured {hit:.2f} s: {'met' if hit <= 2 else 'NOT met'}\n"
     )
     sys.stdout.flush()
-    subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_datatests.py"), "--rows", str(args.rows)],
-        check=True,
-    )
-    sys.stdout.flush()
-    subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "bench_evaluate.py"),
-            "--repeats",
-            str(args.repeats),
-        ],
-        check=True,
-    )
+    repeats = ("--repeats", str(args.repeats))
+    bench("bench_datatests.py", "--rows", str(args.rows))
+    bench("bench_evaluate.py", *repeats)
     shutil.rmtree(work, ignore_errors=True)
-    sys.stdout.flush()
+    if args.scale:
+        bench(
+            "bench_scale.py",
+            "--rows",
+            args.scale,
+            *repeats,
+            *(["--skip-docker"] if args.skip_images else []),
+        )
+    bench("bench_serving.py", *repeats)
     if args.skip_images:
         print("Image benchmarks skipped: --skip-images.\n")
     else:  # prints its own "skipped" line when Docker, the base image or the registry is missing
-        subprocess.run(
-            [
-                sys.executable,
-                str(ROOT / "benchmarks" / "bench_images.py"),
-                "--repeats",
-                str(args.repeats),
-            ],
-            check=True,
-        )
-        sys.stdout.flush()
-        subprocess.run(
-            [
-                sys.executable,
-                str(ROOT / "benchmarks" / "bench_action.py"),
-                "--repeats",
-                str(args.repeats),
-            ],
-            check=True,
-        )
+        bench("bench_images.py", *repeats)
+        bench("bench_action.py", *repeats)
     return 0
+
+
+def bench(script: str, *args: str) -> None:
+    """Run one benchmark script of this folder; its figures go to stdout as it prints them."""
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], check=True)
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -126,6 +126,7 @@ class CachedRun(Record):
     model_tests: ModelTestsReport | None = None
     gates: list[GateResult] = Field(default_factory=list)
     environment: EnvironmentInfo | None = None
+    baseline_environment: EnvironmentInfo | None = None
     params: dict[str, dict[str, str | None]] = Field(default_factory=dict)
     trained: dict[str, bool] = Field(default_factory=dict)
     baseline_error: str | None = None

@@ -8,10 +8,18 @@ import types
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from mlci_action.errors import ConfigError
 from mlci_action.metrics import CATALOG, DEFAULT_METRICS, Task
+from mlci_action.slices import parse_slice
 from mlci_action.yamlfile import YamlDocument, load_yaml
 
 CONFIG_FILE = "mlci.yaml"
@@ -215,6 +223,11 @@ class Bootstrap(_Model):
     auto (poisson above 1,000,000 test rows)."""
 
 
+def _slice(text: str) -> str:
+    parse_slice(text)  # a ValueError names the expression and the accepted forms
+    return text
+
+
 class Evaluation(_Model):
     task: Task
     metrics: list[str] = Field(default_factory=list)
@@ -227,6 +240,10 @@ class Evaluation(_Model):
     trusted_types: list[str] = Field(default_factory=list)
     """Exact names (classes or functions) beyond mlci's allow-list that a model file may hold
     (see mlci_action.worker.modelio). On a pull request, read from the base branch."""
+    slices: list[Annotated[str, AfterValidator(_slice)]] = Field(default_factory=list)
+    """Parts of the test set scored on their own: a column (one slice per value, the 10 most
+    frequent, the rest grouped) or a comparison ``column OP value`` (OP one of == != >= <= >
+    <; value a number, a quoted string, true or false), e.g. ``age >= 65``."""
 
     @model_validator(mode="after")
     def _known_metrics(self) -> Evaluation:
@@ -249,6 +266,18 @@ class Evaluation(_Model):
         return tuple(self.metrics) or DEFAULT_METRICS[self.task]
 
 
+Rule = Literal["point", "non_inferiority", "no_significant_regression"]
+
+
+class SliceGate(_Model):
+    """A regression limit that every slice (evaluation.slices) must keep on its own."""
+
+    max_regression: Annotated[float, Field(ge=0)] = 0.0
+    """Largest absolute worsening of a slice's metric against the baseline's on that slice."""
+    rule: Rule | None = None
+    """How the limit is judged (see Gate.rule); default: the gate's own rule."""
+
+
 class Gate(_Model):
     """MLflow MetricThreshold semantics, plus friendlier regression limits."""
 
@@ -265,7 +294,15 @@ class Gate(_Model):
     greater_is_better: bool | None = None
     """Default: from the metric."""
     require_significant: bool = False
-    """An improvement only counts when its confidence interval excludes zero."""
+    """An improvement only counts when it is significant (its p-value below 1 - confidence;
+    Holm-adjusted when several gates judge significance)."""
+    rule: Rule = "point"
+    """How max_regression and max_relative_regression are judged: point (the change itself),
+    non_inferiority (pass only if the confidence interval's worse end is within the limit),
+    no_significant_regression (fail only if the whole interval is past the limit). Without a
+    limit, an interval rule judges a limit of 0."""
+    slices: SliceGate | None = None
+    """A regression limit for each slice of evaluation.slices."""
     without_baseline: Literal["fail", "pass"] = "fail"
     """When a baseline was expected but none could be scored (the registry could not be
     asked, the baseline failed to train or to score): the comparison rules fail, unless this
@@ -346,6 +383,10 @@ class Config(_Model):
                     f"{did_you_mean(name, list(names))} "
                     f"add it to evaluation.metrics ({', '.join(names)})"
                 )
+            if self.gates[name].slices is not None and not self.evaluation.slices:
+                raise ValueError(
+                    f"gate {name!r} has a slices limit, but evaluation.slices names no slices"
+                )
         return self
 
 
@@ -364,6 +405,10 @@ def _describe(error: Any) -> str:
     message = str(error["msg"])
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
+    if kind == "literal_error" and isinstance(error.get("input"), str):
+        choices = re.findall(r"'([^']*)'", str(error.get("ctx", {}).get("expected", "")))
+        guess = did_you_mean(error["input"], choices).rstrip(";")
+        return f"{error['input']!r} is not one of {', '.join(choices)}{guess}"
     if (
         "input" in error
         and kind not in ("model_type", "dict_type")

@@ -27,7 +27,10 @@ def training_settings(config: Config) -> dict[str, object]:
         "data": {"train": data.train, "test": data.test, "target": data.target},
         "training": config.training.model_dump(mode="json", exclude={"timeout"}),
         "task": config.evaluation.task,
-        "environment": config.environment.model_dump(mode="json"),
+        # the executor that actually runs is in the key (side_key), not the configured word:
+        # a pull request's trusted config turns "auto" into "docker", and the same content
+        # must keep its key when the merge to main runs it again
+        "environment": config.environment.model_dump(mode="json", exclude={"executor"}),
     }
 
 
@@ -48,6 +51,7 @@ def side_key(project: Path, config: Config, executor: Executor) -> str:
             },
             "params": params,
             "settings": training_settings(config),
+            "executor": executor.name,
             "environment": executor.key(project, config),
             "mlci": __version__,
         }

@@ -115,6 +115,8 @@ class RunState:
     candidate: Side
     baseline: Side | None = None
     environment: EnvironmentInfo | None = None
+    baseline_environment: EnvironmentInfo | None = None
+    """The baseline's, when this run prepared it (the report shows the package changes)."""
     data: DataReport | None = None
     evaluation: Evaluation | None = None
     model_tests: ModelTestsReport | None = None

@@ -134,6 +134,29 @@ class MetricResult(Record):
     greater_is_better: bool = True
     significant: bool | None = None
     """Whether the confidence interval of the delta excludes zero."""
+    test: Literal["mcnemar", "delong", "bootstrap"] | None = None
+    """The test behind ci_low..ci_high and p_value: McNemar's exact test (accuracy), DeLong's
+    test (binary ROC AUC), or the paired bootstrap (expanded percentile interval)."""
+    p_value: float | None = None
+    """Two-sided p-value of no difference against the baseline."""
+    p_adjusted: float | None = None
+    """Holm-adjusted p-value, when several gates judge significance (set by the gates)."""
+    mde: float | None = None
+    """Minimum detectable effect: the smallest delta this test set detects with 80 % power at
+    the configured confidence."""
+
+
+class SliceResult(Record):
+    """The metrics of one slice of the test set (evaluation.slices)."""
+
+    name: str
+    """E.g. ``age >= 65`` or ``region = north``: from the pull request's data; escape it."""
+    spec: str
+    """The slice as written in evaluation.slices."""
+    rows: int
+    metrics: dict[str, MetricResult] = Field(default_factory=dict)
+    too_small: str | None = None
+    """Why the slice is too small to judge (its gates skip it), e.g. "12 rows (fewer than 30)"."""
 
 
 class GateResult(Record):
@@ -141,6 +164,15 @@ class GateResult(Record):
     metric: str
     passed: bool
     reason: str
+    rule: Literal["point", "non_inferiority", "no_significant_regression"] = "point"
+    """How the regression limit was judged: the point estimate, or the interval."""
+    decided_by: str | None = None
+    """The rule that failed the gate (the first), or None when it passed."""
+    slice: str | None = None
+    """The slice (its name) a slice gate judged; None for the whole test set."""
+    mde: float | None = None
+    warnings: list[str] = Field(default_factory=list)
+    """E.g. a limit below the minimum detectable effect, a slice too small to judge."""
 
 
 class ModelTest(Record):
@@ -172,6 +204,62 @@ class CacheInfo(Record):
 Label = str | int | float | bool
 
 
+class Curve(Record):
+    """One chart of the report: baseline and candidate as two lines over the same x values
+    (down-sampled to at most ~25 points at fixed x positions, so the two are comparable)."""
+
+    kind: Literal[
+        "roc",
+        "precision_recall",
+        "calibration",
+        "predicted_vs_actual",
+        "residuals",
+        "error_by_decile",
+    ]
+    title: str
+    x_label: str
+    y_label: str
+    x: list[float]
+    candidate: list[float]
+    baseline: list[float] | None = None
+    reference: list[float] | None = None
+    """A guide line (chance, perfect calibration, predicted = actual); None: no guide."""
+    reference_name: str | None = None
+    candidate_area: float | None = None
+    """The area under the candidate's curve where one is meaningful (ROC AUC, AP)."""
+    baseline_area: float | None = None
+
+
+class ClassMetrics(Record):
+    """Precision, recall and F1 of one class (one-vs-rest), for each model."""
+
+    label: Label
+    support: int
+    candidate: tuple[float, float, float]
+    baseline: tuple[float, float, float] | None = None
+
+
+class ConfusionMatrix(Record):
+    """Rows: the true class; columns: the predicted class. At most a dozen classes, the most
+    frequent; the others are counted together under ``other`` (``other`` is True)."""
+
+    labels: list[Label]
+    other: bool = False
+    candidate: list[list[int]]
+    baseline: list[list[int]] | None = None
+
+
+class Curves(Record):
+    """The data behind the report's charts, from the test-set predictions of both models."""
+
+    charts: list[Curve] = Field(default_factory=list)
+    confusion: ConfusionMatrix | None = None
+    per_class: list[ClassMetrics] = Field(default_factory=list)
+    """Multi-class only: the classes by support, most frequent first."""
+    classes_omitted: int = 0
+    """Classes left out of ``per_class`` (the rarest), to keep the table readable."""
+
+
 class Evaluation(Record):
     rows: int
     metrics: dict[str, MetricResult]
@@ -183,6 +271,10 @@ class Evaluation(Record):
     """How the confidence intervals' resamples were drawn (evaluation.bootstrap.method, with
     auto resolved): "multinomial" (rows drawn with replacement, as count weights) or "poisson"
     (independent Poisson(1) counts per row); None when no interval was computed."""
+    too_small: str | None = None
+    """Why the test set is too small for any interval to mean much; None when it is not."""
+    slices: list[SliceResult] = Field(default_factory=list)
+    curves: Curves | None = None
 
 
 class ImageInfo(Record):
@@ -263,11 +355,20 @@ class RunRecord(Record):
     positive_class: Label | None = None
     """The class the binary metrics scored (see Evaluation)."""
     gates: list[GateResult] = Field(default_factory=list)
+    slices: list[SliceResult] = Field(default_factory=list)
+    too_small: str | None = None
+    """Why the test set is too small for any interval to mean much (see Evaluation)."""
     data: DataReport | None = None
     model_tests: ModelTestsReport | None = None
     environment: EnvironmentInfo | None = None
     cluster: list[ClusterTask] = Field(default_factory=list)
     """Tasks that ran on a Ray cluster, in the order they finished (``ray`` executor)."""
+    baseline_environment: EnvironmentInfo | None = None
+    """The baseline's environment, when this run prepared it (None: its model came from the
+    cache, or there is no baseline); the report shows the package changes between the two."""
+    curves: Curves | None = None
+    """The data behind the report's charts (ROC, precision-recall, calibration, confusion
+    matrix; predicted vs actual, residuals, error by decile)."""
     params: dict[str, dict[str, str | None]] = Field(default_factory=dict)
     """Flattened training parameters that differ: {name: {baseline, candidate}}."""
     cache: CacheInfo

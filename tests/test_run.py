@@ -77,6 +77,13 @@ def test_change_against_baseline_passes_with_full_record(make_project, mlci):
     assert run["stages"]["data_tests"]["reason"] == tally
     assert tally in run["summary"] and f"### Data checks: ✅ {tally}" in report
     assert "report:" in done.stderr and "accuracy" in done.stderr  # the terminal summary table
+    # the curves of both models, as Mermaid charts and in run.json
+    kinds = [chart["kind"] for chart in run["curves"]["charts"]]
+    assert kinds == ["roc", "precision_recall", "calibration"]
+    assert all(chart["baseline"] for chart in run["curves"]["charts"])
+    assert report.count("```mermaid\n") == 3 and "**Confusion matrix**" in report
+    matrix = run["curves"]["confusion"]
+    assert sum(map(sum, matrix["candidate"])) == sum(map(sum, matrix["baseline"]))
 
     # unchanged: everything comes from the cache, and the report says so
     again = mlci("run", str(project), "--base", "HEAD~1")
@@ -150,7 +157,12 @@ def test_regression_example_with_estimator_and_no_baseline(make_project, mlci):
     assert run["metrics"]["r2"]["baseline"] is None and run["metrics"]["r2"]["delta"] is None
     rmse_gate = next(g for g in run["gates"] if g["name"] == "rmse")
     assert "no baseline" in rmse_gate["reason"]
-    assert "No baseline" in (project / ".mlci" / "out" / "report.md").read_text()
+    report = (project / ".mlci" / "out" / "report.md").read_text()
+    assert "No baseline" in report
+    charts = run["curves"]["charts"]
+    assert [c["kind"] for c in charts] == ["predicted_vs_actual", "residuals", "error_by_decile"]
+    assert all(c["baseline"] is None for c in charts)
+    assert report.count("```mermaid\n") == 3 and "grey&#58; baseline" not in report
 
 
 def test_a_regression_breaks_the_gate(make_project, mlci):

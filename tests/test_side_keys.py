@@ -38,7 +38,7 @@ def test_a_commit_trained_as_candidate_is_reused_as_the_baseline(make_project, m
     a = read_run(project)
     assert a["cache"]["trained"] == {"candidate": True}
 
-    edit(project, "params.yaml", "C: 1.0", "C: 0.37")
+    edit(project, "params.yaml", "C: 1.0", "C: 0.3719")  # a value no other test compares
     git(project, "commit", "--quiet", "-am", "B: another C")
     second = mlci("run", str(project))  # commit B as the candidate
     assert second.returncode == 0, second.stderr
@@ -58,7 +58,7 @@ def test_a_commit_trained_as_candidate_is_reused_as_the_baseline(make_project, m
     )
     # nothing to train, so no environment was prepared for the baseline
     assert "baseline environment" not in (run["stages"]["environment"]["reason"] or "")
-    assert run["params"] == {"C": {"baseline": "1.0", "candidate": "0.37"}}
+    assert run["params"] == {"C": {"baseline": "1.0", "candidate": "0.3719"}}
 
 
 def test_the_key_of_a_checkout_is_the_key_of_the_same_working_tree(make_project, tmp_path):
@@ -113,3 +113,22 @@ def test_data_that_git_ignores_is_in_the_candidates_key(make_project, tmp_path):
     before = key_of(project, cache)
     edit(project, "data/train.csv", "\n", "\n\n")
     assert key_of(project, cache) != before
+
+
+def test_the_key_follows_the_executor_that_runs_not_the_word_in_mlci_yaml(
+    make_project, tmp_path: Path
+) -> None:
+    """A pull request's trusted config turns executor "auto" into "docker" (the PR's code runs
+    sandboxed); the merge to main runs the same content with "auto", which resolves to docker
+    too. The key must not change between the two, or the approved image is rebuilt."""
+    project = make_project("classification")
+    config = load_config(project)
+    executor = LocalExecutor(tmp_path / "cache")
+    as_written = side_key(project, config, executor)
+    forced = config.model_copy(
+        update={"environment": config.environment.model_copy(update={"executor": "docker"})}
+    )
+    assert side_key(project, forced, executor) == as_written
+    # a different executor that really runs is a different key
+    other = type("Other", (LocalExecutor,), {"name": "docker"})(tmp_path / "cache")
+    assert side_key(project, config, other) != as_written

@@ -68,6 +68,9 @@ def _summary(state: RunState) -> str:
         if metric.delta is not None:
             text += f" ({metric.delta:+.3g} vs baseline)"
         parts.append(text)
+    worst = worst_slice(state)
+    if worst:
+        parts.append(worst)
     if state.data:
         parts.append(state.data.tally)
     if state.model_tests:
@@ -75,6 +78,32 @@ def _summary(state: RunState) -> str:
     if state.baseline is not None and state.baseline.error:
         parts.append(f"baseline not compared: {state.baseline.error}")
     return "; ".join(parts) or "all stages passed"
+
+
+def worst_slice(state: RunState) -> str | None:
+    """The slice that fared worst against the baseline on the first gated (else first) metric,
+    e.g. ``worst slice: age >= 65 (accuracy -0.042)``; None without slices or a baseline."""
+    evaluation = state.evaluation
+    if evaluation is None or not evaluation.slices:
+        return None
+    gated = [g.metric for g in state.gates]
+    metric = gated[0] if gated else next(iter(evaluation.metrics), None)
+    judged = [
+        (
+            part.too_small is not None,
+            m.delta if m.greater_is_better else -m.delta,
+            part.name,
+            m.delta,
+        )
+        for part in evaluation.slices
+        if (m := part.metrics.get(metric or "")) is not None and m.delta is not None
+    ]
+    if not judged:
+        return None
+    small, _, name, delta = min(judged)  # slices large enough to judge first
+    if small:
+        return f"worst slice: {name} ({metric} {delta:+.3g}; too small to judge)"
+    return f"worst slice: {name} ({metric} {delta:+.3g})"
 
 
 Params = dict[str, dict[str, str | None]]
@@ -111,6 +140,8 @@ def _record(
         metrics=state.evaluation.metrics if state.evaluation else {},
         positive_class=state.evaluation.positive_class if state.evaluation else None,
         gates=list(state.gates),
+        slices=state.evaluation.slices if state.evaluation else [],
+        too_small=state.evaluation.too_small if state.evaluation else None,
         data=state.data,
         model_tests=state.model_tests,
         image=state.image,
@@ -119,6 +150,8 @@ def _record(
         trust=ctx.options.trust,
         environment=state.environment,
         cluster=_cluster_tasks(state),
+        baseline_environment=state.baseline_environment,
+        curves=state.evaluation.curves if state.evaluation else None,
         params=params,
         cache=cache,
     )
@@ -172,6 +205,7 @@ def _cached_run(ctx: RunContext, state: RunState, params: Params) -> CachedRun:
         model_tests=state.model_tests,
         gates=list(state.gates),
         environment=state.environment,
+        baseline_environment=state.baseline_environment,
         params=params,
         trained=_trained(state),
         baseline_error=base.error if base is not None else None,
@@ -218,6 +252,7 @@ def _reused(ctx: RunContext, state: RunState, cached: CachedRun) -> RunState:
         candidate=candidate,
         baseline=base,
         environment=cached.environment,
+        baseline_environment=cached.baseline_environment,
         data=data,
         evaluation=evaluation,
         model_tests=model_tests,

@@ -23,7 +23,16 @@ from mlci_action.hashing import tree_digest, value_digest
 from mlci_action.images.docker_api import BuildContext, Docker, LogSink
 
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
-SERVING_REQUIREMENTS = ("prometheus-client>=0.20",)
+SERVING_REQUIREMENTS = (
+    "prometheus-client>=0.20",
+    "starlette>=1.10,<2",
+    "uvicorn>=0.54,<0.55",  # mlci_action/serving/connection.py subclasses its HTTP protocol
+    "httptools>=0.9,<0.10",
+    "uvloop>=0.23,<0.24",
+    "threadpoolctl>=3.1",
+)
+"""The prediction server's own dependencies (as in pyproject.toml), installed with the
+project's requirements in the environment image."""
 
 
 @cache

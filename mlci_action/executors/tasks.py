@@ -118,6 +118,8 @@ class Evaluate(TaskRequest):
     predictions_path: Out | None = None
     smoke_path: Out | None = None
     smoke_rows: int = 1000
+    slices: list[str] = []
+    """evaluation.slices as configured (checked by mlci_action.slices.parse_slice)."""
 
 
 class ModelTests(TaskRequest):

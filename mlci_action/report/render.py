@@ -11,6 +11,8 @@ from mlci_action.record import RunRecord
 from mlci_action.report.change import describe_change
 from mlci_action.report.escape import md, pre
 from mlci_action.report.forest import forest_plot
+from mlci_action.report.mermaid import caption, xychart
+from mlci_action.report.tables import drift_view, package_changes
 
 GITHUB_COMMENT_LIMIT = 65_536
 
@@ -25,6 +27,21 @@ def signed(value: float | None, digits: int = 3) -> str:
     if value is None:
         return "–"
     return f"{value:+.{digits}g}" if value != 0 else "±0"
+
+
+def cell(count: int, baseline: int | None, diagonal: bool = False) -> str:
+    """A confusion matrix cell: the candidate's count, its change against the baseline's."""
+    text = f"**{count}**" if diagonal else str(count)
+    if baseline is None or baseline == count:
+        return text
+    return f"{text} ({count - baseline:+d})"
+
+
+def pair(candidate: float, baseline: float | None) -> str:
+    """A score with its change against the baseline's, e.g. ``0.912 (+0.021)``."""
+    if baseline is None or candidate == baseline:
+        return num(candidate, 3)
+    return f"{num(candidate, 3)} ({candidate - baseline:+.3f})"
 
 
 def seconds(value: float) -> str:
@@ -43,19 +60,48 @@ def _env() -> Environment:
     )
     env.filters.update(md=md, pre=pre, num=num, signed=signed, seconds=seconds)
     env.filters.update(change=describe_change, forest=forest_plot)
+    env.filters.update(xychart=xychart, caption=caption, cell=cell, pair=pair)
+    env.filters.update(drift_view=drift_view, package_changes=package_changes)
     return env
 
 
-def render_markdown(record: RunRecord, *, details: bool = True, marker: str = "") -> str:
-    """The report. ``details=False`` drops the collapsed sections (for size limits)."""
-    return _env().get_template("report.md.j2").render(run=record, details=details, marker=marker)
+FOLDS: tuple[frozenset[str], ...] = (
+    frozenset(),
+    frozenset({"logs"}),
+    frozenset({"logs", "passed", "packages", "params"}),
+    frozenset({"logs", "passed", "packages", "params", "per_class", "failure_cases"}),
+)
+"""What :func:`render_limited` leaves out, step by step, until the report fits: log tails;
+then the passed checks, the full package list and the changed parameters; then the per-class
+table beyond its ten most frequent classes and the failing cases of the data checks; then every
+folded section. Never the verdict, the gates, the metrics or the curves."""
+
+
+def render_markdown(
+    record: RunRecord,
+    *,
+    details: bool = True,
+    marker: str = "",
+    omit: frozenset[str] = frozenset(),
+) -> str:
+    """The report. ``details=False`` drops the collapsed sections, ``omit`` parts of others
+    (names as in FOLDS), for size limits."""
+    return (
+        _env()
+        .get_template("report.md.j2")
+        .render(run=record, details=details, marker=marker, omit=omit)
+    )
 
 
 def render_limited(record: RunRecord, limit: int = GITHUB_COMMENT_LIMIT, marker: str = "") -> str:
-    """The report under ``limit`` characters: shorten the details, never the headline or table."""
-    text = render_markdown(record, marker=marker)
-    if len(text) <= limit:
-        return text
-    text = render_markdown(record, details=False, marker=marker)
-    note = "\n_Details were left out to fit the size limit; see run.json and the job summary._\n"
+    """The report under ``limit`` characters: fold and drop detail in the order of FOLDS, then
+    every collapsed section; cut the tail (data and model-test tables) only as a last resort."""
+    note = (
+        "\n_Some details were left out to fit the size limit; see run.json and the job summary._\n"
+    )
+    for omit in FOLDS:
+        text = render_markdown(record, marker=marker, omit=omit)
+        if len(text) <= limit:
+            return text if not omit else text + note if len(text) + len(note) <= limit else text
+    text = render_markdown(record, details=False, marker=marker, omit=FOLDS[-1])
     return text[: limit - len(note)] + note if len(text) + len(note) > limit else text + note

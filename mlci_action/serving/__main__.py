@@ -10,10 +10,12 @@ Arguments::
     --columns JSON          the feature names in order, when the model does not record them
     --trusted-types JSON    extra types the skops file may hold (mlci's trust policy)
     --host 127.0.0.1 --port 8080   (port 0 picks a free port; the log line names it)
-    --workers N             at most N requests handled at once (threads; default: no limit)
+    --workers N             server processes, each with the model loaded (default: 1)
 
 Environment: ``PORT`` is the default of --port and ``WORKERS`` of --workers, so a platform
 that sets them (Cloud Run, Heroku, ``docker run -e PORT=9000``) is obeyed; the flags win.
+``MLCI_SERVE_TIMEOUT``, ``MLCI_SERVE_MAX_BODY`` and ``MLCI_SERVE_MAX_INFLIGHT`` set the limits
+(:mod:`mlci_action.serving.limits`).
 
 Exit status: 0 after SIGTERM/SIGINT, 2 for unusable arguments or schema, 1 if the model
 cannot be loaded.
@@ -25,20 +27,18 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from prometheus_client import disable_created_metrics
 
 from mlci_action.errors import ConfigError, MlciError
+from mlci_action.serving.limits import Limits
 from mlci_action.serving.model import ServingConfig, load
-from mlci_action.serving.server import ModelSlot, PredictionServer, load_in_background
+from mlci_action.serving.processes import listen, serve
 
 log = logging.getLogger("mlci.serving")
 
@@ -47,7 +47,8 @@ log = logging.getLogger("mlci.serving")
 class Listen:
     host: str
     port: int
-    workers: int | None
+    workers: int
+    limits: Limits
 
 
 def _count(name: str, raw: str | None, *, low: int) -> int | None:
@@ -61,7 +62,7 @@ def _count(name: str, raw: str | None, *, low: int) -> int | None:
     if value < low:
         raise ConfigError(
             f"{name}={raw!r}: expected a whole number of at least {low}",
-            hint="PORT is the port to listen on (e.g. 8080); WORKERS the requests served at once",
+            hint="PORT is the port to listen on (e.g. 8080); WORKERS the server processes",
         )
     return value
 
@@ -79,7 +80,7 @@ def parse_args(
     parser.add_argument("--trusted-types")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", help="default: $PORT, else 8080")
-    parser.add_argument("--workers", help="default: $WORKERS, else no limit")
+    parser.add_argument("--workers", help="server processes; default: $WORKERS, else 1")
     args = parser.parse_args(argv)
     port_name = "--port" if args.port is not None else "PORT"
     port = _count(port_name, args.port if args.port is not None else environ.get("PORT"), low=0)
@@ -103,7 +104,8 @@ def parse_args(
         target=args.target,
         columns=None if columns is None else tuple(map(str, columns)),
     )
-    return config, Listen(args.host, 8080 if port is None else port, workers)
+    limits = Limits.from_environ(environ)
+    return config, Listen(args.host, 8080 if port is None else port, workers or 1, limits)
 
 
 def _json_arg(flag: str, raw: str | None, kind: type) -> Any:
@@ -124,48 +126,27 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.envi
         stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
     )
     try:
-        config, listen = parse_args(argv, environ)
-        server = PredictionServer(
-            (listen.host, listen.port), ModelSlot(config.name), listen.workers
-        )
+        config, settings = parse_args(argv, environ)
+        sock = listen(settings.host, settings.port)
     except MlciError as exc:
         log.error("%s", exc)
         return exc.exit_code
     except OSError as exc:
-        log.error("cannot listen on %s:%s: %s", listen.host, listen.port, exc.strerror or exc)
+        log.error("cannot listen on %s:%s: %s", settings.host, settings.port, exc.strerror or exc)
         return 2
-    bound_host, bound_port = server.server_address[:2]
+    bound_host, bound_port = sock.getsockname()[:2]
     log.info("serving model %r on http://%s:%s", config.name, bound_host, bound_port)
-    if listen.workers:
-        log.info("at most %d requests are handled at once (WORKERS)", listen.workers)
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    slot = server.slot
-    load_in_background(slot, lambda: load(config))
-    threading.Thread(target=_stop_on_failure, args=(server,), daemon=True).start()
-    with server:
-        server.serve_forever(poll_interval=0.2)
-    if slot.failure is not None:
-        failure = slot.failure
-        if isinstance(failure, MlciError):
-            log.error("cannot load the model: %s", failure)
-            return failure.exit_code
-        log.error("cannot load the model", exc_info=failure)
-        return 1
-    log.info("stopped")
-    return 0
-
-
-def _stop_on_failure(server: PredictionServer) -> None:
-    server.slot.loaded.wait()
-    if server.slot.failure is not None:
-        server.shutdown()
-    else:
-        log.info("model %r loaded; ready", server.slot.name)
+    limits = settings.limits
+    log.info(
+        "%d server process(es) (WORKERS); at most %d requests in flight each; request timeout "
+        "%gs; body limit %s bytes; %d native thread(s) per prediction",
+        settings.workers,
+        limits.max_inflight,
+        limits.timeout_s,
+        limits.describe_body(),
+        limits.threads,
+    )
+    return serve(sock, config.name, lambda: load(config), limits, settings.workers)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,10 @@ plain Python, so the action image carries no numpy or pandas. It speaks the Open
 (KServe V2) protocol as JSON, so any V2 server (mlci's, KServe's, Seldon's MLServer) can be
 tested the same way; mlci's own server is checked against the stock tritonclient in the tests.
 
-It waits for readiness, sends the rows one request at a time (timing each) and again in large
-batches (for throughput), and compares both answers, labels and probabilities, with the cases.
+It waits for readiness, sends every row in batches (``batch_size`` rows a request, timed for
+throughput) and a sample of rows one request each (``singles`` evenly spaced rows, timed for
+latency), and compares both answers, labels and probabilities, with the cases: 1,000 rows
+take four batches and 50 single requests, not 1,000 requests.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ class SmokeResult:
     first_mismatches: tuple[Mismatch, ...]
     p50_ms: float
     p99_ms: float
-    """Client-side latency of the per-row requests (``batch_size`` rows each)."""
+    """Client-side latency of the single-row requests (the sampled rows)."""
     batch_rows_per_s: float
     probabilities: bool = False
     """Whether probabilities were compared too (a classifier with predict_proba)."""
@@ -89,24 +91,32 @@ class Cases:
     def slice(self, start: int, stop: int) -> dict[str, list[Any]]:
         return {name: values[start:stop] for name, values in self.columns.items()}
 
+    def sample(self, count: int) -> list[int]:
+        """``count`` rows spread evenly over the file, the first and the last included."""
+        if count >= self.rows:
+            return list(range(self.rows))
+        if count == 1:
+            return [0]
+        return sorted({round(i * (self.rows - 1) / (count - 1)) for i in range(count)})
+
 
 def smoke_test(
     url: str,
     model_name: str,
     cases_path: Path,
-    batch_size: int = 1,
+    batch_size: int = 256,
     *,
+    singles: int = 50,
     ready_timeout_s: float = 30.0,
     request_timeout_s: float = 60.0,
-    max_batch_rows: int = 10_000,
 ) -> SmokeResult:
     """Check a served model against the answers evaluation got in-process.
 
     ``url`` is ``host:port`` (``http://`` optional). Raises SmokeTestError when the server is
     unreachable, not ready within ``ready_timeout_s``, or answers with an error.
     """
-    if batch_size < 1 or max_batch_rows < 1:
-        raise ValueError("batch_size and max_batch_rows must be at least 1")
+    if batch_size < 1 or singles < 1:
+        raise ValueError("batch_size and singles must be at least 1")
     cases = Cases.read(cases_path)
     base = "http://" + url.removeprefix("http://").rstrip("/")
     with requests.Session() as session:
@@ -122,27 +132,22 @@ def smoke_test(
                 )
             wanted = ["predict"] + (["predict_proba"] if cases.predict_proba is not None else [])
             server.infer(cases.slice(0, 1), datatypes, wanted)  # warm-up, not timed
-            single: list[dict[str, list[Any]]] = []
-            latencies: list[float] = []
+            batch, began = [], time.perf_counter()
             for start in range(0, cases.rows, batch_size):
-                began = time.perf_counter()
-                single.append(
+                batch.append(
                     server.infer(cases.slice(start, start + batch_size), datatypes, wanted)
                 )
-                latencies.append((time.perf_counter() - began) * 1000)
-            batch, began = [], time.perf_counter()
-            for start in range(0, cases.rows, max_batch_rows):
-                batch.append(
-                    server.infer(cases.slice(start, start + max_batch_rows), datatypes, wanted)
-                )
             elapsed = time.perf_counter() - began
+            single: dict[int, dict[str, list[Any]]] = {}
+            latencies: list[float] = []
+            for row in cases.sample(singles):
+                began = time.perf_counter()
+                single[row] = server.infer(cases.slice(row, row + 1), datatypes, wanted)
+                latencies.append((time.perf_counter() - began) * 1000)
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise _unreachable(base, exc) from None
-    found = [
-        mismatch
-        for via, answers in (("single", _joined(single)), ("batch", _joined(batch)))
-        for mismatch in _compare(cases, answers, via)
-    ]
+    found = _compare(cases, _joined(batch), "batch", range(cases.rows))
+    found += _compare(cases, _joined(list(single.values())), "single", list(single))
     return SmokeResult(
         rows=cases.rows,
         mismatches=len({m.row for m in found}),
@@ -270,18 +275,21 @@ def _joined(parts: list[dict[str, list[Any]]]) -> dict[str, list[Any]]:
     return joined
 
 
-def _compare(cases: Cases, answers: dict[str, list[Any]], via: str) -> list[Mismatch]:
+def _compare(
+    cases: Cases, answers: dict[str, list[Any]], via: str, rows: Sequence[int]
+) -> list[Mismatch]:
+    """Mismatches of ``answers``, which hold the answers for ``rows`` in that order."""
     found = [
-        Mismatch(row, want, got, via)
-        for row, (want, got) in enumerate(zip(cases.predict, answers["predict"], strict=True))
-        if not _same_label(want, got)
+        Mismatch(row, cases.predict[row], got, via)
+        for row, got in zip(rows, answers["predict"], strict=True)
+        if not _same_label(cases.predict[row], got)
     ]
     if cases.predict_proba is not None:
+        expected = cases.predict_proba
         found += [
-            Mismatch(row, want, got, via, "predict_proba")
-            for row, (want, got) in enumerate(
-                zip(cases.predict_proba, answers["predict_proba"], strict=True)
-            )
+            Mismatch(row, expected[row], got, via, "predict_proba")
+            for row, got in zip(rows, answers["predict_proba"], strict=True)
+            for want in (expected[row],)
             if len(want) != len(got)
             or any(
                 not _close(float(a), float(b), PROBA_ATOL, 0.0)

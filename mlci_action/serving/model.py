@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,9 @@ class ServedModel:
     classes: Array | None
     checks: CompiledSchema | None = None
     """``schema`` compiled into vectorized checks (serving.compiled), what requests pass."""
+    takes_array: bool = False
+    """Predict on a numpy array (half the time of a DataFrame for one row): see
+    :func:`takes_array`."""
 
     @property
     def feature_names(self) -> list[str]:
@@ -61,8 +65,7 @@ class ServedModel:
 
     def predict(self, frame: pd.DataFrame, *, proba: bool = True) -> Prediction:
         """Labels, and probabilities for a classifier unless ``proba`` is False."""
-        # a model fitted on an array (no feature names) gets an array, as in training
-        data = frame if hasattr(self.model, "feature_names_in_") else frame.to_numpy()
+        data = frame.to_numpy() if self.takes_array else frame
         labels = np.asarray(self.model.predict(data))
         probabilities = None
         if proba and self.classifier:
@@ -109,14 +112,56 @@ def load(config: ServingConfig) -> ServedModel:
             )
         schema = feature_schema(schema, names)
     found = getattr(model, "classes_", None)
+    features = features_for(names, schema)
+    array = takes_array(model, features)
+    if array and hasattr(model, "feature_names_in_"):
+        # the columns are passed in the fitted order; the warning is about the missing names
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
     return ServedModel(
         name=config.name,
         model=model,
-        features=features_for(names, schema),
+        features=features,
         schema=schema,
         classes=None if found is None else np.asarray(found),
         checks=None if schema is None else compile_schema(schema),
+        takes_array=array,
     )
+
+
+_BY_NAME = ("ColumnTransformer", "FunctionTransformer")
+"""scikit-learn estimators that may pick or compute columns by name."""
+
+
+def takes_array(model: object, features: Sequence[Feature]) -> bool:
+    """Whether the model predicts the same on the features as a numpy array, in their order.
+
+    A model fitted without feature names was fitted on an array: it gets one, as in training.
+    One fitted on a DataFrame gets an array only when every feature is numeric and the model
+    is built solely from scikit-learn's own estimators, none of which selects columns by name
+    (a ColumnTransformer or FunctionTransformer anywhere keeps the DataFrame, and so does any
+    estimator from another library, which may read the names)."""
+    if not hasattr(model, "feature_names_in_"):
+        return True
+    if any(feature.datatype not in ("FP64", "INT64") for feature in features):
+        return False
+    return all(_positional(part) for part in _estimators(model))
+
+
+def _estimators(model: object) -> list[object]:
+    found = [model]
+    params = getattr(model, "get_params", None)
+    if params is not None:
+        try:
+            nested = params(deep=True).values()
+        except Exception:  # an estimator whose get_params fails: not one to guess about
+            return [model, None]
+        found += [value for value in nested if hasattr(value, "fit")]
+    return found
+
+
+def _positional(estimator: object) -> bool:
+    kind = type(estimator)
+    return kind.__module__.startswith("sklearn.") and kind.__name__ not in _BY_NAME
 
 
 def _feature_names(

@@ -1,22 +1,19 @@
-"""The HTTP side: routes, one handler, the threading server.
+"""The routes: what each path answers, from the request body to a JSON answer.
 
-The port opens first and the model loads in the background, so liveness answers at once and
-readiness turns 200 when the model is in memory (what Kubernetes probes expect). Every
-answer is JSON; a bad request is a 4xx naming the problem, anything else a logged 500.
+Plain functions of the server state and the request's bytes; the HTTP plumbing (reading,
+limits, timeouts) is :mod:`mlci_action.serving.app`'s. The port opens first and the model loads
+in the background, so liveness answers at once and readiness turns 200 when the model is in
+memory (what Kubernetes probes expect). Every answer is JSON; a bad request is a 4xx naming
+the problem, anything else a logged 500.
 """
 
 from __future__ import annotations
 
-import logging
 import re
-import sys
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
 
 from mlci_action.serving import protocol
 from mlci_action.serving.features import frame_from_columns, frame_from_records, validate
@@ -31,8 +28,6 @@ try:
 except Exception:  # not installed (running from a source tree)
     VERSION = "0"
 
-MAX_BODY = 64 * 1024 * 1024
-log = logging.getLogger("mlci.serving")
 
 _MODEL_PATH = re.compile(r"^/v2/models/([^/]+)(?:/versions/([^/]+))?(/ready|/infer)?$")
 
@@ -71,50 +66,19 @@ class ModelSlot:
         self.loaded.set()
 
 
-class PredictionServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
+@dataclass
+class ServerState:
+    """What the routes read: the model slot and this process's metrics."""
 
-    def __init__(
-        self, address: tuple[str, int], slot: ModelSlot, workers: int | None = None
-    ) -> None:
-        self.slot = slot
-        self.metrics = ServingMetrics()
-        self.workers = workers
-        """At most this many requests are handled at once (None: no limit); more wait in the
-        listen queue. One process: scikit-learn's predictions release the GIL for most work."""
-        self._slots = threading.BoundedSemaphore(workers) if workers else None
-        super().__init__(address, Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        if self._slots is not None:
-            self._slots.acquire()  # the accept loop waits for a free thread
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            if self._slots is not None:
-                self._slots.release()
-            raise
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            if self._slots is not None:
-                self._slots.release()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client hanging up is routine; anything else is logged with its traceback."""
-        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
-            return
-        log.exception("error on the connection from %s", client_address[0])
+    slot: ModelSlot
+    metrics: ServingMetrics
 
 
 @dataclass(frozen=True)
 class Route:
     endpoint: str
     methods: tuple[str, ...]
-    run: Callable[[PredictionServer, Incoming], Answer]
+    run: Callable[[ServerState, Incoming], Answer]
 
 
 @dataclass(frozen=True)
@@ -124,145 +88,41 @@ class Incoming:
     """Inference-Header-Content-Length: the binary extension's JSON header size."""
 
 
-class Handler(BaseHTTPRequestHandler):
-    server: PredictionServer
-    protocol_version = "HTTP/1.1"  # keep-alive: clients reuse one connection
-    disable_nagle_algorithm = True  # headers and body go out at once: no 40 ms stalls
-    server_version = "mlci-serving"
-
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
-    def do_PUT(self) -> None:
-        self._dispatch("PUT")
-
-    def do_DELETE(self) -> None:
-        self._dispatch("DELETE")
-
-    def do_PATCH(self) -> None:
-        self._dispatch("PATCH")
-
-    def do_HEAD(self) -> None:
-        self._dispatch("HEAD")
-
-    def _dispatch(self, method: str) -> None:
-        started = time.perf_counter()
-        path = urlsplit(self.path).path
-        endpoint = "unknown"
-        try:
-            route, missing = resolve(path, self.server.slot.name)
-            if route is None:
-                self._discard_body()
-                answer = error(404, missing)
-            else:
-                endpoint = route.endpoint
-                answer = self._answer(route, method)
-        except Exception:  # a bug: never a traceback to the client
-            log.exception("unexpected error answering %s %s", method, path)
-            answer = error(500, "internal server error; see the server log")
-        self._send(answer, head=method == "HEAD")
-        seconds = time.perf_counter() - started
-        self.server.metrics.observe(endpoint, answer.status, seconds)
-        log.info("%s %s %d %.1fms", method, path, answer.status, seconds * 1000)
-
-    def _answer(self, route: Route, method: str) -> Answer:
-        if method not in route.methods:
-            self._discard_body()
-            return error(
-                405,
-                f"{method} is not allowed here; use {', '.join(route.methods)}",
-                headers=(("Allow", ", ".join(route.methods)),),
-            )
-        body = b""
-        if method == "POST":
-            body_or_answer = self._read_body()
-            if isinstance(body_or_answer, Answer):
-                return body_or_answer
-            body = body_or_answer
-        incoming = Incoming(body, self.headers.get("Inference-Header-Content-Length"))
-        try:
-            return route.run(self.server, incoming)
-        except RequestError as exc:
-            if exc.status == 422:
-                self.server.metrics.refused(exc.columns)
-            return error(exc.status, exc.message)
-
-    def _read_body(self) -> bytes | Answer:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            self.close_connection = True
-            return error(411, "send the body with a Content-Length, not chunked")
-        raw = self.headers.get("Content-Length", "0")
-        try:
-            length = int(raw)
-        except ValueError:
-            self.close_connection = True
-            return error(400, f"bad Content-Length {raw!r}")
-        if length > MAX_BODY:
-            self.close_connection = True  # the unread body makes the connection unusable
-            return error(413, f"the body is {length} bytes; the limit is {MAX_BODY} (64 MiB)")
-        if length < 0:
-            self.close_connection = True
-            return error(400, f"bad Content-Length {raw!r}")
-        return self.rfile.read(length)
-
-    def _discard_body(self) -> None:
-        try:
-            length = int(self.headers.get("Content-Length", "0"))
-        except ValueError:
-            length = -1
-        if 0 <= length <= MAX_BODY:
-            self.rfile.read(length)
-        else:
-            self.close_connection = True
-
-    def _send(self, answer: Answer, *, head: bool = False) -> None:
-        self.send_response(answer.status)
-        self.send_header("Content-Type", answer.content_type)
-        self.send_header("Content-Length", str(len(answer.body)))
-        for key, value in answer.headers:
-            self.send_header(key, value)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if not head:
-            self.wfile.write(answer.body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """http.server's own lines (malformed request lines): to the log, not raw stderr."""
-        log.warning("%s: %s", self.address_string(), format % args)
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        """Each request is logged once, by ``_dispatch``, with its duration."""
+def answer(state: ServerState, route: Route, incoming: Incoming) -> Answer:
+    """The route's answer; a RequestError becomes its 4xx (and a 422 is counted by column)."""
+    try:
+        return route.run(state, incoming)
+    except RequestError as exc:
+        if exc.status == 422:
+            state.metrics.refused(exc.columns)
+        return error(exc.status, exc.message)
 
 
-def _ready_model(server: PredictionServer) -> ServedModel:
+def _ready_model(server: ServerState) -> ServedModel:
     model = server.slot.model
     if model is None:
         raise RequestError(503, f"model {server.slot.name!r} is loading")
     return model
 
 
-def _live(server: PredictionServer, incoming: Incoming) -> Answer:
+def _live(server: ServerState, incoming: Incoming) -> Answer:
     return json_answer(200, {"live": True})
 
 
-def _ready(server: PredictionServer, incoming: Incoming) -> Answer:
+def _ready(server: ServerState, incoming: Incoming) -> Answer:
     ready = server.slot.model is not None
     return json_answer(200 if ready else 503, {"ready": ready})
 
 
-def _server_metadata(server: PredictionServer, incoming: Incoming) -> Answer:
+def _server_metadata(server: ServerState, incoming: Incoming) -> Answer:
     return json_answer(200, protocol.server_metadata(VERSION))
 
 
-def _model_metadata(server: PredictionServer, incoming: Incoming) -> Answer:
+def _model_metadata(server: ServerState, incoming: Incoming) -> Answer:
     return json_answer(200, _ready_model(server).metadata())
 
 
-def _infer(server: PredictionServer, incoming: Incoming) -> Answer:
+def _infer(server: ServerState, incoming: Incoming) -> Answer:
     model = _ready_model(server)
     header = incoming.header_length
     try:
@@ -278,7 +138,7 @@ def _infer(server: PredictionServer, incoming: Incoming) -> Answer:
     return json_answer(200, protocol.infer_response(model.name, request, model.outputs(prediction)))
 
 
-def _predict(server: PredictionServer, incoming: Incoming) -> Answer:
+def _predict(server: ServerState, incoming: Incoming) -> Answer:
     model = _ready_model(server)
     records = protocol.parse_records(incoming.body)
     frame = validate(frame_from_records(records, model.features), model.checks)
@@ -291,7 +151,7 @@ def _predict(server: PredictionServer, incoming: Incoming) -> Answer:
     return json_answer(200, answer)
 
 
-def _metrics(server: PredictionServer, incoming: Incoming) -> Answer:
+def _metrics(server: ServerState, incoming: Incoming) -> Answer:
     return Answer(200, server.metrics.exposition(), content_type=CONTENT_TYPE)
 
 

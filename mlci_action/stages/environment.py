@@ -61,5 +61,6 @@ class BuildEnvironment:
                     base_runtime = base_runtime.with_hosts(hosts)
                     notes.append(f"baseline environment {base_runtime.info.key[:12]}")
                 baseline = replace(baseline, runtime=base_runtime)
+                state = replace(state, baseline_environment=base_runtime.info)
             state = replace(state, baseline=baseline)
         return StageOutput(state, reason="; ".join(notes))

@@ -35,6 +35,7 @@ class Evaluate:
             predictions_path=str(predictions),
             smoke_path=str(ctx.workdir / SMOKE_CASES) if ctx.options.package else None,
             smoke_rows=ctx.config.deploy.smoke_rows,
+            slices=list(config.evaluation.slices),
         )
         log = ctx.log_path("evaluate")
         try:

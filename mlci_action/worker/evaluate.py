@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -11,15 +11,18 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from mlci_action.errors import InputError, StageFailure
+from mlci_action.errors import InputError, MlciError, StageFailure
 from mlci_action.metrics import CATALOG, MetricSpec
-from mlci_action.record import Evaluation, MetricResult
+from mlci_action.record import Curves, Evaluation, SliceResult
 from mlci_action.worker import smoke_cases
+from mlci_action.worker.compare import Paired, Settings, Values, caution, compare
+from mlci_action.worker.curves import classification_curves, regression_curves
 from mlci_action.worker.frames import read_table, split_xy
 from mlci_action.worker.modelio import load_model
 from mlci_action.worker.positive import Label, resolve_positive
 from mlci_action.worker.resampling import resolve_method
-from mlci_action.worker.scoring import Interval, metric_values, paired_bootstrap_all
+from mlci_action.worker.scoring import metric_values
+from mlci_action.worker.slicing import Slice, slices
 
 Array = npt.NDArray[Any]
 
@@ -36,9 +39,8 @@ class Predictions:
 def run(request: dict[str, Any]) -> dict[str, Any]:
     specs = [_spec(name, request["task"]) for name in request["metrics"]]
     test_path = request["test_path"]
-    features, target = split_xy(
-        read_table(test_path, what="test file"), request["target"], test_path
-    )
+    frame = read_table(test_path, what="test file")
+    features, target = split_xy(frame, request["target"], test_path)
     truth = target.to_numpy()
     trusted = list(request.get("trusted_types") or [])
     proba_metrics = [spec.name for spec in specs if spec.input == "proba"]
@@ -54,7 +56,8 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     baseline = None
     if request.get("baseline_model"):
         model = load_model(request["baseline_model"], trusted)
-        baseline = _predict(model, "baseline", features, proba_metrics, classify, need_proba=False)
+        # probabilities when it has them: the ROC and precision-recall curves overlay both
+        baseline = _predict(model, "baseline", features, proba_metrics, classify)
 
     classes = _shared_classes(candidate, baseline) if classify else None
     sides = [side for side in (candidate, baseline) if side is not None]
@@ -65,35 +68,25 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
 
     positive = _positive(specs, truth, candidate, classes, request.get("positive_class"))
     boot = Resampling.parse(request.get("bootstrap") or {})
-    values = {
+    values: Values = {
         spec.name: [
             _value(spec, truth, side, proba, classes, positive)
             for side, proba in zip(sides, probas, strict=True)
         ]
         for spec in specs
     }
-    method = None
-    intervals: dict[str, Interval] = {}
-    if baseline is not None and boot.resamples > 0:
-        method = resolve_method(boot.method, len(truth))
-        intervals = paired_bootstrap_all(
-            [spec.name for spec in specs],
-            truth,
-            candidate.labels,
-            probas[0],
-            baseline.labels,
-            probas[1],
-            resamples=boot.resamples,
-            confidence=boot.confidence,
-            seed=boot.seed,
-            classes=classes,
-            positive=positive,
-            method=method,
+    paired = None
+    method = resolve_method(boot.method, len(truth))
+    if baseline is not None:
+        paired = Paired(
+            truth, candidate.labels, probas[0], baseline.labels, probas[1], classes, positive
         )
-    results = {
-        spec.name: _compare(spec, values[spec.name], intervals.get(spec.name), boot.confidence)
-        for spec in specs
-    }
+    settings = Settings(boot.resamples, boot.confidence, boot.seed, method)
+    results = compare(specs, values, paired, settings)
+    sliced = [
+        _slice(part, truth, specs, sides, probas, (classes, positive, classify), paired, settings)
+        for part in slices(frame, list(request.get("slices") or []))
+    ]
     written = _write_predictions(request.get("predictions_path"), candidate)
     if request.get("smoke_path"):
         smoke_cases.write(
@@ -104,14 +97,38 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
             candidate.classes,
             int(request.get("smoke_rows") or 1000),
         )
+    curves = (
+        _curves(truth, sides, probas, classes, positive, request.get("positive_class"))
+        if classify
+        else regression_curves(truth, [side.labels for side in sides])
+    )
     evaluation = Evaluation(
         rows=len(truth),
+        curves=curves,
         metrics=results,
         predictions_file=written,
         positive_class=positive,
-        bootstrap_method=method,
+        bootstrap_method=method if baseline is not None and boot.resamples > 0 else None,
+        too_small=caution(truth, classify),
+        slices=sliced,
     )
     return evaluation.model_dump(mode="json")
+
+
+def _curves(
+    truth: Array,
+    sides: list[Predictions],
+    probas: list[Array | None],
+    classes: Array | None,
+    positive: Label | None,
+    configured: Label | None,
+) -> Curves:
+    if positive is None and classes is not None and len(classes) == 2:
+        try:  # no binary metric asked for the positive class: the curves still want one
+            positive = resolve_positive(classes.tolist(), configured)
+        except MlciError:
+            positive = None
+    return classification_curves(truth, [side.labels for side in sides], probas, classes, positive)
 
 
 @dataclass(frozen=True)
@@ -149,22 +166,41 @@ def _positive(
     return resolve_positive(labels, configured) if len(labels) == 2 else None
 
 
-def _compare(
-    spec: MetricSpec, values: list[float], interval: Interval | None, confidence: float
-) -> MetricResult:
-    if len(values) == 1:
-        return MetricResult(candidate=values[0], greater_is_better=spec.greater_is_better)
-    low, high = interval or (None, None)
-    return MetricResult(
-        candidate=values[0],
-        baseline=values[1],
-        delta=values[0] - values[1],
-        ci_low=low,
-        ci_high=high,
-        confidence=None if low is None else confidence,
-        greater_is_better=spec.greater_is_better,
-        significant=None if low is None or high is None else bool(low > 0 or high < 0),
+def _slice(
+    part: Slice,
+    truth: Array,
+    specs: list[MetricSpec],
+    sides: list[Predictions],
+    probas: list[Array | None],
+    scoring: tuple[Array | None, Label | None, bool],
+    paired: Paired | None,
+    settings: Settings,
+) -> SliceResult:
+    """One slice's metrics; a metric undefined on the slice (one class only) has no value."""
+    classes, positive, classify = scoring
+    mask = part.mask
+    values: Values = {}
+    for spec in specs:
+        found: list[float | None] = []
+        for side, proba in zip(sides, probas, strict=True):
+            rows = replace(side, labels=side.labels[mask])
+            try:
+                found.append(_value(spec, truth[mask], rows, _take(proba, mask), classes, positive))
+            except StageFailure:  # undefined here (e.g. roc_auc of one class), or no rows
+                found.append(None)
+        values[spec.name] = found
+    metrics = compare(specs, values, None if paired is None else paired.subset(mask), settings)
+    return SliceResult(
+        name=part.name,
+        spec=part.spec,
+        rows=int(mask.sum()),
+        metrics=metrics,
+        too_small=caution(truth[mask], classify),
     )
+
+
+def _take(values: Array | None, mask: Array) -> Array | None:
+    return None if values is None else values[mask]
 
 
 def _spec(name: str, task: str) -> MetricSpec:

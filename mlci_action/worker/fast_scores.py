@@ -48,11 +48,18 @@ Scorer = Callable[[Chunk], Floats]
 
 
 class Columns:
-    """The per-row values whose weighted sums the scorers read: one product per chunk."""
+    """The per-row values whose weighted sums the scorers read: one product per chunk.
+
+    The 0/1 columns (the total, and the indicators behind accuracy and the per-class counts)
+    are summed in float32: their sums are whole numbers below 2**24, so exact, and the same
+    as in float64; the other columns in float64.
+    """
 
     def __init__(self, rows: int) -> None:
         self._values: list[Floats] = []
-        self._matrix: Floats | None = None
+        self._products: list[tuple[Array, Array]] | None = None
+        """(column indices, their (rows x columns) matrix): float32 0/1 columns, float64 others."""
+        self._rows = rows
         self.total = self.add(np.ones(rows))
 
     def add(self, values: npt.ArrayLike) -> int:
@@ -63,13 +70,31 @@ class Columns:
             if np.array_equal(known, column):
                 return index
         self._values.append(column)
-        self._matrix = None
+        self._products = None
         return len(self._values) - 1
 
+    def freeze(self) -> None:
+        """Build the product's matrices (before chunks are scored on several threads)."""
+        if self._products is not None:
+            return
+        # a 0/1 column's weighted sum is at most the total weight, about rows (x 1.01)
+        small = self._rows <= 1 << 23
+        exact = np.array([small and bool(np.isin(v, (0.0, 1.0)).all()) for v in self._values])
+        indices = np.arange(len(self._values))
+        products = []
+        for chosen, dtype in ((indices[exact], np.float32), (indices[~exact], np.float64)):
+            if len(chosen):
+                matrix = np.column_stack([self._values[i] for i in chosen]).astype(dtype)
+                products.append((chosen, matrix))
+        self._products = products
+
     def chunk(self, weights: Weights) -> Chunk:
-        if self._matrix is None:
-            self._matrix = np.column_stack(self._values)
-        return Chunk(weights, weights.astype(np.float64) @ self._matrix)
+        self.freeze()
+        assert self._products is not None
+        sums = np.empty((len(weights), len(self._values)))
+        for indices, matrix in self._products:
+            sums[:, indices] = weights.astype(matrix.dtype) @ matrix
+        return Chunk(weights, sums)
 
 
 def fast_scorer(

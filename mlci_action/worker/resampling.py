@@ -62,13 +62,18 @@ def chunk_size(rows: int, cells: int = CHUNK_CELLS) -> int:
     return max(1, cells // max(rows, 1))
 
 
+def chunk_ranges(rows: int, resamples: int, cells: int = CHUNK_CELLS) -> list[range]:
+    """The resamples in chunks of ``chunk_size(rows, cells)``."""
+    size = chunk_size(rows, cells)
+    return [range(start, min(start + size, resamples)) for start in range(0, resamples, size)]
+
+
 def weight_chunks(
     rows: int, resamples: int, seed: int, method: Method, cells: int = CHUNK_CELLS
 ) -> Iterator[Weights]:
     """The resamples' count weights, ``chunk_size(rows, cells)`` resamples at a time."""
-    size = chunk_size(rows, cells)
-    for start in range(0, resamples, size):
-        yield draw(rows, range(start, min(start + size, resamples)), seed, method)
+    for chunk in chunk_ranges(rows, resamples, cells):
+        yield draw(rows, chunk, seed, method)
 
 
 def draw(rows: int, resamples: range, seed: int, method: Method) -> Weights:
@@ -92,9 +97,7 @@ def draw(rows: int, resamples: range, seed: int, method: Method) -> Weights:
             extra.append(local * rows + stream.integers(0, rows, rows - drawn))
     if extra:
         # counts above 255 would wrap: a row drawn 256 times out of n is beyond 1e-400
-        cells, counts = np.unique(np.concatenate(extra), return_counts=True)
-        flat = weights.reshape(-1)
-        flat[cells] += counts.astype(np.uint8)
+        np.add.at(weights.reshape(-1), np.concatenate(extra), np.uint8(1))
     return weights
 
 
@@ -123,10 +126,18 @@ class _PoissonSampler:
         if (below[~inside] >= _AMBIGUOUS).any():
             raise AssertionError("Poisson counts above 254 from a byte")
         self.table = np.where(inside, _AMBIGUOUS, below).astype(np.uint8)
+        # the same table for two bytes at a time (numpy widens every index to 8 bytes, so a
+        # lookup per byte pair halves the work): entry (b1 | b2 << 8) holds table[b1], table[b2]
+        pairs = self.table[:, None].astype(np.uint16) | (self.table[None, :].astype(np.uint16) << 8)
+        self.pairs = np.ascontiguousarray(pairs.T).reshape(-1)  # little-endian byte pairs
 
     def sample(self, stream: np.random.Generator, size: int) -> Weights:
-        raw = stream.bit_generator.random_raw(-(-size // 8)).view(np.uint8)[:size]
-        counts = np.take(self.table, raw)
+        words = stream.bit_generator.random_raw(-(-size // 8))
+        raw = words.view(np.uint8)[:size]
+        if np.little_endian:
+            counts = np.take(self.pairs, words.view(np.uint16)).view(np.uint8)[:size]
+        else:  # pragma: no cover - big-endian machines read a byte at a time
+            counts = np.take(self.table, raw)
         unsure = np.flatnonzero(counts == _AMBIGUOUS)
         if unsure.size:
             uniform = (raw[unsure] + stream.random(unsure.size)) / 256

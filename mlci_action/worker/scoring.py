@@ -26,8 +26,9 @@ from sklearn import metrics as skm
 from mlci_action.errors import StageFailure
 from mlci_action.metrics import CATALOG, MetricSpec
 from mlci_action.worker.fast_scores import Array, Chunk, Columns, Floats, Scorer, fast_scorer
+from mlci_action.worker.parallel import in_parallel
 from mlci_action.worker.positive import Label, resolve_positive
-from mlci_action.worker.resampling import resolve_method, weight_chunks
+from mlci_action.worker.resampling import chunk_ranges, draw, resolve_method
 
 Interval = tuple[float | None, float | None]
 
@@ -164,13 +165,21 @@ def bootstrap_deltas_all(
         )
         for name in dict.fromkeys(metrics)
     }
-    parts: dict[str, list[Floats]] = {name: [] for name in pairs}
     chosen = resolve_method(method, len(truth))
-    for weights in weight_chunks(len(truth), resamples, seed, chosen):
-        chunk = columns.chunk(weights)
-        for name, (candidate, baseline) in pairs.items():
-            parts[name].append(candidate(chunk) - baseline(chunk))
-    return {name: np.concatenate(found) if found else np.empty(0) for name, found in parts.items()}
+    columns.freeze()
+
+    def score(resamples: range) -> dict[str, Floats]:
+        chunk = columns.chunk(draw(len(truth), resamples, seed, chosen))
+        return {
+            name: candidate(chunk) - baseline(chunk)
+            for name, (candidate, baseline) in pairs.items()
+        }
+
+    parts = in_parallel(score, chunk_ranges(len(truth), resamples))
+    return {
+        name: np.concatenate([part[name] for part in parts]) if parts else np.empty(0)
+        for name in pairs
+    }
 
 
 def bootstrap_deltas(

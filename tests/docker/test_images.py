@@ -126,7 +126,7 @@ def assert_serves_on_port_from_environment(docker_client, tag: str) -> None:
                 assert time.monotonic() < deadline, container.logs().decode()
                 time.sleep(0.5)
         logs = container.logs().decode()
-        assert f":{port}" in logs and "at most 2 requests are handled at once" in logs
+        assert f":{port}" in logs and "2 server process(es) (WORKERS)" in logs
     finally:
         container.remove(force=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
 from pathlib import Path
@@ -12,9 +13,10 @@ import pandas as pd
 import pytest
 
 from mlci_action.errors import StageFailure
-from mlci_action.serving.client import SmokeTestError, smoke_test
+from mlci_action.serving.client import Cases, SmokeTestError, smoke_test
 from mlci_action.worker import smoke_cases
-from tests.serving.conftest import Served
+from tests.serving.conftest import COLORS, Served, request
+from tests.serving.test_server import _metric
 
 
 def cases_file(served: Served, path: Path, frame: pd.DataFrame | None = None) -> Path:
@@ -52,7 +54,7 @@ def test_altered_labels_are_reported(clf: Served, tmp_path: Path) -> None:
             cases["predict"][row] = flipped[cases["predict"][row]]
 
     edit(path, flip)
-    result = smoke_test(f"http://{clf.address}", "clf", path, batch_size=7)
+    result = smoke_test(f"http://{clf.address}", "clf", path, batch_size=7, singles=1000)
     assert result.mismatches == 2
     assert {(m.row, m.via) for m in result.first_mismatches} >= {(3, "single"), (3, "batch")}
     assert result.first_mismatches[0].expected == json.loads(path.read_text())["predict"][3]
@@ -152,3 +154,38 @@ def test_a_foreign_file_is_refused(clf: Served, tmp_path: Path) -> None:
     path.write_text('{"rows": 1}')
     with pytest.raises(SmokeTestError, match="not an mlci smoke-cases file"):
         smoke_test(clf.address, "clf", path)
+
+
+def test_a_thousand_rows_go_in_batches_plus_a_sample_of_single_rows(
+    clf: Served, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(11)
+    rows = 1000
+    frame = pd.DataFrame(
+        {
+            "a": rng.normal(size=rows),
+            "b": rng.integers(0, 10, size=rows),
+            "color": rng.choice(COLORS, size=rows),
+            "label": "yes",
+        }
+    )
+    path = cases_file(clf, tmp_path / "cases.json", frame)
+
+    def infers() -> float:
+        text = request(clf, "GET", "/metrics")[1]
+        return _metric(text, "mlci_serving_requests_total", endpoint="infer", code="200")
+
+    before = infers()
+    result = smoke_test(clf.address, "clf", path, batch_size=256, singles=50)
+    assert (result.rows, result.mismatches) == (rows, 0)
+    # a warm-up, four batches (256 + 256 + 256 + 232 rows), fifty single rows
+    assert infers() - before == 1 + 4 + 50
+
+
+def test_the_single_row_sample_is_spread_over_the_file(clf: Served, tmp_path: Path) -> None:
+    cases = Cases.read(cases_file(clf, tmp_path / "cases.json"))
+    sample = cases.sample(10)
+    assert len(sample) == 10 and sample[0] == 0 and sample[-1] == cases.rows - 1
+    gaps = {b - a for a, b in itertools.pairwise(sample)}
+    assert max(gaps) - min(gaps) <= 1
+    assert cases.sample(cases.rows + 5) == list(range(cases.rows))

@@ -114,8 +114,13 @@ def test_the_same_model_on_both_sides(tmp_path: Path, classifiers: tuple[Path, s
     test, good, _ = classifiers
     result = Evaluation.model_validate(evaluate.run(request(test, tmp_path, good, good)))
     for metric in result.metrics.values():
-        assert (metric.delta, metric.ci_low, metric.ci_high) == (0.0, 0.0, 0.0)
+        assert metric.delta == 0.0
         assert metric.significant is False
+        if metric.test == "mcnemar":  # unconditional: agreeing on these rows rules out only so much
+            assert metric.ci_low is not None and metric.ci_high is not None
+            assert metric.ci_low == pytest.approx(-metric.ci_high) and metric.ci_high > 0
+        else:
+            assert (metric.ci_low, metric.ci_high) == (0.0, 0.0)
 
 
 def test_without_baseline(tmp_path: Path, classifiers: tuple[Path, str, str]) -> None:
@@ -137,8 +142,12 @@ def test_without_bootstrap(tmp_path: Path, classifiers: tuple[Path, str, str]) -
     result = Evaluation.model_validate(
         evaluate.run(request(test, tmp_path, good, dummy, bootstrap=boot))
     )
+    # the bootstrap's metric has no interval; accuracy's exact test (McNemar) needs no resamples
+    f1 = result.metrics["f1_macro"]
+    assert f1.delta is not None and f1.ci_low is None and f1.significant is None and f1.test is None
     accuracy = result.metrics["accuracy"]
-    assert accuracy.delta is not None and accuracy.ci_low is None and accuracy.significant is None
+    assert accuracy.test == "mcnemar" and accuracy.ci_low is not None
+    assert accuracy.ci_low <= accuracy.delta <= accuracy.ci_high
 
 
 def test_text_labels_and_binary_f1(tmp_path: Path) -> None:
@@ -318,3 +327,37 @@ def test_the_record_says_how_resamples_were_drawn(
     assert accuracy.ci_low is not None and accuracy.ci_high is not None
     alone = Evaluation.model_validate(evaluate.run(request(test, tmp_path, good, None)))
     assert alone.bootstrap_method is None  # no comparison, no resamples
+
+
+def test_slices_of_the_test_file(tmp_path: Path, classifiers: tuple[Path, str, str]) -> None:
+    test, good, dummy = classifiers
+    found = Evaluation.model_validate(
+        evaluate.run(request(test, tmp_path, good, dummy, slices=["f0 >= 0", "target"]))
+    )
+    frame = pd.read_csv(test)
+    names = [part.name for part in found.slices]
+    assert names == ["f0 >= 0", *[f"target = {v}" for v in frame["target"].value_counts().index]]
+    assert found.slices[0].rows == int((frame["f0"] >= 0).sum())
+    assert sum(part.rows for part in found.slices[1:]) == len(frame)
+    part = found.slices[0]
+    assert (
+        part.metrics["accuracy"].test == "mcnemar" and part.metrics["f1_macro"].test == "bootstrap"
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec", "words"),
+    [("age >= 65", "names column 'age', which the test file does not have"), ("f0 == 'x'", None)],
+)
+def test_a_slice_the_test_file_cannot_make(
+    tmp_path: Path, classifiers: tuple[Path, str, str], spec: str, words: str | None
+) -> None:
+    test, good, dummy = classifiers
+    if words is None:  # a string against numbers: an empty slice, no values, no crash
+        found = Evaluation.model_validate(
+            evaluate.run(request(test, tmp_path, good, dummy, slices=[spec]))
+        )
+        assert found.slices[0].rows == 0 and found.slices[0].too_small == "0 rows (fewer than 30)"
+        return
+    with pytest.raises(InputError, match=words):
+        evaluate.run(request(test, tmp_path, good, dummy, slices=[spec]))
