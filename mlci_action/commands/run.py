@@ -17,7 +17,7 @@ from mlci_action import __version__
 from mlci_action.cache import CachedRun, RunCache, atomic_copy, atomic_write
 from mlci_action.config import Config, load_config
 from mlci_action.errors import MlciError
-from mlci_action.executors import choose
+from mlci_action.executors import create
 from mlci_action.hashing import file_digest, tree_digest, value_digest
 from mlci_action.layout import BASELINE_MODEL, CANDIDATE_MODEL, PREDICTIONS, SMOKE_CASES
 from mlci_action.params import diff, load_params
@@ -418,7 +418,7 @@ def begin(
     project = options.project
     config = config or load_config(project)
     check_inputs(project, config)
-    executor = choose(config.environment.executor, environ)(options.cache_dir)
+    executor = create(config, options.cache_dir, environ)
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlci-run-")))
         ctx = RunContext(

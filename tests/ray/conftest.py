@@ -11,6 +11,7 @@ temporary folder of their own; only the process groups started here are stopped 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import EXAMPLES, ROOT, git
 
 LAUNCH = Path(__file__).with_name("launch_node.py")
 HEAD, WORKER = "127.0.0.2", "127.0.0.3"
@@ -60,6 +63,10 @@ class Cluster:
 
 
 def _start(ip: str, args: list[str], temp: Path, name: str) -> Node:
+    """A node with a temporary folder of its own: two nodes sharing one would share their
+    runtime environments' folders, and one node's agent deletes the other's environment while
+    its workers import from it (Ray names them by content; seen as ``No module named
+    'scipy._lib.uarray'``)."""
     ports = [free_port(ip) for _ in range(7)]
     log = temp / f"{name}.log"
     env = {**os.environ, "RAY_agent_register_timeout_ms": "300000", "RAY_USAGE_STATS_ENABLED": "0"}
@@ -76,7 +83,7 @@ def _start(ip: str, args: list[str], temp: Path, name: str) -> Node:
             "--num-cpus",
             "1",
             "--temp-dir",
-            str(temp / "ray"),
+            str(temp / name),
             "--disable-usage-stats",
             "--dashboard-agent-grpc-port",
             str(ports[1]),
@@ -148,3 +155,47 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         for node in (worker, head):
             if node is not None:
                 node.stop()
+
+
+def stops_the_second_node(test):  # type: ignore[no-untyped-def]
+    """Marks a test that stops the cluster's second node: it runs after every other test of
+    the session (:func:`pytest_collection_modifyitems`), so none of them loses the node."""
+    test.stops_the_second_node = True
+    return test
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    last = [
+        item
+        for item in items
+        if getattr(item, "function", None) is not None
+        and getattr(item.function, "stops_the_second_node", False)
+    ]
+    if last:
+        items[:] = [item for item in items if item not in last] + last
+
+
+def new_project(folder: Path, example: str = "classification") -> Path:
+    """A git repository with one commit holding the example (tests.conftest.make_project,
+    for fixtures wider than one test)."""
+    shutil.copytree(
+        EXAMPLES / example, folder, ignore=shutil.ignore_patterns(".mlci", "*.skops", "__pycache__")
+    )
+    git(folder, "init", "--quiet", "--initial-branch=main")
+    git(folder, "add", "-A")
+    git(folder, "commit", "--quiet", "-m", "baseline")
+    return folder
+
+
+def run_mlci(
+    *args: str, cache: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The real `mlci` CLI (tests.conftest.mlci, for fixtures wider than one test)."""
+    defaults = {"COLUMNS": "200", "NO_COLOR": "1", "MLCI_EXECUTOR": "local"}
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "mlci"), *args],
+        env={**os.environ, "MLCI_CACHE_DIR": str(cache), **defaults, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )

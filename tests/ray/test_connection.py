@@ -13,12 +13,15 @@ import yaml
 
 from mlci_action.config import Config, Ray, parse_config
 from mlci_action.errors import InputError
+from mlci_action.executors import create
+from mlci_action.executors.ray_cluster import RayExecutor
 from mlci_action.executors.ray_cluster.connection import (
     Address,
     Versions,
     check_versions,
     probe,
     resolve,
+    settings,
 )
 from mlci_action.github import trust
 from mlci_action.yamlfile import YamlDocument
@@ -125,3 +128,26 @@ def test_the_base_branch_may_send_pull_requests_to_its_cluster():
     kept = trust.require_sandbox(trusted, "pull_request")
     assert kept.environment.executor == "ray"
     assert kept.environment.ray.address == "ray://ray-head.internal:10001"
+
+
+def test_the_run_reads_the_address_and_passed_variables_once_at_its_start(tmp_path):
+    config = example(executor="ray", pass_env=["WANDB_*", "HF_TOKEN"])
+    environ = {
+        "RAY_ADDRESS": "ray://head.internal:10001",
+        "WANDB_API_KEY": "k",
+        "HF_TOKEN": "t",
+        "GITHUB_TOKEN": "secret of the action",
+        "PATH": "/usr/bin",
+    }
+    found = settings(config, environ)
+    assert (found.address.host, found.address.source) == ("head.internal", "RAY_ADDRESS")
+    assert found.pass_env == {"WANDB_API_KEY": "k", "HF_TOKEN": "t"}
+    assert found.ray == config.environment.ray
+    executor = create(config, tmp_path, environ)
+    assert isinstance(executor, RayExecutor)
+    assert executor.settings == found
+    # without an address the run stops before anything is built or connected (exit 2)
+    with pytest.raises(InputError) as caught:
+        create(config, tmp_path, {"PATH": "/usr/bin"})
+    assert caught.value.exit_code == 2
+    assert "RAY_ADDRESS" in (caught.value.hint or "")

@@ -14,6 +14,7 @@ environment), :mod:`.runtime` (tasks, files, retries, cancel), :mod:`.node` (wha
 cluster's nodes), :mod:`.executor` (the Executor).
 """
 
+from mlci_action.executors.ray_cluster.connection import ClusterSettings, settings
 from mlci_action.executors.ray_cluster.executor import RayExecutor
 
-__all__ = ["RayExecutor"]
+__all__ = ["ClusterSettings", "RayExecutor", "settings"]

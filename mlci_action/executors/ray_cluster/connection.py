@@ -8,6 +8,7 @@ functions and objects between them): :func:`check_versions` says so before any w
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import socket
 import sys
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mlci_action.config import Ray
+from mlci_action.config import Config, Ray
 from mlci_action.errors import InputError
 
 _ADDRESS = re.compile(r"^ray://(?P<host>[^\s/:]+|\[[0-9a-fA-F:]+\]):(?P<port>[0-9]{1,5})$")
@@ -56,6 +57,33 @@ def resolve(settings: Ray, environ: Mapping[str, str]) -> Address:
     if not 0 < port < 65536:
         raise InputError(f"{source}: port {port} is out of range", hint="use 1-65535")
     return Address(match["host"].strip("[]"), port, source)
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """What the ``ray`` executor reads from outside mlci.yaml, checked once when the run starts
+    (:func:`settings`) and handed to the executor: nothing on the cluster's side reads mlci's
+    environment."""
+
+    address: Address
+    ray: Ray
+    """The run's (trusted) environment.ray."""
+    pass_env: dict[str, str]
+    """The variables the trusted environment.pass_env names, as mlci saw them."""
+
+
+def settings(config: Config, environ: Mapping[str, str]) -> ClusterSettings:
+    """The run's cluster settings: its address (exit 2 when missing or malformed) and what
+    environment.pass_env passes (nothing else of mlci's environment goes to the cluster: not
+    even PATH or HOME, which are the node's own there)."""
+    names = config.environment.pass_env
+    passed = {
+        name: value
+        for name, value in environ.items()
+        if any(fnmatch.fnmatchcase(name, n) if n.endswith("*") else name == n for n in names)
+    }
+    ray = config.environment.ray
+    return ClusterSettings(resolve(ray, environ), ray, passed)
 
 
 def probe(address: Address, timeout: float) -> None:

@@ -1,8 +1,11 @@
 """The project's environment on a Ray cluster, as a Ray runtime environment.
 
 The same requirements files (and lock) the other executors install, plus mlci's worker
-requirements, go to the ``pip`` field (Ray builds and caches one virtual environment per
-content on each node); the project directory is the ``working_dir``, without data files,
+requirements. When the nodes' own Python already has every one of them (a cluster image built
+for the project, as Ray recommends for production), the tasks run in it as is; otherwise the
+requirements go to the ``pip`` field (Ray builds and caches one virtual environment per content
+on each node: a copy of the node's whole Python environment when Ray runs in a virtualenv, so
+a minute or more for a large one). The project directory is the ``working_dir``, without data files,
 VCS data, virtual environments or large files (data travels explicitly, as bytes, to the tasks
 that read it); mlci's own package travels as a ``py_modules`` entry.
 """
@@ -14,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mlci_action.config import Config
+from mlci_action.config import Config, Ray
 from mlci_action.executors.base import MLCI_SOURCE, RUNTIME_REQUIREMENTS
 from mlci_action.executors.transfer import SKIP, walk
 
@@ -34,7 +37,7 @@ def requirement_lines(project: Path, config: Config) -> list[str]:
     return [*lines, *RUNTIME_REQUIREMENTS]
 
 
-def excludes(project: Path, config: Config) -> list[str]:
+def excludes(project: Path, config: Config, ray: Ray) -> list[str]:
     """gitignore-style patterns kept out of the working directory."""
     patterns = [f"{name}/" for name in sorted(SKIP)]
     for name in (config.data.train, config.data.test):
@@ -42,24 +45,47 @@ def excludes(project: Path, config: Config) -> list[str]:
     for item in walk(project):
         if item.is_file() and not item.is_symlink() and item.stat().st_size >= LARGE_BYTES:
             patterns.append("/" + item.relative_to(project).as_posix())
-    return [*patterns, *config.environment.ray.excludes]
+    return [*patterns, *ray.excludes]
 
 
-def job_env(project: Path, config: Config) -> dict[str, Any]:
+def job_env(project: Path, config: Config, ray: Ray) -> dict[str, Any]:
     """The connection's runtime environment: the candidate's project as working directory and
     mlci's package (Ray uploads local folders only for the whole connection, not per task)."""
     return {
         "working_dir": str(project),
-        "excludes": excludes(project, config),
+        "excludes": excludes(project, config, ray),
         "py_modules": [str(MLCI_SOURCE / "mlci_action")],
         "env_vars": {"PYTHONHASHSEED": "0"},
     }
 
 
-def task_env(project: Path, config: Config) -> dict[str, Any]:
-    """Each task's runtime environment: the packages of its side (candidate and baseline may
-    differ); the working directory and mlci's package come from :func:`job_env`."""
-    return {"pip": {"packages": requirement_lines(project, config), "pip_check": False}}
+def task_env(missing: list[str], lines: list[str]) -> dict[str, Any]:
+    """Each task's runtime environment: nothing of its own when no requirement is ``missing``
+    on the nodes, else all the ``lines`` of its side (candidate and baseline may differ) for
+    pip; the working directory and mlci's package come from :func:`job_env`."""
+    return {"pip": {"packages": lines, "pip_check": False}} if missing else {}
+
+
+def missing_on_nodes(lines: list[str], timeout: float = 120) -> list[str]:
+    """The requirement lines that some live node's Python lacks (:func:`.node.lacking`, asked
+    of every node, in the connection's runtime environment: no pip environment is built)."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from mlci_action.executors.ray_cluster import node
+
+    remote = ray.remote(node.lacking)
+    refs = [
+        remote.options(
+            num_cpus=0,
+            name="mlci:requirements",
+            scheduling_strategy=NodeAffinitySchedulingStrategy(item["NodeID"], soft=False),
+        ).remote(lines)
+        for item in ray.nodes()
+        if item.get("Alive")
+    ]
+    found = ray.get(refs, timeout=timeout)
+    return [line for line in lines if any(line in lacking for lacking in found)]
 
 
 def environment_digest(project: Path, config: Config) -> str:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
-from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
 
@@ -13,9 +11,15 @@ from mlci_action.config import Config
 from mlci_action.errors import InputError, StageFailure
 from mlci_action.executors.base import check_environment_files
 from mlci_action.executors.ray_cluster import node
-from mlci_action.executors.ray_cluster.connection import Versions, connect, resolve
-from mlci_action.executors.ray_cluster.environment import environment_digest, job_env, task_env
-from mlci_action.executors.ray_cluster.runtime import RayRuntime, Session, passed_env
+from mlci_action.executors.ray_cluster.connection import ClusterSettings, Versions, connect
+from mlci_action.executors.ray_cluster.environment import (
+    environment_digest,
+    job_env,
+    missing_on_nodes,
+    requirement_lines,
+    task_env,
+)
+from mlci_action.executors.ray_cluster.runtime import RayRuntime, Session
 from mlci_action.record import EnvironmentInfo
 
 
@@ -41,9 +45,11 @@ def _cancel_on_signals(runtimes: list[RayRuntime]) -> None:
 class RayExecutor:
     name = "ray"
 
-    def __init__(self, cache_dir: Path, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(self, cache_dir: Path, settings: ClusterSettings | None = None) -> None:
+        """``settings``: read at the run's start (:func:`.connection.settings`), by
+        :func:`mlci_action.executors.create`."""
         self.cache_dir = cache_dir
-        self.environ = os.environ if environ is None else environ
+        self.settings = settings
         self._session: Session | None = None
         self._cluster: Versions | None = None
         self._runtimes: list[RayRuntime] = []
@@ -60,16 +66,33 @@ class RayExecutor:
         version mismatch), then build the runtime environment with one small task, so a
         requirement that cannot be installed stops the run here, naming it."""
         check_environment_files(project, config.environment)
-        address = resolve(config.environment.ray, self.environ)
+        if self.settings is None:
+            raise RuntimeError("RayExecutor made without its settings: use executors.create")
+        settings = self.settings
+        address = settings.address
         if self._session is None or self._cluster is None:  # the first side: connect
-            self._cluster = connect(address, config.environment.ray, job_env(project, config))
+            self._cluster = connect(address, settings.ray, job_env(project, config, settings.ray))
             self._session = Session(project)
         cluster, session = self._cluster, self._session
         session.join()
         import ray
         import ray.exceptions as errors
 
-        env = task_env(project, config)
+        lines = requirement_lines(project, config)
+        try:
+            missing = missing_on_nodes(lines)
+        except errors.RayError as exc:
+            session.leave()
+            raise StageFailure(
+                "could not ask the Ray cluster's nodes which requirements they have: "
+                f"{exc.__class__.__name__}",
+                log_tail=str(exc)[-4000:],
+                hint="the cluster answered the connection but not a task: are its nodes up?",
+            ) from None
+        except BaseException:
+            session.leave()
+            raise
+        env = task_env(missing, lines)
         runtime = RayRuntime(
             info=EnvironmentInfo(
                 key=self.key(project, config), python="?", executor=self.name, reused=False
@@ -77,12 +100,18 @@ class RayExecutor:
             config=config,
             session=session,
             env=env,
-            pass_env=passed_env(config, self.environ),
+            max_retries=settings.ray.max_retries,
+            pass_env=dict(settings.pass_env),
         )
         self._runtimes.append(runtime)
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(
-            f"Ray {cluster.ray}, Python {cluster.python} on the cluster ({address.source})\n",
+            f"Ray {cluster.ray}, Python {cluster.python} on the cluster ({address.source})\n"
+            + (
+                f"not installed on every node: {', '.join(missing)}; a pip environment on each\n"
+                if missing
+                else "every requirement is installed on every node: the nodes' Python as is\n"
+            ),
             encoding="utf-8",
         )
         probe = ray.remote(node.probe).options(num_cpus=0, runtime_env=env, name="mlci:environment")
@@ -113,7 +142,7 @@ class RayExecutor:
             key=runtime.info.key,
             python=found["python"],
             executor=self.name,
-            reused=False,
+            reused=not missing,
             packages=found["packages"],
         )
         return runtime

@@ -154,6 +154,36 @@ def probe(run: str) -> dict[str, Any]:
     }
 
 
+def lacking(lines: list[str]) -> list[str]:
+    """The requirement lines this node's Python does not satisfy as it is: not installed, of
+    another version, or not a plain ``name<spec>; marker`` line (extras, URLs, pip options:
+    left to pip). ``packaging`` comes with Ray."""
+    from importlib import metadata
+
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    missing = []
+    for line in lines:
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            missing.append(line)
+            continue
+        if requirement.marker is not None and not requirement.marker.evaluate():
+            continue
+        if requirement.url or requirement.extras:
+            missing.append(line)
+            continue
+        try:
+            version = metadata.version(requirement.name)
+        except metadata.PackageNotFoundError:
+            missing.append(line)
+            continue
+        if not requirement.specifier.contains(version, prereleases=True):
+            missing.append(line)
+    return missing
+
+
 def clean(run: str) -> None:
     """This run's files on this node."""
     shutil.rmtree(f"{ROOT}/{run}", ignore_errors=True)

@@ -14,7 +14,6 @@ Closing the runtime (the run ends, fails or is interrupted) cancels the tasks st
 
 from __future__ import annotations
 
-import fnmatch
 import threading
 import time
 import uuid
@@ -100,6 +99,8 @@ class RayRuntime:
     session: Session
     env: dict[str, Any]
     """The tasks' runtime environment (:func:`.environment.task_env`)."""
+    max_retries: int = 2
+    """How often a task whose node or worker is lost runs again (environment.ray.max_retries)."""
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     python: str = "python"
     pass_env: dict[str, str] = field(default_factory=dict)
@@ -200,7 +201,7 @@ class RayRuntime:
             except errors.TaskCancelledError:
                 raise StageFailure(f"{name}: cancelled on the cluster") from None
             except errors.RayError as exc:
-                if lost(exc) and attempts <= self.config.environment.ray.max_retries:
+                if lost(exc) and attempts <= self.max_retries:
                     notes.append(f"attempt {attempts} lost ({exc.__class__.__name__})")
                     continue
                 raise StageFailure(
@@ -364,14 +365,3 @@ class RayRuntime:
             ray.wait(refs, num_returns=len(refs), timeout=30)
         except Exception:  # best effort: the files are in the node's temporary folder
             return
-
-
-def passed_env(config: Config, environ: Mapping[str, str]) -> dict[str, str]:
-    """What the trusted environment.pass_env names (nothing else of mlci's environment goes to
-    the cluster: not even PATH or HOME, which are the node's own there)."""
-    names = config.environment.pass_env
-    return {
-        name: value
-        for name, value in environ.items()
-        if any(fnmatch.fnmatchcase(name, n) if n.endswith("*") else name == n for n in names)
-    }
