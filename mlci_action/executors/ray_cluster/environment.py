@@ -66,26 +66,25 @@ def task_env(missing: list[str], lines: list[str]) -> dict[str, Any]:
     return {"pip": {"packages": lines, "pip_check": False}} if missing else {}
 
 
-def missing_on_nodes(lines: list[str], timeout: float = 120) -> list[str]:
-    """The requirement lines that some live node's Python lacks (:func:`.node.lacking`, asked
-    of every node, in the connection's runtime environment: no pip environment is built)."""
+def on_every_node(run: str, lines: list[str], timeout: float = 300) -> list[dict[str, Any]]:
+    """:func:`.node.probe` on every live node, in the connection's runtime environment (no
+    pip environment is built): each node's Python, packages and the ``lines`` it lacks."""
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     from mlci_action.executors.ray_cluster import node
 
-    remote = ray.remote(node.lacking)
+    remote = ray.remote(node.probe)
     refs = [
         remote.options(
             num_cpus=0,
             name="mlci:requirements",
             scheduling_strategy=NodeAffinitySchedulingStrategy(item["NodeID"], soft=False),
-        ).remote(lines)
+        ).remote(run, lines)
         for item in ray.nodes()
         if item.get("Alive")
     ]
-    found = ray.get(refs, timeout=timeout)
-    return [line for line in lines if any(line in lacking for lacking in found)]
+    return list(ray.get(refs, timeout=timeout))
 
 
 def environment_digest(project: Path, config: Config) -> str:

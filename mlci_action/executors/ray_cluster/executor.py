@@ -6,6 +6,7 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from mlci_action.config import Config
 from mlci_action.errors import InputError, StageFailure
@@ -15,7 +16,7 @@ from mlci_action.executors.ray_cluster.connection import ClusterSettings, Versio
 from mlci_action.executors.ray_cluster.environment import (
     environment_digest,
     job_env,
-    missing_on_nodes,
+    on_every_node,
     requirement_lines,
     task_env,
 )
@@ -75,59 +76,25 @@ class RayExecutor:
             self._session = Session(project)
         cluster, session = self._cluster, self._session
         session.join()
-        import ray
-        import ray.exceptions as errors
 
-        lines = requirement_lines(project, config)
-        try:
-            missing = missing_on_nodes(lines)
-        except errors.RayError as exc:
-            session.leave()
-            raise StageFailure(
-                "could not ask the Ray cluster's nodes which requirements they have: "
-                f"{exc.__class__.__name__}",
-                log_tail=str(exc)[-4000:],
-                hint="the cluster answered the connection but not a task: are its nodes up?",
-            ) from None
-        except BaseException:
-            session.leave()
-            raise
-        env = task_env(missing, lines)
         runtime = RayRuntime(
             info=EnvironmentInfo(
                 key=self.key(project, config), python="?", executor=self.name, reused=False
             ),
             config=config,
             session=session,
-            env=env,
+            env={},
             max_retries=settings.ray.max_retries,
             pass_env=dict(settings.pass_env),
         )
         self._runtimes.append(runtime)
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(
-            f"Ray {cluster.ray}, Python {cluster.python} on the cluster ({address.source})\n"
-            + (
-                f"not installed on every node: {', '.join(missing)}; a pip environment on each\n"
-                if missing
-                else "every requirement is installed on every node: the nodes' Python as is\n"
-            ),
+            f"Ray {cluster.ray}, Python {cluster.python} on the cluster ({address.source})\n",
             encoding="utf-8",
         )
-        probe = ray.remote(node.probe).options(num_cpus=0, runtime_env=env, name="mlci:environment")
         try:
-            found = runtime._wait(probe.remote(runtime.run_id))
-        except errors.RuntimeEnvSetupError as exc:
-            runtime.close()
-            text = str(exc)
-            with log.open("a", encoding="utf-8") as handle:
-                handle.write(text)
-            raise StageFailure(
-                "the project's runtime environment could not be built on the Ray cluster",
-                log_tail=text[-4000:],
-                hint="every line of environment.requirements (and environment.lock) must "
-                "install on the cluster's nodes; the end of pip's output is above",
-            ) from None
+            found, missing = self._build(runtime, requirement_lines(project, config), log)
         except BaseException:
             runtime.close()
             raise
@@ -146,3 +113,47 @@ class RayExecutor:
             packages=found["packages"],
         )
         return runtime
+
+    def _build(
+        self, runtime: RayRuntime, lines: list[str], log: Path
+    ) -> tuple[dict[str, Any], list[str]]:
+        """Ask every node what its Python lacks; when nothing, the tasks run in it as is, else
+        in a pip environment of ``lines``, built now by one small task. What the tasks' Python
+        holds, and the lines some node lacked."""
+        import ray
+        import ray.exceptions as errors
+
+        try:
+            nodes = on_every_node(runtime.run_id, lines)
+        except errors.RayError as exc:
+            raise StageFailure(
+                "could not ask the Ray cluster's nodes which requirements they have: "
+                f"{exc.__class__.__name__}",
+                log_tail=str(exc)[-4000:],
+                hint="the cluster answered the connection but not a task: are its nodes up?",
+            ) from None
+        missing = [line for line in lines if any(line in found["lacking"] for found in nodes)]
+        runtime.env = task_env(missing, lines)
+        with log.open("a", encoding="utf-8") as handle:
+            handle.write(
+                f"not installed on every node: {', '.join(missing)}; a pip environment on each\n"
+                if missing
+                else "every requirement is installed on every node: the nodes' Python as is\n"
+            )
+        if not missing:
+            return nodes[0], missing
+        probe = ray.remote(node.probe).options(
+            num_cpus=0, runtime_env=runtime.env, name="mlci:environment"
+        )
+        try:
+            return runtime._wait(probe.remote(runtime.run_id)), missing
+        except errors.RuntimeEnvSetupError as exc:
+            text = str(exc)
+            with log.open("a", encoding="utf-8") as handle:
+                handle.write(text)
+            raise StageFailure(
+                "the project's runtime environment could not be built on the Ray cluster",
+                log_tail=text[-4000:],
+                hint="every line of environment.requirements (and environment.lock) must "
+                "install on the cluster's nodes; the end of pip's output is above",
+            ) from None

@@ -139,8 +139,9 @@ def run_task(spec: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def probe(run: str) -> dict[str, Any]:
-    """Where the runtime environment was built, and what it holds (packages and Python)."""
+def probe(run: str, lines: list[str] | None = None) -> dict[str, Any]:
+    """Where the runtime environment was built, what it holds (packages and Python), and
+    which of the requirement ``lines`` it lacks (:func:`lacking`)."""
     import importlib.metadata as metadata
     import platform
 
@@ -151,6 +152,7 @@ def probe(run: str) -> dict[str, Any]:
         "python": platform.python_version(),
         "packages": {d.metadata["Name"]: d.version for d in metadata.distributions()},
         "node_id": ray.get_runtime_context().get_node_id(),
+        "lacking": lacking(lines or []),
     }
 
 
