@@ -69,7 +69,14 @@ def _start(ip: str, args: list[str], temp: Path, name: str) -> Node:
     'scipy._lib.uarray'``)."""
     ports = [free_port(ip) for _ in range(7)]
     log = temp / f"{name}.log"
-    env = {**os.environ, "RAY_agent_register_timeout_ms": "300000", "RAY_USAGE_STATS_ENABLED": "0"}
+    env = {
+        **os.environ,
+        "RAY_agent_register_timeout_ms": "300000",
+        "RAY_USAGE_STATS_ENABLED": "0",
+        # a runtime environment that fails is not built again twice more (Ray's default: 3
+        # tries, each a copy of this virtualenv and a pip run; the one failing test needs one)
+        "RUNTIME_ENV_RETRY_TIMES": "1",
+    }
     env.pop("RAY_ADDRESS", None)
     process = subprocess.Popen(
         [

@@ -139,3 +139,24 @@ def test_a_failure_in_one_partition_points_into_that_file(tmp_path):
     )
     assert merged.failures and all(f.file == "d/b.parquet" for f in merged.failures)
     assert all(e.startswith("row ") for f in merged.failures for e in f.examples)
+
+
+def test_partition_names_and_values_from_the_pr_cannot_break_out_of_the_report(tmp_path):
+    from mlci_action.record import DataReport
+    from mlci_action.report.render import render_markdown
+    from tests.report.records import EVIL, _base
+
+    frame = data(40)
+    frame.loc[3, "kind"] = EVIL
+    parts = []
+    for name in (f"d/{EVIL}a.parquet", f"d/{EVIL}b.parquet"):
+        table = Table(frame, tmp_path / "x.parquet", name)
+        parts.append(PartSchema(name, *schema_failures(SCHEMA, table, "test", "schema.py")))
+    merged = merge_schema(parts, f"d/{EVIL}", "test")
+    assert any(EVIL in example for f in merged.failures for example in f.examples)
+    report = DataReport(passed=False, rows={"test": 80}, checks=[merged], seconds=0.1)
+    text = render_markdown(_base(data=report, verdict="fail"))
+    assert "call alert" in text  # the examples are in the report, escaped
+    assert text.count("<details>") == text.count("</details>")
+    assert "<b>x</b>" not in text and "-->" not in text
+    assert '"]; click' not in text and "%%{init" not in text
