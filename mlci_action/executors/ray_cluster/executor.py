@@ -64,8 +64,9 @@ class RayExecutor:
 
     def prepare(self, project: Path, config: Config, log: Path) -> RayRuntime:
         """Connect (exit 2 within environment.ray.connect_timeout when nobody answers, or on a
-        version mismatch), then build the runtime environment with one small task, so a
-        requirement that cannot be installed stops the run here, naming it."""
+        version mismatch), ask every node what its Python lacks, and, only when one lacks
+        something, build a pip runtime environment with one small task, so a requirement that
+        cannot be installed stops the run here, naming it."""
         check_environment_files(project, config.environment)
         if self.settings is None:
             raise RuntimeError("RayExecutor made without its settings: use executors.create")
