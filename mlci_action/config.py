@@ -124,17 +124,35 @@ class Data(_Model):
         return self
 
 
+class Ray(_Model):
+    """Where the ``ray`` executor sends the project's tasks (trusted: a pull request cannot
+    change it; on pull-request events it is read from the base branch)."""
+
+    address: Annotated[str | None, Field(pattern=r"^ray://[^\s/]+:[0-9]{1,5}$")] = None
+    """The cluster's Ray Client address, ``ray://host:10001``; default: $RAY_ADDRESS (keep it
+    in a secret: whoever reaches the address runs code on the cluster)."""
+    connect_timeout: Annotated[int, Field(gt=0, le=600)] = 20
+    """Seconds to reach the cluster before the run stops (exit 2)."""
+    max_retries: Annotated[int, Field(ge=0, le=10)] = 2
+    """How often a task is run again elsewhere when its node or worker process is lost."""
+    excludes: list[str] = Field(default_factory=list)
+    """More gitignore-style patterns kept out of the working directory shipped to the cluster
+    (the data files, .git, virtual environments and files over 10 MB always are)."""
+
+
 class Environment(_Model):
     requirements: list[str] = Field(default_factory=lambda: ["requirements.txt"])
     lock: str | None = None
     """A fully pinned requirements file (uv/pip-compile format), installed with ``uv pip sync``."""
     python: Annotated[str | None, Field(pattern=r"^3\.\d{1,2}$")] = None
     """Python version of the environment, e.g. "3.11"; default: the one running mlci."""
-    executor: Literal["auto", "docker", "local", "current"] = "auto"
+    executor: Literal["auto", "docker", "local", "current", "ray"] = "auto"
     """docker: stages run in the environment image; local: a uv virtual environment per
     requirements hash; current: mlci's own interpreter; auto: docker when a Docker daemon
-    answers, local otherwise. MLCI_EXECUTOR overrides it. In the GitHub Action, a pull
-    request's code always runs in docker."""
+    answers, local otherwise; ray: tasks on a Ray cluster (environment.ray). MLCI_EXECUTOR
+    overrides it. In the GitHub Action, a pull request's code runs in docker, or on the Ray
+    cluster when the base branch's mlci.yaml says ray."""
+    ray: Ray = Ray()
     network: Literal["none", "bridge", "host"] = "none"
     """The network of the containers that run the project's code (docker executor): none by
     default; building the environment image may use the network, running the code may not."""
@@ -146,6 +164,25 @@ class Environment(_Model):
     """Variables of mlci's own environment passed to the project's code (training, model
     tests, schema code) and to the environment build: exact names, or PREFIX_* patterns.
     Nothing else is passed but PATH, HOME, the locale, TZ and mlci's MLCI_* task variables."""
+
+
+class Resources(_Model):
+    """What one training task asks of a Ray cluster (the ``ray`` executor; ignored elsewhere)."""
+
+    num_cpus: Annotated[float, Field(ge=0)] = 1
+    num_gpus: Annotated[float, Field(ge=0)] = 0
+    memory: Annotated[str | None, Field(pattern=r"^[1-9][0-9]*[kmg]?$")] = None
+    """Memory to reserve, e.g. "4g" (bytes without a suffix)."""
+    custom: dict[
+        Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:/-]{1,128}$")], Annotated[float, Field(gt=0)]
+    ] = Field(default_factory=dict)
+    """Custom resources of the cluster's nodes, e.g. {"accelerator_type:A100": 1}."""
+
+    def memory_bytes(self) -> int | None:
+        if self.memory is None:
+            return None
+        scale = {"k": 2**10, "m": 2**20, "g": 2**30}.get(self.memory[-1], 1)
+        return int(self.memory.rstrip("kmg")) * scale
 
 
 class Training(_Model):
@@ -162,6 +199,8 @@ class Training(_Model):
     """A YAML or JSON file of training parameters, shown in the params diff."""
     seed: int = 42
     timeout: Annotated[int, Field(gt=0)] = 3600
+    resources: Resources = Resources()
+    """CPUs, GPUs, memory and custom resources of each training task on a Ray cluster."""
 
     @model_validator(mode="after")
     def _one_way(self) -> Training:

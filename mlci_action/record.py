@@ -45,6 +45,18 @@ class EnvironmentInfo(Record):
     packages: dict[str, str] = Field(default_factory=dict)
 
 
+class ClusterTask(Record):
+    """One task that ran on a Ray cluster (the ``ray`` executor): where, and how often."""
+
+    name: str
+    node_id: str
+    pid: int
+    attempts: int = 1
+    """More than 1: a node or worker was lost and the task ran again (environment.ray.max_retries)."""
+    seconds: float = 0.0
+    notes: list[str] = Field(default_factory=list)
+
+
 class CheckFailure(Record):
     check: str
     column: str | None = None
@@ -349,6 +361,8 @@ class RunRecord(Record):
     data: DataReport | None = None
     model_tests: ModelTestsReport | None = None
     environment: EnvironmentInfo | None = None
+    cluster: list[ClusterTask] = Field(default_factory=list)
+    """Tasks that ran on a Ray cluster, in the order they finished (``ray`` executor)."""
     baseline_environment: EnvironmentInfo | None = None
     """The baseline's environment, when this run prepared it (None: its model came from the
     cache, or there is no baseline); the report shows the package changes between the two."""

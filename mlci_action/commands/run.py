@@ -17,7 +17,7 @@ from mlci_action import __version__
 from mlci_action.cache import CachedRun, RunCache, atomic_copy, atomic_write
 from mlci_action.config import Config, load_config
 from mlci_action.errors import MlciError
-from mlci_action.executors import choose
+from mlci_action.executors import create
 from mlci_action.hashing import file_digest, tree_digest, value_digest
 from mlci_action.layout import BASELINE_MODEL, CANDIDATE_MODEL, PREDICTIONS, SMOKE_CASES
 from mlci_action.params import diff, load_params
@@ -26,6 +26,7 @@ from mlci_action.pipeline import Options, Progress, RunContext, RunState, Side, 
 from mlci_action.preflight import check_inputs
 from mlci_action.record import (
     CacheInfo,
+    ClusterTask,
     Deployment,
     GateResult,
     MetricResult,
@@ -148,11 +149,20 @@ def _record(
         deployment=state.deployment,
         trust=ctx.options.trust,
         environment=state.environment,
+        cluster=_cluster_tasks(state),
         baseline_environment=state.baseline_environment,
         curves=state.evaluation.curves if state.evaluation else None,
         params=params,
         cache=cache,
     )
+
+
+def _cluster_tasks(state: RunState) -> list[ClusterTask]:
+    """The tasks of the run's runtimes that ran on a cluster (each runtime once)."""
+    runtimes = {
+        id(s.runtime): s.runtime for s in (state.candidate, state.baseline) if s and s.runtime
+    }
+    return [task for runtime in runtimes.values() for task in runtime.tasks()]
 
 
 def _trained(state: RunState) -> dict[str, bool]:
@@ -408,7 +418,7 @@ def begin(
     project = options.project
     config = config or load_config(project)
     check_inputs(project, config)
-    executor = choose(config.environment.executor, environ)(options.cache_dir)
+    executor = create(config, options.cache_dir, environ)
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlci-run-")))
         ctx = RunContext(

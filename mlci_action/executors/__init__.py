@@ -8,7 +8,9 @@ elsewhere, such as an image). ``auto``, the default, is docker when a daemon ans
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
+from mlci_action.config import Config
 from mlci_action.errors import ConfigError
 from mlci_action.executors.base import Executor, Runtime
 from mlci_action.executors.current import CurrentExecutor
@@ -21,10 +23,17 @@ def _docker() -> type[Executor]:
     return DockerExecutor
 
 
+def _ray() -> type[Executor]:
+    from mlci_action.executors.ray_cluster import RayExecutor  # ray: an optional extra
+
+    return RayExecutor
+
+
 EXECUTORS: dict[str, Callable[[], type[Executor]]] = {
     "local": lambda: LocalExecutor,
     "current": lambda: CurrentExecutor,
     "docker": _docker,
+    "ray": _ray,
 }
 
 
@@ -44,4 +53,15 @@ def choose(configured: str, environ: Mapping[str, str]) -> type[Executor]:
     return EXECUTORS[name]()
 
 
-__all__ = ["EXECUTORS", "Executor", "Runtime", "choose"]
+def create(config: Config, cache_dir: Path, environ: Mapping[str, str]) -> Executor:
+    """The run's executor, with what it reads from mlci's environment checked now, before any
+    work (the ray executor's cluster address: exit 2 when it is missing or malformed)."""
+    executor = choose(config.environment.executor, environ)
+    if executor.name == "ray":
+        from mlci_action.executors.ray_cluster import RayExecutor, settings
+
+        return RayExecutor(cache_dir, settings(config, environ))
+    return executor(cache_dir)
+
+
+__all__ = ["EXECUTORS", "Executor", "Runtime", "choose", "create"]

@@ -17,7 +17,7 @@ from mlci_action.executors.environ import scrubbed
 from mlci_action.executors.host import HostPool
 from mlci_action.executors.tasks import Command, TaskRequest
 from mlci_action.hashing import value_digest
-from mlci_action.record import EnvironmentInfo
+from mlci_action.record import ClusterTask, EnvironmentInfo
 
 MLCI_SOURCE = Path(__file__).resolve().parents[2]
 """The directory holding the mlci_action package, put on the environment's path."""
@@ -92,6 +92,10 @@ class Runtime(Protocol):
 
     def close(self) -> None: ...
 
+    def tasks(self) -> tuple[ClusterTask, ...]:
+        """The tasks that ran on a cluster, and where (empty when nothing ran on one)."""
+        ...
+
 
 @dataclass(frozen=True)
 class ProcessRuntime:
@@ -130,6 +134,9 @@ class ProcessRuntime:
 
     def with_hosts(self, hosts: HostPool) -> ProcessRuntime:
         return replace(self, hosts=hosts)
+
+    def tasks(self) -> tuple[ClusterTask, ...]:
+        return ()
 
     def close(self) -> None:
         """Nothing to release: the run's worker hosts are closed by the run."""

@@ -45,7 +45,7 @@ from mlci_action.executors.tasks import Command, Role, TaskRequest
 from mlci_action.executors.transfer import Transfer, walk
 from mlci_action.images.activity import Activity
 from mlci_action.images.docker_api import SANDBOX_ROOT, Docker, connect
-from mlci_action.record import EnvironmentInfo
+from mlci_action.record import ClusterTask, EnvironmentInfo
 
 _LIST_PACKAGES = (
     "import json, importlib.metadata as m; "
@@ -95,6 +95,9 @@ class ContainerRuntime:
                 )
                 self._hosts[lane] = host
             return host
+
+    def tasks(self) -> tuple[ClusterTask, ...]:
+        return ()
 
     def warm(self) -> None:
         """Start both lanes' workers now, so their imports overlap other work."""

@@ -17,20 +17,24 @@ import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from mlci_action import git
-from mlci_action.config import CONFIG_FILE, Config, Deploy, Environment, Gate
+from mlci_action.config import CONFIG_FILE, Config, Deploy, Environment, Gate, Resources
 from mlci_action.errors import InputError
 from mlci_action.record import SettingChange, TrustReport
 
-ENVIRONMENT_KEYS = ("executor", "network", "pass_env", "memory", "pids")
+ENVIRONMENT_KEYS = ("executor", "network", "pass_env", "memory", "pids", "ray")
 """Where and with what the PR's code runs."""
 TRUSTED = (
     "deploy",
     *(f"environment.{key}" for key in ENVIRONMENT_KEYS),
     "evaluation.trusted_types",
+    "training.resources",
 )
-"""The settings a pull request cannot change for its own run."""
+"""The settings a pull request cannot change for its own run (training.resources choose the
+nodes of a Ray cluster: where, not what)."""
 SANDBOXED = ("docker", "auto")
 """Executors that run a pull request's code in a container (auto: docker, or an error)."""
+CLUSTER = ("ray",)
+"""Executors that run a pull request's code on the team's cluster, chosen by the base branch."""
 
 
 def _flat(value: Any, prefix: str) -> dict[str, str]:
@@ -57,7 +61,9 @@ def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
     return section if isinstance(section, dict) else {}
 
 
-def _base_settings(text: str | None) -> tuple[Environment, Deploy, list[str], dict[str, Gate]]:
+def _base_settings(
+    text: str | None,
+) -> tuple[Environment, Deploy, list[str], dict[str, Gate], Resources]:
     """The trusted settings of the base commit's mlci.yaml; mlci's defaults where it has none
     (a PR that adds mlci) or where its values are not valid (safe defaults: nothing ships)."""
     try:
@@ -86,21 +92,27 @@ def _base_settings(text: str | None) -> tuple[Environment, Deploy, list[str], di
         gates = TypeAdapter(dict[str, Gate]).validate_python(_section(raw, "gates"))
     except ValidationError:
         gates = {}
-    return env, deploy, types, gates
+    try:
+        resources = Resources.model_validate(_section(raw, "training").get("resources") or {})
+    except ValidationError:
+        resources = Resources()
+    return env, deploy, types, gates, resources
 
 
 def apply(head: Config, base_text: str | None, base_label: str) -> tuple[Config, TrustReport]:
     """``head`` with the trusted settings of the base's mlci.yaml (``base_text``)."""
-    env, deploy, types, gates = _base_settings(base_text)
+    env, deploy, types, gates, resources = _base_settings(base_text)
     base_values = {
         "deploy": deploy,
         **{f"environment.{k}": getattr(env, k) for k in ENVIRONMENT_KEYS},
         "evaluation.trusted_types": types,
+        "training.resources": resources,
     }
     head_values = {
         "deploy": head.deploy,
         **{f"environment.{k}": getattr(head.environment, k) for k in ENVIRONMENT_KEYS},
         "evaluation.trusted_types": head.evaluation.trusted_types,
+        "training.resources": head.training.resources,
     }
     ignored = _changes(
         {k: v for key, value in base_values.items() for k, v in _flat(value, key).items()},
@@ -121,6 +133,7 @@ def apply(head: Config, base_text: str | None, base_label: str) -> tuple[Config,
                 update={k: getattr(env, k) for k in ENVIRONMENT_KEYS}
             ),
             "evaluation": head.evaluation.model_copy(update={"trusted_types": types}),
+            "training": head.training.model_copy(update={"resources": resources}),
         }
     )
     return trusted, TrustReport(base=base_label, ignored=ignored, gates=gate_changes)
@@ -144,9 +157,12 @@ def from_base(
 
 
 def require_sandbox(config: Config, event: str) -> Config:
-    """On pull-request events the PR's code runs in a container: the trusted executor must
-    be docker (auto means docker here), never local or current."""
+    """On pull-request events the PR's code runs in a container (the trusted executor docker;
+    auto means docker here), or on the Ray cluster the base branch names; never local or
+    current (the runner itself)."""
     executor = config.environment.executor
+    if executor in CLUSTER:
+        return config
     if executor not in SANDBOXED:
         raise InputError(
             f"environment.executor is {executor!r} in the trusted mlci.yaml (the base "

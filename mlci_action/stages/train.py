@@ -16,6 +16,7 @@ from mlci_action.executors.environ import thread_limits
 from mlci_action.executors.tasks import Command, TrainEstimator
 from mlci_action.params import load_params
 from mlci_action.pipeline import RunContext, RunState, Side, StageOutput
+from mlci_action.record import ClusterTask
 
 
 def data_env(side: Side, runtime: Runtime, test_project: Path | None = None) -> dict[str, str]:
@@ -154,12 +155,28 @@ class Train:
                 except MlciError as exc:  # a broken baseline must not block the candidate
                     baseline = replace(baseline, error=f"training failed: {exc.message}")
                     notes.append(f"baseline could not be trained ({exc.message}); no comparison")
+        for task in _retried(candidate, baseline):
+            notes.append(
+                f"{task.name}: ran {task.attempts} times on the cluster (a node or worker was "
+                "lost; environment.ray.max_retries)"
+            )
         if threads is not None:
             notes.append(f"side by side, {threads} thread{'s' if threads > 1 else ''} each")
         if baseline is not None and not usable:
             notes.append(f"baseline unusable: {baseline.error}")
         state = replace(state, candidate=candidate, baseline=baseline)
         return StageOutput(state, reason="; ".join(notes))
+
+
+def _retried(candidate: Side, baseline: Side | None) -> list[ClusterTask]:
+    """Training tasks that ran more than once on a Ray cluster."""
+    runtimes = {id(s.runtime): s.runtime for s in (candidate, baseline) if s and s.runtime}
+    return [
+        task
+        for runtime in runtimes.values()
+        for task in runtime.tasks()
+        if task.attempts > 1 and task.name.startswith("train-")
+    ]
 
 
 def _trains(ctx: RunContext, side: Side, cache: RunCache) -> bool:

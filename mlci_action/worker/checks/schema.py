@@ -18,29 +18,42 @@ def schema_check(
     schema: pa.DataFrameSchema, table: Table, dataset: str, schema_file: str
 ) -> DataCheck:
     """One check per file; one failure per (column, check), with the lines that fail it."""
+    failures, rows = schema_failures(schema, table, dataset, schema_file)
+    return schema_result(failures, rows, table.name, dataset)
+
+
+def schema_failures(
+    schema: pa.DataFrameSchema, table: Table, dataset: str, schema_file: str
+) -> tuple[list[CheckFailure], int]:
+    """The failures, one per (column, check), and how many distinct rows failed."""
     try:
         # A shallow copy validated in place: pandera skips its deep copy, and copy-on-write
         # keeps the frame untouched even when the schema coerces or parses.
         schema.validate(table.frame.copy(deep=False), lazy=True, inplace=True)
     except pa.errors.SchemaErrors as exc:
-        failures, rows = _group_failure_cases(exc.failure_cases, table)
+        return _group_failure_cases(exc.failure_cases, table)
     except pa.errors.SchemaError as exc:
-        failures, rows = [_single_failure(exc, table)], 0
+        return [_single_failure(exc, table)], 0
     except (pa.errors.SchemaDefinitionError, pa.errors.SchemaInitError) as exc:
         raise InputError(
             f"{schema_file}: the schema cannot be applied to the {dataset} data: {exc}",
             hint="check the column types and checks the schema declares",
         ) from None
-    else:
+    return [], 0
+
+
+def schema_result(failures: list[CheckFailure], rows: int, name: str, dataset: str) -> DataCheck:
+    """The schema check of the data ``name`` (a file, or a data set of partitions)."""
+    if not failures:
         return make_check(
             name="schema",
             kind="schema",
             dataset=dataset,
             passed=True,
-            detail=f"{table.name}: all checks passed",
+            detail=f"{name}: all checks passed",
             setting=SETTING,
         )
-    detail = f"{table.name}: {plural(len(failures), 'check')} failed"
+    detail = f"{name}: {plural(len(failures), 'check')} failed"
     if rows:
         detail += f" on {plural(rows, 'row')}"
     return make_check(

@@ -1,0 +1,97 @@
+"""A data set in partitions: ``data.train`` / ``data.test`` as one file, a directory or glob of
+Parquet files, or a URL (``file://``, ``s3://``, ``gs://``: pyarrow's filesystems).
+
+The partitions come in **file order** (their paths, sorted): the order in which per-partition
+results are merged (:mod:`mlci_action.worker.checks.merge`), so a merge gives the same counts
+and the same first examples whichever worker finished first.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import pandas as pd
+
+from mlci_action.errors import InputError
+
+PARQUET = (".parquet", ".pq")
+_GLOB = set("*?[")
+
+
+@dataclass(frozen=True)
+class Partition:
+    name: str
+    """The partition as the user knows it: the setting's value, then the file below it
+    (``data/train/part-0001.parquet``), or the file itself."""
+    uri: str
+    """Where to read it: a local path, or a URL with its scheme."""
+
+
+def _glob_root(path: str) -> tuple[str, str]:
+    """The folder above the first glob character, and the pattern below it."""
+    parts = PurePosixPath(path).parts
+    for at, part in enumerate(parts):
+        if _GLOB & set(part):
+            return str(PurePosixPath(*parts[:at])) if at else ".", str(PurePosixPath(*parts[at:]))
+    return path, ""
+
+
+def partitions(spec: str, project: Path, *, setting: str) -> list[Partition]:
+    """The files ``spec`` names, in file order; an InputError naming ``setting`` when none."""
+    from pyarrow import fs
+
+    scheme = "://" in spec
+    try:
+        filesystem, path = (
+            fs.FileSystem.from_uri(spec)
+            if scheme
+            else (fs.LocalFileSystem(), (project / spec).as_posix())
+        )
+    except (ValueError, OSError) as exc:  # an unknown scheme, a filesystem pyarrow lacks
+        raise InputError(
+            f"{setting}: cannot open {spec!r}: {exc}",
+            hint="use a path in the project, or a file://, s3:// or gs:// URL",
+        ) from None
+    root, pattern = _glob_root(path)
+    prefix = spec[: len(spec) - len(pattern)].rstrip("/") if pattern else spec.rstrip("/")
+    info = filesystem.get_file_info(root)
+    if info.type == fs.FileType.File and not pattern:
+        return [Partition(spec, spec if scheme else path)]
+    if info.type != fs.FileType.Directory:
+        raise InputError(
+            f"{setting}: {spec!r} not found",
+            hint="name a data file, a directory of Parquet files, or a glob such as "
+            "data/train/*.parquet",
+        )
+    found = []
+    for item in filesystem.get_file_info(fs.FileSelector(root, recursive=True)):
+        below = PurePosixPath(item.path).relative_to(PurePosixPath(root).as_posix()).as_posix()
+        if item.type != fs.FileType.File or any(p.startswith((".", "_")) for p in below.split("/")):
+            continue  # Spark's _SUCCESS, hidden and partial files
+        if pattern and not fnmatch.fnmatchcase(below, pattern):
+            continue
+        if not pattern and not below.lower().endswith(PARQUET):
+            continue
+        uri = f"{spec.split('://', 1)[0]}://{item.path}" if scheme else item.path
+        found.append(Partition(f"{prefix}/{below}", uri))
+    if not found:
+        raise InputError(
+            f"{setting}: {spec!r} holds no Parquet files",
+            hint="a directory's .parquet files (in its subdirectories too) are its partitions",
+        )
+    return sorted(found, key=lambda part: part.name)
+
+
+def read_partition(part: Partition) -> pd.DataFrame:
+    """One partition's rows (pyarrow reads local paths and URLs alike), indexed from 0."""
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(part.uri).to_pandas().reset_index(drop=True)
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            f"{part.name}: cannot be read as Parquet: {exc}",
+            hint="every file of a partitioned data set must be a Parquet file",
+        ) from None
