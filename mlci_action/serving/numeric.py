@@ -206,4 +206,7 @@ def _add_bounds(column: Array, check: CompiledCheck) -> bool:
 
 
 def _plain(value: object) -> bool:
-    return type(value) in _NUMBERS and bool(np.isfinite(value)) and abs(value) <= _EXACT  # type: ignore[arg-type]
+    if type(value) not in _NUMBERS:
+        return False
+    number = float(value)  # type: ignore[arg-type]
+    return bool(np.isfinite(number)) and abs(number) <= _EXACT

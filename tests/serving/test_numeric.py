@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -114,7 +113,7 @@ def _request(rng: np.random.Generator) -> tuple[str, bytes, str | None]:
             for i, name in enumerate(names)
         ]
         if rng.random() < 0.1:
-            inputs[0]["data"] = inputs[0]["data"][:-1] + [0.0, 0.0]  # rows differ
+            inputs[0]["data"] = [*inputs[0]["data"][:-1], 0.0, 0.0]  # rows differ
             inputs[0]["shape"] = [rows + 1]
     elif shape < 0.55:  # binary tensors, as tritonclient sends
         return _binary(rng, rows)
