@@ -29,6 +29,7 @@ SERVING_REQUIREMENTS = (
     "uvicorn>=0.54,<0.55",  # mlci_action/serving/connection.py subclasses its HTTP protocol
     "httptools>=0.9,<0.10",
     "uvloop>=0.23,<0.24",
+    "orjson>=3.10,<4",
     "threadpoolctl>=3.1",
 )
 """The prediction server's own dependencies (as in pyproject.toml), installed with the

@@ -32,11 +32,17 @@ Mask = Callable[[Any], Any]
 """Non-null values (a numpy array) -> a boolean array, True where the value passes."""
 
 
+Bounds = tuple[float | None, bool, float | None, bool]
+"""A range check as (low, low included, high, high included); None for an open side."""
+
+
 @dataclass(frozen=True)
 class CompiledCheck:
     name: str
     """pandera's name for it in failure cases, e.g. ``in_range(-10, 10)``."""
     passes: Mask
+    bounds: Bounds | None = None
+    """The same check as bounds, when it is a range check (for checks on whole arrays)."""
 
 
 @dataclass(frozen=True)
@@ -157,8 +163,23 @@ def _compile_check(check: pa.Check) -> CompiledCheck | None:
         or check.name not in _BUILDERS
     ):
         return None
-    passes = _BUILDERS[check.name](check.statistics or {})
-    return None if passes is None else CompiledCheck(str(check.error or check), passes)
+    stats = check.statistics or {}
+    passes = _BUILDERS[check.name](stats)
+    if passes is None:
+        return None
+    return CompiledCheck(str(check.error or check), passes, _bounds(check.name, stats))
+
+
+def _bounds(name: str, stats: dict[str, Any]) -> Bounds | None:
+    if name == "in_range":
+        low, high = stats["min_value"], stats["max_value"]
+        return (low, stats.get("include_min", True), high, stats.get("include_max", True))
+    return {
+        "greater_than_or_equal_to": lambda: (stats["min_value"], True, None, False),
+        "greater_than": lambda: (stats["min_value"], False, None, False),
+        "less_than_or_equal_to": lambda: (None, False, stats["max_value"], True),
+        "less_than": lambda: (None, False, stats["max_value"], False),
+    }.get(name, lambda: None)()
 
 
 def _in_range(stats: dict[str, Any]) -> Mask:

@@ -11,12 +11,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import sklearn
 
 from mlci_action.errors import ConfigError
 from mlci_action.serving import protocol
 from mlci_action.serving.compiled import CompiledSchema, compile_schema
 from mlci_action.serving.features import Feature, feature_schema, features_for
+from mlci_action.serving.numeric import NumericPath, numeric_path
 from mlci_action.serving.protocol import Array
+from mlci_action.serving.trees import TreeEnsemble, compile_trees
 from mlci_action.worker.modelio import load_model
 from mlci_action.worker.schema_loader import load_schema
 
@@ -54,6 +57,10 @@ class ServedModel:
     takes_array: bool = False
     """Predict on a numpy array (half the time of a DataFrame for one row): see
     :func:`takes_array`."""
+    numeric: NumericPath | None = None
+    """The fast path from request to array, for all-numeric models (serving.numeric)."""
+    trees: TreeEnsemble | None = None
+    """The model's trees walked with numpy, for small batches (serving.trees)."""
 
     @property
     def feature_names(self) -> list[str]:
@@ -65,7 +72,18 @@ class ServedModel:
 
     def predict(self, frame: pd.DataFrame, *, proba: bool = True) -> Prediction:
         """Labels, and probabilities for a classifier unless ``proba`` is False."""
-        data = frame.to_numpy() if self.takes_array else frame
+        return self._predict(frame.to_numpy() if self.takes_array else frame, proba)
+
+    def predict_matrix(self, matrix: Array, *, proba: bool = True) -> Prediction:
+        """The same for the fast path's array, every value finite and checked: scikit-learn
+        need not look for NaN or infinity again (``assume_finite``)."""
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            return self._predict(matrix, proba)
+
+    def _predict(self, data: Any, proba: bool) -> Prediction:
+        if self.trees is not None and isinstance(data, np.ndarray) and self.trees.takes(data):
+            labels, probabilities = self.trees.predict(data, proba=proba and self.classifier)
+            return Prediction(labels, probabilities, self.classes)
         labels = np.asarray(self.model.predict(data))
         probabilities = None
         if proba and self.classifier:
@@ -117,14 +135,17 @@ def load(config: ServingConfig) -> ServedModel:
     if array and hasattr(model, "feature_names_in_"):
         # the columns are passed in the fitted order; the warning is about the missing names
         warnings.filterwarnings("ignore", message="X does not have valid feature names")
+    checks = None if schema is None else compile_schema(schema)
     return ServedModel(
         name=config.name,
         model=model,
         features=features,
         schema=schema,
         classes=None if found is None else np.asarray(found),
-        checks=None if schema is None else compile_schema(schema),
+        checks=checks,
         takes_array=array,
+        numeric=numeric_path(features, checks, array),
+        trees=compile_trees(model) if array else None,
     )
 
 

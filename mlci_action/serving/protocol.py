@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 
 from mlci_action.errors import InputError
 
@@ -217,11 +218,26 @@ def error_body(message: str) -> dict[str, str]:
 
 
 def encode(document: Any) -> bytes:
-    """Compact JSON; floats are written with repr, so they read back bit for bit."""
-    return json.dumps(document, separators=(",", ":")).encode("utf-8")
+    """Compact JSON; floats are written shortest-exact, so they read back bit for bit.
+
+    orjson (a tenth of the time of the standard library for a 1,000-row answer); it writes a
+    NaN as null, which every JSON parser reads. What it cannot write (an integer over 64 bits)
+    goes to the standard library."""
+    try:
+        return orjson.dumps(document)
+    except orjson.JSONEncodeError:
+        return json.dumps(document, separators=(",", ":")).encode("utf-8")
 
 
 def _json(body: bytes) -> Any:
+    """orjson first (a tenth of the time for a 1,000-row batch); what it refuses is read by
+    the standard library, which accepts what it always has (NaN and Infinity literals, as
+    pandas' ``to_json`` and mlci's smoke client write them, UTF-16 bodies, huge integers) and
+    words a refusal as before."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
     try:
         return json.loads(body)
     except json.JSONDecodeError as exc:
@@ -279,7 +295,7 @@ def _flatten(data: Any) -> list[Any]:
     """V2 allows the data nested by shape or flat (row-major); always hand back flat."""
     if not isinstance(data, list):
         return [data]
-    if not any(isinstance(item, list) for item in data):
+    if list not in set(map(type, data)):  # flat already (a subclass of list cannot come from JSON)
         return data
     flat: list[Any] = []
     for item in data:

@@ -130,20 +130,29 @@ def _infer(server: ServerState, incoming: Incoming) -> Answer:
     except ValueError:
         raise RequestError(400, f"bad Inference-Header-Content-Length {header!r}") from None
     request = protocol.parse_infer_request(incoming.body, header_length)
-    columns = protocol.feature_columns(request, model.feature_names)
-    frame = validate(frame_from_columns(columns, model.features), model.checks)
     wanted = request.outputs is None or "predict_proba" in request.outputs
-    prediction = model.predict(frame, proba=wanted)
-    server.metrics.rows.inc(len(frame))
+    matrix = None if model.numeric is None else model.numeric.matrix(request)
+    if matrix is not None:
+        prediction = model.predict_matrix(matrix, proba=wanted)
+    else:  # the general path: a typed frame, validated; it words every refusal
+        columns = protocol.feature_columns(request, model.feature_names)
+        frame = validate(frame_from_columns(columns, model.features), model.checks)
+        prediction = model.predict(frame, proba=wanted)
+    server.metrics.rows.inc(len(prediction.labels))
     return json_answer(200, protocol.infer_response(model.name, request, model.outputs(prediction)))
 
 
 def _predict(server: ServerState, incoming: Incoming) -> Answer:
     model = _ready_model(server)
     records = protocol.parse_records(incoming.body)
-    frame = validate(frame_from_records(records, model.features), model.checks)
-    prediction = model.predict(frame)
-    server.metrics.rows.inc(len(frame))
+    matrix = None if model.numeric is None else model.numeric.records_matrix(records)
+    if matrix is not None:
+        prediction = model.predict_matrix(matrix)
+    else:
+        prediction = model.predict(
+            validate(frame_from_records(records, model.features), model.checks)
+        )
+    server.metrics.rows.inc(len(prediction.labels))
     answer: dict[str, Any] = {"predictions": prediction.labels.tolist()}
     if prediction.proba is not None and prediction.classes is not None:
         answer["classes"] = prediction.classes.tolist()
