@@ -64,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
         help="re-evaluate the registry's champion on the current data and tests; "
         "nothing is trained or pushed",
     )
+    run.add_argument(
+        "--prepare",
+        action="store_true",
+        help="run data.prepare of mlci.yaml first (the action does on trusted events only)",
+    )
 
     promote = sub.add_parser(
         "promote", help="point a tag at an image already in the registry, by digest"
@@ -208,6 +213,7 @@ def command_run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         push=args.push,
         allow_dirty=args.allow_dirty,
         champion=args.champion,
+        prepare=args.prepare,
     )
     docker, registry = _engines(
         options.package or args.base == "registry" or options.champion, environ

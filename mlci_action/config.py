@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -97,6 +98,17 @@ class DataChecks(_Model):
     constant: ConstantCheck = ConstantCheck()
 
 
+class Prepare(_Model):
+    """A command that brings the data up to date before a trusted run hashes it."""
+
+    command: Annotated[str, Field(min_length=1)]
+    """Run in the project's directory and environment (the executor's), never through a
+    shell; ``{train}`` and ``{test}`` (also $MLCI_TRAIN_PATH, $MLCI_TEST_PATH) are the data
+    files, which are what it may write (the docker executor copies back only those)."""
+    timeout: Annotated[int, Field(gt=0)] = 600
+    """Seconds before the command is stopped and the run ends (exit 2)."""
+
+
 class Data(_Model):
     train: str
     test: str
@@ -104,8 +116,18 @@ class Data(_Model):
     schema_: Annotated[str | None, Field(alias="schema")] = None
     """``path.py:ClassName`` (a pandera DataFrameModel) or ``path.yaml`` (pandera's YAML)."""
     checks: DataChecks = DataChecks()
+    prepare: Prepare | None = None
+    """A command run before the data is hashed, only on trusted events (in the GitHub Action:
+    push, schedule and workflow_dispatch on the default branch; never for a pull request;
+    `mlci run --prepare` locally): how a retraining picks up fresh data. A string is the
+    command with the default timeout."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("prepare", mode="before")
+    @classmethod
+    def _prepare_shorthand(cls, value: object) -> object:
+        return {"command": value} if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _schema_form(self) -> Data:
@@ -320,6 +342,39 @@ class Deploy(_Model):
         return f"{self.registry.rstrip('/')}/{self.image or name}"
 
 
+class DriftLimit(_Model):
+    psi: Annotated[float, Field(gt=0)] = 0.2
+    """Largest population stability index of a feature counted as no drift."""
+    features: list[str] = Field(default_factory=list)
+    """The features judged (default: all of the reference profile's)."""
+
+
+class PredictionDriftLimit(_Model):
+    psi: Annotated[float, Field(gt=0)] = 0.2
+
+
+class Monitoring(_Model):
+    """The live model's monitoring (`mlci monitor`, and the action's nightly trigger). On a
+    pull request the whole section is the base branch's; the action runs the monitor only on
+    the default branch."""
+
+    log: str | None = None
+    """The inference log: a directory or an fsspec URL (the serving image's MLCI_LOG_PATH)."""
+    window: Annotated[str, Field(pattern=r"^[1-9][0-9]*[smhdw]$")] = "24h"
+    min_rows: Annotated[int, Field(ge=1)] = 500
+    """Fewer live rows in the window: "no traffic", no drift verdict, never a pass."""
+    drift: DriftLimit = DriftLimit()
+    prediction_drift: PredictionDriftLimit = PredictionDriftLimit()
+    performance: dict[str, Gate] = Field(default_factory=dict)
+    labels: str | None = None
+    """Ground-truth labels (path or URL) keyed by request id."""
+    retrain_workflow: (
+        Annotated[str, Field(pattern=r"^([A-Za-z0-9._-]+\.ya?ml|[1-9][0-9]*)$")] | None
+    ) = None
+    """The workflow the action dispatches (action=retrain) when the monitor finds a breach:
+    a file name under .github/workflows/ (or its id); default: no retraining is started."""
+
+
 class Config(_Model):
     version: Literal[1] = 1
     name: Annotated[str, Field(pattern=_NAME.pattern)]
@@ -331,6 +386,7 @@ class Config(_Model):
     gates: dict[str, Gate] = Field(default_factory=dict)
     model_tests: ModelTests | None = None
     deploy: Deploy = Deploy()
+    monitoring: Monitoring | None = None
     baseline: str | None = None
     """Default git ref to compare against when --base is not given."""
 

@@ -73,6 +73,9 @@ class Options:
     data_only: bool = False
     """`mlci validate`: the stages up to the data tests, nothing trained (the baseline's
     environment, which only training needs, is not prepared)."""
+    prepare: bool = False
+    """Run data.prepare before anything is hashed: only on a trusted run (the action: push,
+    schedule or workflow_dispatch on the default branch; the CLI: ``--prepare``)."""
     champion: bool = False
     """Re-evaluate the registry's champion (the candidate side) on the current data, tests and
     gates, in its own image's environment: nothing trained, no baseline, nothing pushed."""

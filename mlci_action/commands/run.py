@@ -24,6 +24,7 @@ from mlci_action.params import diff, load_params
 from mlci_action.paths import path_keys
 from mlci_action.pipeline import Options, Progress, RunContext, RunState, Side, run_stages
 from mlci_action.preflight import check_inputs
+from mlci_action.prepare import run_prepare
 from mlci_action.record import (
     CacheInfo,
     Deployment,
@@ -407,10 +408,14 @@ def begin(
     source stage: what `mlci run` and `mlci validate` share. Inputs are checked first."""
     project = options.project
     config = config or load_config(project)
-    check_inputs(project, config)
+    if not (options.prepare and config.data.prepare):
+        check_inputs(project, config)
     executor = choose(config.environment.executor, environ)(options.cache_dir)
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlci-run-")))
+        if options.prepare and config.data.prepare:  # before the data is checked and hashed
+            progress.note(run_prepare(project, config, executor, workdir / "logs" / "prepare.log"))
+            check_inputs(project, config)
         ctx = RunContext(
             options=options,
             config=config,

@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from mlci_action import git
-from mlci_action.config import CONFIG_FILE, Config, Deploy, Environment, Gate
+from mlci_action.config import CONFIG_FILE, Config, Deploy, Environment, Gate, Monitoring, Prepare
 from mlci_action.errors import InputError
 from mlci_action.record import SettingChange, TrustReport
 
@@ -27,6 +27,8 @@ TRUSTED = (
     "deploy",
     *(f"environment.{key}" for key in ENVIRONMENT_KEYS),
     "evaluation.trusted_types",
+    "monitoring",
+    "data.prepare",
 )
 """The settings a pull request cannot change for its own run."""
 SANDBOXED = ("docker", "auto")
@@ -55,6 +57,19 @@ def _changes(base: dict[str, str], head: dict[str, str]) -> list[SettingChange]:
 def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
     section = raw.get(name)
     return section if isinstance(section, dict) else {}
+
+
+def _optional(model: type[Monitoring] | type[Prepare], value: object) -> Any:
+    """The section as ``model`` (a string is a prepare command), None where it is absent or
+    not valid (safe: no monitoring, no prepare command)."""
+    if isinstance(value, str) and model is Prepare:
+        value = {"command": value}
+    if not isinstance(value, dict):
+        return None
+    try:
+        return model.model_validate(value)
+    except ValidationError:
+        return None
 
 
 def _base_settings(text: str | None) -> tuple[Environment, Deploy, list[str], dict[str, Gate]]:
@@ -89,18 +104,36 @@ def _base_settings(text: str | None) -> tuple[Environment, Deploy, list[str], di
     return env, deploy, types, gates
 
 
+def _base_monitoring(text: str | None) -> tuple[Monitoring | None, Prepare | None]:
+    """The base's monitoring section and data.prepare (None where absent or not valid)."""
+    try:
+        raw = yaml.safe_load(text) if text else {}
+    except yaml.YAMLError:
+        raw = {}
+    raw = raw if isinstance(raw, dict) else {}
+    return (
+        _optional(Monitoring, raw.get("monitoring")),
+        _optional(Prepare, _section(raw, "data").get("prepare")),
+    )
+
+
 def apply(head: Config, base_text: str | None, base_label: str) -> tuple[Config, TrustReport]:
     """``head`` with the trusted settings of the base's mlci.yaml (``base_text``)."""
     env, deploy, types, gates = _base_settings(base_text)
+    monitoring, prepare = _base_monitoring(base_text)
     base_values = {
         "deploy": deploy,
         **{f"environment.{k}": getattr(env, k) for k in ENVIRONMENT_KEYS},
         "evaluation.trusted_types": types,
+        "monitoring": monitoring,
+        "data.prepare": prepare,
     }
     head_values = {
         "deploy": head.deploy,
         **{f"environment.{k}": getattr(head.environment, k) for k in ENVIRONMENT_KEYS},
         "evaluation.trusted_types": head.evaluation.trusted_types,
+        "monitoring": head.monitoring,
+        "data.prepare": head.data.prepare,
     }
     ignored = _changes(
         {k: v for key, value in base_values.items() for k, v in _flat(value, key).items()},
@@ -121,6 +154,8 @@ def apply(head: Config, base_text: str | None, base_label: str) -> tuple[Config,
                 update={k: getattr(env, k) for k in ENVIRONMENT_KEYS}
             ),
             "evaluation": head.evaluation.model_copy(update={"trusted_types": types}),
+            "monitoring": monitoring,
+            "data": head.data.model_copy(update={"prepare": prepare}),
         }
     )
     return trusted, TrustReport(base=base_label, ignored=ignored, gates=gate_changes)

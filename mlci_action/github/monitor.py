@@ -1,0 +1,167 @@
+"""The action's monitor mode: the nightly ``schedule`` (or workflow_dispatch action ``monitor``)
+runs `mlci monitor` on the trusted log location, then keeps one GitHub issue per model and
+starts a retraining when a threshold is breached.
+
+- breached: open or update the sticky issue ("mlci · NAME: drift detected") with the report,
+  and dispatch ``monitoring.retrain_workflow`` (action retrain) on the default branch;
+- no traffic: open or update the issue saying so; no retraining;
+- healthy: close the open issue with a comment.
+
+The log location and the workflow come from the checkout's mlci.yaml, which is the default
+branch's: the monitor runs on no other branch, and never for a pull request. An API call that
+fails (a missing permission) is an error annotation that names the permission; the report is
+still written to the job summary and the outputs, and the exit code is the monitor's.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlci_action.config import Config
+from mlci_action.errors import ConfigError, InputError
+from mlci_action.github.commands import Workflow
+from mlci_action.github.context import Event
+from mlci_action.github.dispatch import start_retrain
+from mlci_action.monitor_outcome import MonitorOutcome, read_outcome
+from mlci_action.report.monitor_issue import (
+    issue_marker,
+    issue_title,
+    render_closing,
+    render_issue,
+)
+
+if TYPE_CHECKING:
+    from mlci_action.github.api import GitHubAPI
+
+Runner = Callable[[list[str]], int]
+"""`mlci monitor`'s entry: argv -> exit code (0 healthy, 1 breached or no traffic, 2 unusable)."""
+ISSUE_LABELS = ("mlci-monitor",)
+OUT_DIR = Path(".mlci") / "monitor"
+
+
+def monitor_command(argv: list[str]) -> int:
+    """`mlci monitor`, through its Python entry."""
+    try:
+        from mlci_action.commands.monitor import main
+    except ImportError:
+        raise InputError(
+            "this mlci has no `mlci monitor` command",
+            hint="use an mlci release with monitoring (the action and the CLI are one version)",
+        ) from None
+    return main(argv)
+
+
+def trusted_monitoring(config: Config, event: Event) -> tuple[str, str | None]:
+    """The log location and the retraining workflow, from the default branch's mlci.yaml:
+    the checkout is that branch on ``schedule``; a dispatch must name it."""
+    if event.name == "workflow_dispatch" and (
+        event.branch is None or event.branch != event.default_branch
+    ):
+        raise InputError(
+            f"the monitor runs on the default branch only ({event.default_branch or 'unknown'}),"
+            f" not on {event.ref or 'an unknown ref'}: its log location and retraining "
+            "workflow are the default branch's settings",
+            hint="dispatch the workflow (action monitor) on the default branch",
+        )
+    if event.name not in ("schedule", "workflow_dispatch"):
+        raise InputError(
+            f"the monitor runs on schedule and workflow_dispatch events, not {event.name}",
+            hint="a pull request never decides where the inference log is",
+        )
+    monitoring = config.monitoring
+    if monitoring is None or not monitoring.log:
+        raise ConfigError(
+            "mlci.yaml: monitoring.log is not set, so there is no inference log to monitor",
+            hint="set monitoring.log to the serving image's MLCI_LOG_PATH (a directory or an "
+            "fsspec URL) on the default branch",
+        )
+    return monitoring.log, monitoring.retrain_workflow
+
+
+def _location(project: Path, log: str) -> str:
+    """A relative local path is the project's; a URL (``scheme://``) is passed as it is."""
+    return log if "://" in log else str((project / log).resolve())
+
+
+def run_monitor(
+    workflow: Workflow,
+    api: GitHubAPI | None,
+    event: Event,
+    config: Config,
+    project: Path,
+    workspace: Path,
+    environ: Mapping[str, str],
+    runner: Runner = monitor_command,
+) -> int:
+    log, retrain_workflow = trusted_monitoring(config, event)
+    out = project / OUT_DIR
+    argv = ["--config", str(project), "--log", _location(project, log), "--out", str(out)]
+    with workflow.group("mlci monitor"), workflow.fenced():  # log-derived output: no commands
+        code = runner(argv)
+    if code not in (0, 1):
+        workflow.error(f"mlci monitor could not run (exit {code}); see its output above")
+        return 2
+    outcome = read_outcome(out / "run.json")
+    report_path = out / "report.md"
+    report = report_path.read_text(encoding="utf-8") if report_path.is_file() else ""
+    workflow.summary(report or f"## mlci · {config.name}: monitor {outcome.verdict}\n")
+    workflow.set_output("verdict", outcome.verdict)
+    workflow.set_output("report", os.path.relpath(report_path, workspace))
+    run_url = None
+    if environ.get("GITHUB_RUN_ID"):
+        server = environ.get("GITHUB_SERVER_URL", "https://github.com")
+        run_url = f"{server}/{event.repository}/actions/runs/{environ['GITHUB_RUN_ID']}"
+    if api is None:
+        workflow.warning(
+            "no github-token: no issue and no retraining (the report is in the summary)"
+        )
+    else:
+        _act(workflow, api, event, config.name, outcome, report, retrain_workflow, run_url)
+    print(f"monitor verdict: {outcome.verdict}", file=workflow.out)
+    return 0 if outcome.verdict == "healthy" else 1
+
+
+def _act(
+    workflow: Workflow,
+    api: GitHubAPI,
+    event: Event,
+    name: str,
+    outcome: MonitorOutcome,
+    report: str,
+    retrain_workflow: str | None,
+    run_url: str | None,
+) -> None:
+    from mlci_action.github.api import GitHubError
+
+    marker = issue_marker(name)
+    if outcome.verdict == "healthy":
+        try:
+            number = api.find_issue(marker)
+            if number is not None:
+                api.close_issue(number, render_closing(outcome, run_url))
+                print(f"closed issue #{number}: the model is healthy again", file=workflow.out)
+        except GitHubError as exc:
+            workflow.error(f"could not close the monitor's issue: {exc.message}")
+        return
+    retrain = "none: the monitor saw too little traffic for a verdict"
+    if outcome.verdict == "breached":
+        retrain = "not configured: set monitoring.retrain_workflow in mlci.yaml"
+        if retrain_workflow:
+            ref = event.default_branch or event.branch or "main"
+            try:
+                retrain = start_retrain(api, retrain_workflow, ref, outcome)
+                print(retrain, file=workflow.out)
+                workflow.set_output("retrain", retrain_workflow)
+            except GitHubError as exc:
+                workflow.error(f"could not start the retraining: {exc.message}")
+                retrain = f"could not be started: {exc.message}"
+    body = render_issue(name, outcome, report, retrain=retrain, run_url=run_url)
+    try:
+        made = api.upsert_issue(marker, issue_title(name, outcome), body, ISSUE_LABELS)
+        print(f"{'opened' if made.created else 'updated'} issue {made.url}", file=workflow.out)
+        workflow.set_output("issue", made.url)
+    except GitHubError as exc:
+        workflow.error(f"could not open or update the monitor's issue: {exc.message}")
