@@ -21,7 +21,7 @@ from mlci_action.executors import choose
 from mlci_action.hashing import file_digest, tree_digest, value_digest
 from mlci_action.layout import BASELINE_MODEL, CANDIDATE_MODEL, PREDICTIONS, SMOKE_CASES
 from mlci_action.params import diff, load_params
-from mlci_action.paths import path_keys
+from mlci_action.paths import check_paths, path_keys
 from mlci_action.pipeline import Options, Progress, RunContext, RunState, Side, run_stages
 from mlci_action.preflight import check_inputs
 from mlci_action.prepare import run_prepare
@@ -408,12 +408,12 @@ def begin(
     source stage: what `mlci run` and `mlci validate` share. Inputs are checked first."""
     project = options.project
     config = config or load_config(project)
-    if not (options.prepare and config.data.prepare):
-        check_inputs(project, config)
+    prepare = options.prepare and config.data.prepare is not None
+    check_paths(project, config) if prepare else check_inputs(project, config)
     executor = choose(config.environment.executor, environ)(options.cache_dir)
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlci-run-")))
-        if options.prepare and config.data.prepare:  # before the data is checked and hashed
+        if prepare:  # before the data is checked and hashed
             progress.note(run_prepare(project, config, executor, workdir / "logs" / "prepare.log"))
             check_inputs(project, config)
         ctx = RunContext(
