@@ -342,37 +342,66 @@ class Deploy(_Model):
         return f"{self.registry.rstrip('/')}/{self.image or name}"
 
 
+def _duration(text: str) -> str:
+    from mlci_action.monitoring.window import parse_duration
+
+    parse_duration(text)  # a ValueError says the form
+    return text
+
+
 class DriftLimit(_Model):
     psi: Annotated[float, Field(gt=0)] = 0.2
-    """Largest population stability index of a feature counted as no drift."""
-    features: list[str] = Field(default_factory=list)
-    """The features judged (default: all of the reference profile's)."""
+    """The largest population stability index of a feature counted as no drift."""
+    features: list[str] | None = None
+    """Judge only these features (default: every feature of the reference profile)."""
 
 
 class PredictionDriftLimit(_Model):
     psi: Annotated[float, Field(gt=0)] = 0.2
 
 
+class MonitorGate(_Model):
+    """A limit on a live metric (or, without labels, on its estimate)."""
+
+    min: float | None = None
+    """The live value may not fall below this."""
+    max: float | None = None
+    """The live value may not rise above this (for metrics where smaller is better)."""
+    max_regression: Annotated[float | None, Field(ge=0)] = None
+    """Largest absolute worsening against the candidate's value when it was built."""
+    rule: Rule = "point"
+    """As in gates: point (the live value itself), non_inferiority (breached unless the
+    interval's worse end keeps the limit), no_significant_regression (breached only when the
+    whole interval is past it)."""
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> MonitorGate:
+        if self.min is None and self.max is None and self.max_regression is None:
+            raise ValueError("give a limit: min, max or max_regression")
+        return self
+
+
 class Monitoring(_Model):
-    """The live model's monitoring (`mlci monitor`, and the action's nightly trigger). On a
-    pull request the whole section is the base branch's; the action runs the monitor only on
-    the default branch."""
+    """`mlci monitor`: the inference log, the window and the limits (trusted settings)."""
 
     log: str | None = None
-    """The inference log: a directory or an fsspec URL (the serving image's MLCI_LOG_PATH)."""
-    window: Annotated[str, Field(pattern=r"^[1-9][0-9]*[smhdw]$")] = "24h"
+    """The inference log: a directory or an fsspec URL (s3://..., gs://...)."""
+    window: Annotated[str, AfterValidator(_duration)] = "24h"
+    """The default --since: a number and a unit (s, m, h, d, w), e.g. 24h."""
     min_rows: Annotated[int, Field(ge=1)] = 500
-    """Fewer live rows in the window: "no traffic", no drift verdict, never a pass."""
+    """Fewer live rows in the window: "not enough traffic", no drift verdict, never a pass."""
     drift: DriftLimit = DriftLimit()
     prediction_drift: PredictionDriftLimit = PredictionDriftLimit()
-    performance: dict[str, Gate] = Field(default_factory=dict)
+    performance: dict[str, MonitorGate] = Field(default_factory=dict)
+    """Limits on live metrics (those of evaluation.metrics)."""
     labels: str | None = None
-    """Ground-truth labels (path or URL) keyed by request id."""
+    """Ground-truth labels (CSV, JSONL or Parquet: id, row, the target), the default --labels."""
     retrain_workflow: (
         Annotated[str, Field(pattern=r"^([A-Za-z0-9._-]+\.ya?ml|[1-9][0-9]*)$")] | None
     ) = None
-    """The workflow the action dispatches (action=retrain) when the monitor finds a breach:
-    a file name under .github/workflows/ (or its id); default: no retraining is started."""
+    """The workflow the GitHub Action dispatches (inputs action=retrain, reason) when the
+    nightly monitor finds a breach: a file name under .github/workflows/ (or its id) on the
+    default branch; default: no retraining is started."""
 
 
 class Config(_Model):
@@ -386,13 +415,20 @@ class Config(_Model):
     gates: dict[str, Gate] = Field(default_factory=dict)
     model_tests: ModelTests | None = None
     deploy: Deploy = Deploy()
-    monitoring: Monitoring | None = None
     baseline: str | None = None
     """Default git ref to compare against when --base is not given."""
+    monitoring: Monitoring = Monitoring()
 
     @model_validator(mode="after")
     def _gates_name_metrics(self) -> Config:
         names = self.evaluation.metric_names
+        for name in self.monitoring.performance:
+            if name not in names:
+                raise ValueError(
+                    f"monitoring.performance {name!r} names a metric that is not evaluated"
+                    f"{did_you_mean(name, list(names))} "
+                    f"add it to evaluation.metrics ({', '.join(names)})"
+                )
         for name in self.gates:
             if name not in names:
                 raise ValueError(

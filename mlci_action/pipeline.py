@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from mlci_action.images.activity import LogSink
     from mlci_action.images.docker_api import Docker
     from mlci_action.images.registry import Registry
+    from mlci_action.monitoring.profile import Profile
 from mlci_action.record import (
     DataReport,
     Deployment,
@@ -126,6 +127,8 @@ class RunState:
     gates: tuple[GateResult, ...] = ()
     image: ImageInfo | None = None
     smoke_test: SmokeTest | None = None
+    reference_profile: Profile | None = None
+    """The candidate's reference profile, stored in its serving image (package)."""
     deployment: Deployment | None = None
     stages: dict[str, StageResult] = field(default_factory=dict)
     errored: tuple[str, ...] = ()

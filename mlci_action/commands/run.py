@@ -146,6 +146,7 @@ def _record(
         model_tests=state.model_tests,
         image=state.image,
         smoke_test=state.smoke_test,
+        reference_profile=state.reference_profile,
         deployment=state.deployment,
         trust=ctx.options.trust,
         environment=state.environment,

@@ -96,9 +96,7 @@ def _monitors(event: Event, config: Config) -> bool:
     champion); a dispatch with action ``monitor`` always does."""
     if event.name == "workflow_dispatch":
         return event.dispatch_inputs.get("action") == "monitor"
-    return (
-        event.name == "schedule" and config.monitoring is not None and bool(config.monitoring.log)
-    )
+    return event.name == "schedule" and bool(config.monitoring.log)
 
 
 def marker(name: str) -> str:
@@ -419,9 +417,17 @@ def _main(workflow: Workflow, environ: Mapping[str, str]) -> int:
             app_slug=inputs.app_slug,
         )
     if _monitors(event, config):
-        from mlci_action.github.monitor import run_monitor
+        from mlci_action.github.monitor import pull_champion, run_monitor, trusted_monitoring
+        from mlci_action.images.registry import Credentials
 
-        return run_monitor(workflow, api, event, config, project, workspace, environ)
+        trusted_monitoring(config, event)  # before anything is pulled
+        credentials = None
+        if inputs.registry_username and password:
+            credentials = Credentials(inputs.registry_username, password)
+        reference = pull_champion(workflow, config, credentials)
+        return run_monitor(
+            workflow, api, event, config, project, workspace, environ, reference=reference
+        )
     try:
         decision = decide(event, config.deploy.policy, inputs, api)
     except MlciError as exc:  # the API could not tell: the safe answer is no push

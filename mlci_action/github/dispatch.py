@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from mlci_action.monitor_outcome import MonitorOutcome
+from mlci_action.monitoring.record import MonitorRecord
 
 if TYPE_CHECKING:
     from mlci_action.github.api import GitHubAPI
@@ -22,15 +22,11 @@ RETRAIN_INPUTS = ("action", "reason")
 """The workflow_dispatch inputs the retraining workflow must declare."""
 
 
-def retrain_reason(outcome: MonitorOutcome) -> str:
-    """e.g. ``mlci monitor: feature_drift age psi 0.31 > 0.2; performance accuracy 0.81 < 0.85``
-    on one line of at most REASON_LIMIT plain characters."""
-    parts = []
-    for breach in outcome.breaches:
-        value = f" {breach.value:.3g}" if breach.value is not None else ""
-        limit = f" vs {breach.threshold:.3g}" if breach.threshold is not None else ""
-        parts.append(f"{breach.what} {breach.name}{value}{limit}")
-    text = f"mlci monitor: {'; '.join(parts) or outcome.verdict} ({outcome.window.rows} rows)"
+def retrain_reason(record: MonitorRecord) -> str:
+    """e.g. ``mlci monitor: drift age: psi 0.31 above 0.2; ... (2000 rows)`` on one line of
+    at most REASON_LIMIT plain characters."""
+    parts = [f"{breach.kind} {breach.name}: {breach.reason}" for breach in record.breaches]
+    text = f"mlci monitor: {'; '.join(parts) or record.verdict} ({record.counts.rows} rows)"
     return sanitize_reason(text)
 
 
@@ -40,8 +36,8 @@ def sanitize_reason(text: str) -> str:
     return flat if len(flat) <= REASON_LIMIT else flat[: REASON_LIMIT - 3] + "..."
 
 
-def start_retrain(api: GitHubAPI, workflow: str, ref: str, outcome: MonitorOutcome) -> str:
+def start_retrain(api: GitHubAPI, workflow: str, ref: str, record: MonitorRecord) -> str:
     """Dispatch ``workflow`` on ``ref`` with action=retrain; returns what was started.
     Raises GitHubError (403: the missing ``actions: write``; 404: no such workflow)."""
-    api.dispatch_workflow(workflow, ref, {"action": "retrain", "reason": retrain_reason(outcome)})
+    api.dispatch_workflow(workflow, ref, {"action": "retrain", "reason": retrain_reason(record)})
     return f"started {workflow} on {ref} (action retrain)"

@@ -15,17 +15,20 @@ still written to the job summary and the outputs, and the exit code is the monit
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
 
 from mlci_action.config import Config
 from mlci_action.errors import ConfigError, InputError
 from mlci_action.github.commands import Workflow
 from mlci_action.github.context import Event
 from mlci_action.github.dispatch import start_retrain
-from mlci_action.monitor_outcome import MonitorOutcome, read_outcome
+from mlci_action.monitoring.record import MonitorRecord
 from mlci_action.report.monitor_issue import (
     issue_marker,
     issue_title,
@@ -35,6 +38,7 @@ from mlci_action.report.monitor_issue import (
 
 if TYPE_CHECKING:
     from mlci_action.github.api import GitHubAPI
+    from mlci_action.images.registry import Credentials
 
 Runner = Callable[[list[str]], int]
 """`mlci monitor`'s entry: argv -> exit code (0 healthy, 1 breached or no traffic, 2 unusable)."""
@@ -43,20 +47,41 @@ OUT_DIR = Path(".mlci") / "monitor"
 
 
 def monitor_command(argv: list[str]) -> int:
-    """`mlci monitor`, through its Python entry."""
+    """`mlci monitor ARGV`, through the CLI's entry (its errors printed, exit 2)."""
+    from mlci_action.cli import main
+
+    return main(["monitor", *argv])
+
+
+def read_record(path: Path) -> MonitorRecord:
+    """The monitor's run.json, checked; a missing or wrong one names the file and field."""
     try:
-        from mlci_action.commands.monitor import main
-    except ImportError:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
         raise InputError(
-            "this mlci has no `mlci monitor` command",
-            hint="use an mlci release with monitoring (the action and the CLI are one version)",
+            f"{path}: `mlci monitor` wrote no run.json", hint="see the monitor's output above"
         ) from None
-    return main(argv)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not readable as JSON ({exc})") from None
+    try:
+        return MonitorRecord.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise InputError(
+            f"{path}: not a monitor record: {field}: {first['msg']}",
+            hint="the action and `mlci monitor` must come from the same mlci version",
+        ) from None
 
 
 def trusted_monitoring(config: Config, event: Event) -> tuple[str, str | None]:
     """The log location and the retraining workflow, from the default branch's mlci.yaml:
     the checkout is that branch on ``schedule``; a dispatch must name it."""
+    if event.name not in ("schedule", "workflow_dispatch"):
+        raise InputError(
+            f"the monitor runs on schedule and workflow_dispatch events, not {event.name}",
+            hint="a pull request never decides where the inference log is",
+        )
     if event.name == "workflow_dispatch" and (
         event.branch is None or event.branch != event.default_branch
     ):
@@ -66,19 +91,33 @@ def trusted_monitoring(config: Config, event: Event) -> tuple[str, str | None]:
             "workflow are the default branch's settings",
             hint="dispatch the workflow (action monitor) on the default branch",
         )
-    if event.name not in ("schedule", "workflow_dispatch"):
-        raise InputError(
-            f"the monitor runs on schedule and workflow_dispatch events, not {event.name}",
-            hint="a pull request never decides where the inference log is",
-        )
-    monitoring = config.monitoring
-    if monitoring is None or not monitoring.log:
+    if not config.monitoring.log:
         raise ConfigError(
             "mlci.yaml: monitoring.log is not set, so there is no inference log to monitor",
             hint="set monitoring.log to the serving image's MLCI_LOG_PATH (a directory or an "
             "fsspec URL) on the default branch",
         )
-    return monitoring.log, monitoring.retrain_workflow
+    return config.monitoring.log, config.monitoring.retrain_workflow
+
+
+def pull_champion(
+    workflow: Workflow, config: Config, credentials: Credentials | None
+) -> str | None:
+    """The model in production (deploy.registry, deploy.champion_tag), pulled: its serving
+    image holds the reference profile the live data is compared with. None without a
+    registry (the monitor then reads the profile from its default place)."""
+    repository = config.deploy.repository(config.name)
+    if repository is None:
+        return None
+    from mlci_action.images.activity import Activity
+    from mlci_action.images.docker_api import Docker, connect
+    from mlci_action.images.registry import Registry
+
+    reference = f"{repository}:{config.deploy.champion_tag}"
+    print(f"pulling the champion {reference} for its reference profile", file=workflow.out)
+    with Activity(None) as sink:
+        Registry(Docker(connect()), credentials).pull(reference, sink)
+    return reference
 
 
 def _location(project: Path, log: str) -> str:
@@ -95,20 +134,33 @@ def run_monitor(
     workspace: Path,
     environ: Mapping[str, str],
     runner: Runner = monitor_command,
+    reference: str | None = None,
 ) -> int:
+    """``reference``: the serving image (pulled) or file whose reference profile the log is
+    compared with; None: the monitor's default."""
     log, retrain_workflow = trusted_monitoring(config, event)
     out = project / OUT_DIR
-    argv = ["--config", str(project), "--log", _location(project, log), "--out", str(out)]
+    argv = [
+        "--config",
+        str(project),
+        "--log",
+        _location(project, log),
+        "--since",
+        config.monitoring.window,
+        "--out",
+        str(out),
+        *(["--reference", reference] if reference else []),
+    ]
     with workflow.group("mlci monitor"), workflow.fenced():  # log-derived output: no commands
         code = runner(argv)
     if code not in (0, 1):
         workflow.error(f"mlci monitor could not run (exit {code}); see its output above")
         return 2
-    outcome = read_outcome(out / "run.json")
+    record = read_record(out / "run.json")
     report_path = out / "report.md"
     report = report_path.read_text(encoding="utf-8") if report_path.is_file() else ""
-    workflow.summary(report or f"## mlci · {config.name}: monitor {outcome.verdict}\n")
-    workflow.set_output("verdict", outcome.verdict)
+    workflow.summary(report or f"## mlci · {config.name}: monitor {record.verdict}\n")
+    workflow.set_output("verdict", record.verdict)
     workflow.set_output("report", os.path.relpath(report_path, workspace))
     run_url = None
     if environ.get("GITHUB_RUN_ID"):
@@ -119,48 +171,47 @@ def run_monitor(
             "no github-token: no issue and no retraining (the report is in the summary)"
         )
     else:
-        _act(workflow, api, event, config.name, outcome, report, retrain_workflow, run_url)
-    print(f"monitor verdict: {outcome.verdict}", file=workflow.out)
-    return 0 if outcome.verdict == "healthy" else 1
+        _act(workflow, api, event, record, report, retrain_workflow, run_url)
+    print(f"monitor verdict: {record.verdict}", file=workflow.out)
+    return 0 if record.verdict == "healthy" else 1
 
 
 def _act(
     workflow: Workflow,
     api: GitHubAPI,
     event: Event,
-    name: str,
-    outcome: MonitorOutcome,
+    record: MonitorRecord,
     report: str,
     retrain_workflow: str | None,
     run_url: str | None,
 ) -> None:
     from mlci_action.github.api import GitHubError
 
-    marker = issue_marker(name)
-    if outcome.verdict == "healthy":
+    marker = issue_marker(record.name)
+    if record.verdict == "healthy":
         try:
             number = api.find_issue(marker)
             if number is not None:
-                api.close_issue(number, render_closing(outcome, run_url))
+                api.close_issue(number, render_closing(record, run_url))
                 print(f"closed issue #{number}: the model is healthy again", file=workflow.out)
         except GitHubError as exc:
             workflow.error(f"could not close the monitor's issue: {exc.message}")
         return
     retrain = "none: the monitor saw too little traffic for a verdict"
-    if outcome.verdict == "breached":
+    if record.verdict == "breached":
         retrain = "not configured: set monitoring.retrain_workflow in mlci.yaml"
         if retrain_workflow:
             ref = event.default_branch or event.branch or "main"
             try:
-                retrain = start_retrain(api, retrain_workflow, ref, outcome)
+                retrain = start_retrain(api, retrain_workflow, ref, record)
                 print(retrain, file=workflow.out)
                 workflow.set_output("retrain", retrain_workflow)
             except GitHubError as exc:
                 workflow.error(f"could not start the retraining: {exc.message}")
                 retrain = f"could not be started: {exc.message}"
-    body = render_issue(name, outcome, report, retrain=retrain, run_url=run_url)
+    body = render_issue(record, report, retrain=retrain, run_url=run_url)
     try:
-        made = api.upsert_issue(marker, issue_title(name, outcome), body, ISSUE_LABELS)
+        made = api.upsert_issue(marker, issue_title(record), body, ISSUE_LABELS)
         print(f"{'opened' if made.created else 'updated'} issue {made.url}", file=workflow.out)
         workflow.set_output("issue", made.url)
     except GitHubError as exc:

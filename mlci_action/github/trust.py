@@ -59,9 +59,9 @@ def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
     return section if isinstance(section, dict) else {}
 
 
-def _optional(model: type[Monitoring] | type[Prepare], value: object) -> Any:
+def _valid(model: type[Monitoring] | type[Prepare], value: object) -> Any:
     """The section as ``model`` (a string is a prepare command), None where it is absent or
-    not valid (safe: no monitoring, no prepare command)."""
+    not valid (the safe reading: no log to monitor, no prepare command)."""
     if isinstance(value, str) and model is Prepare:
         value = {"command": value}
     if not isinstance(value, dict):
@@ -104,7 +104,7 @@ def _base_settings(text: str | None) -> tuple[Environment, Deploy, list[str], di
     return env, deploy, types, gates
 
 
-def _base_monitoring(text: str | None) -> tuple[Monitoring | None, Prepare | None]:
+def _base_monitoring(text: str | None) -> tuple[Monitoring, Prepare | None]:
     """The base's monitoring section and data.prepare (None where absent or not valid)."""
     try:
         raw = yaml.safe_load(text) if text else {}
@@ -112,8 +112,8 @@ def _base_monitoring(text: str | None) -> tuple[Monitoring | None, Prepare | Non
         raw = {}
     raw = raw if isinstance(raw, dict) else {}
     return (
-        _optional(Monitoring, raw.get("monitoring")),
-        _optional(Prepare, _section(raw, "data").get("prepare")),
+        _valid(Monitoring, raw.get("monitoring")) or Monitoring(),
+        _valid(Prepare, _section(raw, "data").get("prepare")),
     )
 
 

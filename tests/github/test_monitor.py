@@ -2,8 +2,9 @@
 on a breach and closed when healthy; a workflow_dispatch (action retrain) on a breach;
 missing permissions named; a pull request can neither monitor nor move the log.
 
-`mlci monitor` itself is another module's: here a stand-in writes the run.json and report.md
-that the contract (README, Monitoring) says it writes, so each verdict can be driven exactly.
+`mlci monitor` itself is tested in tests/monitoring/: here a stand-in writes its record
+(MonitorRecord, the run.json it writes) and a report.md, so each verdict can be driven
+exactly; tests/docker/test_monitor_act.py runs the real one under act.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from mlci_action.github.action import main, trusted_event
 from mlci_action.github.commands import Workflow
 from mlci_action.github.context import Event, PullRequest
 from mlci_action.github.dispatch import REASON_LIMIT, retrain_reason
-from mlci_action.github.monitor import ISSUE_LABELS, run_monitor, trusted_monitoring
+from mlci_action.github.monitor import ISSUE_LABELS, read_record, run_monitor, trusted_monitoring
 from mlci_action.github.trust import apply
-from mlci_action.monitor_outcome import read_outcome
+from mlci_action.monitoring.record import Breach, LogCounts, MonitorRecord, Window
 from mlci_action.report.escape import md
 from mlci_action.report.monitor_issue import issue_marker
 from tests.github.api_double import GitHubDouble
@@ -54,12 +55,12 @@ def project(make_project) -> Path:
 
 
 class Monitor:
-    """A stand-in for `mlci monitor`: writes the contract's run.json and report.md."""
+    """A stand-in for `mlci monitor`: writes its run.json (a MonitorRecord) and report.md."""
 
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
         self.verdict = "breached"
-        self.breaches: list[dict] = []
+        self.breaches: list[Breach] = []
         self.rows = 2000
         self.report = "## mlci monitor\n\nfeature drift table\n"
 
@@ -67,24 +68,29 @@ class Monitor:
         self.calls.append(argv)
         out = Path(argv[argv.index("--out") + 1])
         out.mkdir(parents=True, exist_ok=True)
-        record = {
-            "kind": "monitor",
-            "model": "breast-cancer",
-            "verdict": self.verdict,
-            "breaches": self.breaches,
-            "window": {
-                "since": "2026-11-27T03:00:00Z",
-                "until": "2026-11-28T03:00:00Z",
-                "rows": self.rows,
-                "malformed": 3,
-            },
-        }
-        (out / "run.json").write_text(json.dumps(record))
+        record = MonitorRecord(
+            mlci_version="test",
+            name="breast-cancer",
+            verdict=self.verdict,
+            summary="stand-in",
+            started_at="2026-11-28T03:00:00+00:00",
+            seconds=0.1,
+            sources=[argv[argv.index("--log") + 1]],
+            reference="reference.json",
+            reference_rows=455,
+            window=Window(since="24h", start="2026-11-27T03:00:00Z", end="2026-11-28T03:00:00Z"),
+            counts=LogCounts(files=1, lines=self.rows + 3, malformed=3, rows=self.rows),
+            min_rows=500,
+            breaches=self.breaches,
+        )
+        (out / "run.json").write_text(record.model_dump_json())
         (out / "report.md").write_text(self.report)
         return 0 if self.verdict == "healthy" else 1
 
 
-def event(gh: GitHubDouble, name: str = "schedule", ref: str = "refs/heads/main", **inputs) -> Event:
+def event(
+    gh: GitHubDouble, name: str = "schedule", ref: str = "refs/heads/main", **inputs
+) -> Event:
     return Event(
         name=name,
         repository=gh.full_name,
@@ -108,13 +114,16 @@ def monitor_once(gh, api, project, tmp_path, fake, ev=None) -> tuple[int, str, s
     return code, out.getvalue(), summary.read_text()
 
 
-def drift(value: float, name: str = "mean_radius") -> dict:
-    return {"what": "feature_drift", "name": name, "value": value, "threshold": 0.2}
+def drift(psi: float, name: str = "mean_radius") -> Breach:
+    return Breach(
+        kind="drift",
+        name=name,
+        reason=f"psi {psi} above 0.2",
+        setting="monitoring.drift.psi",
+    )
 
 
-def test_breach_opens_one_issue_and_dispatches_then_updates_then_closes(
-    gh, api, project, tmp_path
-):
+def test_breach_opens_one_issue_and_dispatches_then_updates_then_closes(gh, api, project, tmp_path):
     fake = Monitor()
     fake.breaches = [drift(0.41)]
     code, log, summary = monitor_once(gh, api, project, tmp_path, fake)
@@ -122,23 +131,26 @@ def test_breach_opens_one_issue_and_dispatches_then_updates_then_closes(
     # the trusted log location, resolved against the project
     argv = fake.calls[0]
     assert argv[argv.index("--log") + 1] == str(project / "logs" / "inference")
+    assert argv[argv.index("--since") + 1] == "24h"  # monitoring.window
     [issue] = gh.state.issues.values()
     assert issue.title == "mlci · breast-cancer: drift detected"
     assert issue.body.startswith(issue_marker("breast-cancer"))
-    assert "mean\\_radius" in issue.body and "0.41" in issue.body
+    cells = ("drift", md("mean_radius"), md("psi 0.41 above 0.2"), md("monitoring.drift.psi"))
+    assert f"| {' | '.join(cells)} |" in issue.body
     assert md("started mlci-dispatch.yml on main (action retrain)") in issue.body
     assert issue.labels == list(ISSUE_LABELS) and issue.user == "github-actions[bot]"
     assert "feature drift table" in summary
     [dispatch] = gh.state.dispatches
     assert (dispatch.workflow, dispatch.ref) == (WORKFLOW, "main")
     assert dispatch.inputs["action"] == "retrain"
-    assert "feature_drift mean_radius 0.41 vs 0.2" in dispatch.inputs["reason"]
+    assert "drift mean_radius: psi 0.41 above 0.2 (2000 rows)" in dispatch.inputs["reason"]
 
     fake.breaches = [drift(0.55), drift(0.3, "texture")]
     code, log, _ = monitor_once(gh, api, project, tmp_path, fake)
     assert code == 1
     [again] = gh.state.issues.values()  # the same issue, updated
-    assert again.number == issue.number and "0.55" in again.body and "texture" in again.body
+    assert again.number == issue.number and md("psi 0.55") in again.body
+    assert "texture" in again.body
     assert "updated issue" in log
     assert len(gh.state.dispatches) == 2
 
@@ -207,47 +219,37 @@ def test_an_unknown_workflow_is_named(gh, api, project, tmp_path):
     assert md("could not be started") in issue.body
 
 
-def test_log_derived_names_cannot_break_out_of_the_issue_or_the_reason(
-    gh, api, project, tmp_path
-):
+def test_log_derived_names_cannot_break_out_of_the_issue_or_the_reason(gh, api, project, tmp_path):
     fake = Monitor()
     fake.breaches = [drift(0.5, HOSTILE)]
     fake.report = f"report naming {HOSTILE}\n"
     monitor_once(gh, api, project, tmp_path, fake)
     [issue] = gh.state.issues.values()
     assert issue.body.count("<!-- mlci:") == 1  # the report cannot plant a second marker
-    [row] = [line for line in issue.body.splitlines() if line.startswith("| feature drift")]
+    [row] = [line for line in issue.body.splitlines() if line.startswith("| drift")]
     for raw in ("</details>", "-->", '"]', "<!--", "@bob", "%%{"):
         assert raw not in row, raw
     assert not re.search(r"(?<!\\)`", row)  # every backtick escaped: no code span
     assert row.count("|") == 5  # the name stays in its cell
     reason = gh.state.dispatches[0].inputs["reason"]
-    assert reason.startswith("mlci monitor: feature_drift x_")
+    assert reason.startswith("mlci monitor: drift x_")
     assert all(c.isalnum() or c in " _.,:;=()+-" for c in reason), reason
     gh.assert_clean()
 
 
-def test_the_reason_is_one_short_line():
-    outcome = read_outcome_from({"breaches": [drift(0.5, "f" * 50 + str(i)) for i in range(20)]})
-    reason = retrain_reason(outcome)
+def test_the_reason_is_one_short_line(tmp_path):
+    fake = Monitor()
+    fake.breaches = [drift(0.5, "f" * 50 + str(i)) for i in range(20)]
+    fake(["--log", "x", "--out", str(tmp_path)])
+    reason = retrain_reason(read_record(tmp_path / "run.json"))
     assert len(reason) <= REASON_LIMIT and "\n" not in reason and reason.endswith("...")
-
-
-def read_outcome_from(extra: dict, tmp: Path | None = None) -> object:
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as directory:
-        path = Path(directory) / "run.json"
-        record = {"kind": "monitor", "model": "m", "verdict": "breached", **extra}
-        path.write_text(json.dumps(record))
-        return read_outcome(path)
 
 
 def test_a_broken_run_json_names_the_field(tmp_path):
     path = tmp_path / "run.json"
-    path.write_text(json.dumps({"kind": "monitor", "model": "m", "verdict": "sunny"}))
-    with pytest.raises(InputError, match=r"run.json: not a monitor record: verdict"):
-        read_outcome(path)
+    path.write_text(json.dumps({"kind": "monitor", "name": "m", "verdict": "sunny"}))
+    with pytest.raises(InputError, match=r"run.json: not a monitor record: "):
+        read_record(path)
 
 
 # ---------------------------------------------------------------------------- trust
@@ -280,11 +282,13 @@ def test_a_pull_request_cannot_monitor_prepare_or_move_the_log(gh, project):
             ),
         }
     )
-    base_text = (project / "mlci.yaml").read_text().replace(
-        "prepare: python prepare.py", "prepare: python prepare.py --base"
+    base_text = (
+        (project / "mlci.yaml")
+        .read_text()
+        .replace("prepare: python prepare.py", "prepare: python prepare.py --base")
     )
     trusted, report = apply(head, base_text, "main @ base")
-    assert trusted.monitoring is not None and trusted.monitoring.log == "logs/inference"
+    assert trusted.monitoring.log == "logs/inference"
     assert trusted.data.prepare is not None
     assert trusted.data.prepare.command == "python prepare.py --base"
     ignored = {change.key for change in report.ignored}
