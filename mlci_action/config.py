@@ -396,6 +396,10 @@ class Monitoring(_Model):
     """Limits on live metrics (those of evaluation.metrics)."""
     labels: str | None = None
     """Ground-truth labels (CSV, JSONL or Parquet: id, row, the target), the default --labels."""
+    reference: str | None = None
+    """The reference profile the GitHub Action's monitor compares with: a reference.json or
+    run.json in the repository, or a serving image (pulled); default: the champion's image
+    (deploy.registry, deploy.champion_tag)."""
     retrain_workflow: (
         Annotated[str, Field(pattern=r"^([A-Za-z0-9._-]+\.ya?ml|[1-9][0-9]*)$")] | None
     ) = None

@@ -417,14 +417,14 @@ def _main(workflow: Workflow, environ: Mapping[str, str]) -> int:
             app_slug=inputs.app_slug,
         )
     if _monitors(event, config):
-        from mlci_action.github.monitor import pull_champion, run_monitor, trusted_monitoring
+        from mlci_action.github.monitor import reference_for, run_monitor, trusted_monitoring
         from mlci_action.images.registry import Credentials
 
         trusted_monitoring(config, event)  # before anything is pulled
         credentials = None
         if inputs.registry_username and password:
             credentials = Credentials(inputs.registry_username, password)
-        reference = pull_champion(workflow, config, credentials)
+        reference = reference_for(workflow, config, project, credentials)
         return run_monitor(
             workflow, api, event, config, project, workspace, environ, reference=reference
         )

@@ -100,24 +100,29 @@ def trusted_monitoring(config: Config, event: Event) -> tuple[str, str | None]:
     return config.monitoring.log, config.monitoring.retrain_workflow
 
 
-def pull_champion(
-    workflow: Workflow, config: Config, credentials: Credentials | None
+def reference_for(
+    workflow: Workflow, config: Config, project: Path, credentials: Credentials | None
 ) -> str | None:
-    """The model in production (deploy.registry, deploy.champion_tag), pulled: its serving
-    image holds the reference profile the live data is compared with. None without a
-    registry (the monitor then reads the profile from its default place)."""
+    """The reference profile's source for `mlci monitor --reference`: monitoring.reference
+    (a file of the repository, or an image), else the model in production (deploy.registry,
+    deploy.champion_tag). An image is pulled first. None: neither is configured."""
+    configured = config.monitoring.reference
+    if configured and "://" not in configured and (project / configured).is_file():
+        return str((project / configured).resolve())
+    image = configured
     repository = config.deploy.repository(config.name)
-    if repository is None:
+    if image is None and repository is not None:
+        image = f"{repository}:{config.deploy.champion_tag}"
+    if image is None:
         return None
     from mlci_action.images.activity import Activity
     from mlci_action.images.docker_api import Docker, connect
     from mlci_action.images.registry import Registry
 
-    reference = f"{repository}:{config.deploy.champion_tag}"
-    print(f"pulling the champion {reference} for its reference profile", file=workflow.out)
+    print(f"pulling {image} for its reference profile", file=workflow.out)
     with Activity(None) as sink:
-        Registry(Docker(connect()), credentials).pull(reference, sink)
-    return reference
+        Registry(Docker(connect()), credentials).pull(image, sink)
+    return image
 
 
 def _location(project: Path, log: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -325,3 +326,48 @@ def test_the_action_refuses_monitor_off_the_default_branch(gh, project, tmp_path
     assert main(environ, out) == 2
     assert "the monitor runs on the default branch only" in out.getvalue()
     assert not (project / ".mlci" / "monitor").exists()
+
+
+# ---------------------------------------------------------------------------- the real monitor
+
+
+def test_the_real_monitor_on_drifted_then_healthy_logs(gh, api, tmp_path):
+    """`mlci monitor` itself on a synthetic inference log: a shifted feature opens the issue
+    and starts the retraining; a log like the training data closes it."""
+    from tests.monitoring import world as synthetic
+
+    demo = synthetic.world()
+    logs = tmp_path / "logs"
+    root = synthetic.project(tmp_path, demo.profile, log=logs)
+    config = root / "mlci.yaml"
+    config.write_text(
+        config.read_text().replace(f"  log: {logs}\n", "  log: logs\n")
+        + f"  reference: reference.json\n  retrain_workflow: {WORKFLOW}\n"
+    )
+    live = root / "logs"
+
+    def night(shift: float, seed: int) -> tuple[int, str]:
+        shutil.rmtree(live, ignore_errors=True)
+        rows = synthetic.frame(800, seed=seed, shift=shift)
+        synthetic.write_log(live, synthetic.records(demo.model, rows))
+        config_ = load_config(root)
+        out = io.StringIO()
+        environ = {"GITHUB_RUN_ID": "9"}
+        reference = str(root / "reference.json")
+        code = run_monitor(
+            Workflow(environ, out), api, event(gh), config_, root, root, environ,
+            reference=reference,
+        )  # fmt: skip
+        return code, out.getvalue()
+
+    code, log = night(1.5, seed=11)
+    assert code == 1, log
+    [issue] = gh.state.issues.values()
+    assert issue.state == "open" and "x1" in issue.body
+    [dispatch] = gh.state.dispatches
+    assert dispatch.inputs["action"] == "retrain" and "x1" in dispatch.inputs["reason"]
+    code, log = night(0.0, seed=12)
+    assert code == 0, log
+    assert gh.state.issues[issue.number].state == "closed"
+    assert len(gh.state.dispatches) == 1
+    gh.assert_clean()
