@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.docker.test_action_e2e import RUNNER_UID
-from tests.github.act import MLCI_ACTION_ACT_TAG, init_repo, run_act
+from tests.github.act import init_repo, run_act
 from tests.github.api_double import GitHubDouble
 from tests.monitoring import world as synthetic
 
@@ -66,18 +66,17 @@ def monitored_repo(tmp_path, action_image, docker_client) -> Path:
     (repo / ".github" / "workflows").mkdir()
     (repo / ".github" / "workflows" / RETRAIN).write_text(WORKFLOW)
     (repo / ".gitignore").write_text(".mlci/\nlogs/\n")
-    docker_client.images.get(action_image).tag(MLCI_ACTION_ACT_TAG)
     return repo
 
 
-def night(repo: Path, gh: GitHubDouble, shift: float, seed: int):
+def night(repo: Path, gh: GitHubDouble, image: str, shift: float, seed: int):
     """One nightly run on a fresh log of 800 one-row requests, ``shift`` moving x1."""
     demo = synthetic.world()
     shutil.rmtree(repo / "logs", ignore_errors=True)
     rows = synthetic.frame(800, seed=seed, shift=shift)
     synthetic.write_log(repo / "logs", synthetic.records(demo.model, rows))
     for path in [repo, *repo.rglob("*")]:  # the runner's user owns the checkout
-        os.chown(path, 1001, 1001, follow_symlinks=False)
+        os.chown(path, RUNNER_UID, RUNNER_UID, follow_symlinks=False)
     result = run_act(
         repo,
         "schedule",
@@ -89,21 +88,21 @@ def night(repo: Path, gh: GitHubDouble, shift: float, seed: int):
         secrets={"GITHUB_TOKEN": TOKEN},
         rebuild=False,
         timeout=600,
+        action_image=image,  # tagged for act under the machine's act lock
     )
     assert TOKEN not in result.output
     return result
 
 
 def test_drifted_nights_open_then_update_one_issue_and_a_healthy_night_closes_it(
-    monitored_repo, tmp_path
+    monitored_repo, action_image
 ):
-    assert RUNNER_UID == 1001
     with GitHubDouble(token=TOKEN) as gh:
         sha = init_repo(monitored_repo, repository=gh.full_name)
         gh.set_branch("main", sha)
         gh.add_workflow(RETRAIN)
 
-        first = night(monitored_repo, gh, 1.5, seed=21)
+        first = night(monitored_repo, gh, action_image, 1.5, seed=21)
         assert not first.ok  # a breach fails the nightly job: that is the alarm
         assert "outputs verdict=breached issue=" in first.output, first.describe()
         [issue] = gh.state.issues.values()
@@ -113,13 +112,13 @@ def test_drifted_nights_open_then_update_one_issue_and_a_healthy_night_closes_it
         assert (dispatch.workflow, dispatch.ref) == (RETRAIN, "main")
         assert dispatch.inputs["action"] == "retrain" and "x1" in dispatch.inputs["reason"]
 
-        second = night(monitored_repo, gh, 2.0, seed=22)
+        second = night(monitored_repo, gh, action_image, 2.0, seed=22)
         assert "outputs verdict=breached" in second.output, second.describe()
         [same] = gh.state.issues.values()
         assert same.number == issue.number and same.body != first_body
         assert len(gh.state.dispatches) == 2
 
-        third = night(monitored_repo, gh, 0.0, seed=23)
+        third = night(monitored_repo, gh, action_image, 0.0, seed=23)
         assert third.ok, third.describe()
         assert gh.state.issues[issue.number].state == "closed"
         assert len(gh.comments_on(issue.number)) == 1 and len(gh.state.dispatches) == 2
