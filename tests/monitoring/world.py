@@ -4,11 +4,10 @@ profile, and inference logs written in the monitoring contract's format."""
 from __future__ import annotations
 
 import json
-import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -139,7 +138,7 @@ def project(
 ) -> Path:
     root = tmp_path / "project"
     root.mkdir(exist_ok=True)
-    text = CONFIG.format(log=log, min_rows=min_rows) + textwrap.dedent(extra)
+    text = CONFIG.format(log=log, min_rows=min_rows) + extra
     (root / "mlci.yaml").write_text(text, encoding="utf-8")
     (root / "reference.json").write_text(profile.to_json(), encoding="utf-8")
     return root
