@@ -14,7 +14,8 @@ import pytest
 from mlci_action.config import Bootstrap, Monitoring
 from mlci_action.errors import InputError
 from mlci_action.monitoring.judge import judge
-from mlci_action.monitoring.live import join_labels, read_labels, read_log
+from mlci_action.monitoring.labels import join_labels, read_labels
+from mlci_action.monitoring.live import read_log
 from mlci_action.monitoring.performance import cbpe_accuracy
 from tests.monitoring.world import frame, records, world, write_log
 
@@ -30,7 +31,7 @@ def test_malformed_lines_are_skipped_counted_and_named(tmp_path: Path) -> None:
         handle.write(json.dumps([1, 2]) + "\n")
         handle.write(json.dumps({"id": "y", "row": 0}) + "\n")
     (tmp_path / "inference-x.jsonl.tmp").write_text("{half a rec", encoding="utf-8")  # not closed
-    live = read_log([str(tmp_path)])
+    live = read_log([str(tmp_path)], world().profile)
     assert live.counts.rows == 5 and live.counts.malformed == 4 and live.counts.lines == 9
     assert (
         live.counts.malformed_examples[0]
@@ -49,9 +50,9 @@ def test_the_window_keeps_recent_records_only(tmp_path: Path) -> None:
     stale = write_log(tmp_path, old, name="inference-old.jsonl")
     long_ago = (now - timedelta(days=3)).timestamp()
     os.utime(stale, (long_ago, long_ago))  # closed before the window: not even opened
-    live = read_log([str(tmp_path)], since=timedelta(hours=24), now=now)
+    live = read_log([str(tmp_path)], world().profile, since=timedelta(hours=24), now=now, keep=True)
     assert live.counts.rows == 30 and live.counts.outside_window == 20 and live.counts.files == 1
-    assert all(i.startswith("new-") for i in live.ids)
+    assert live.kept is not None and all(i.startswith("new-") for i in live.kept.ids)
 
 
 def test_labels_join_by_request_id_and_row_and_live_accuracy_holds_the_truth(
@@ -67,10 +68,11 @@ def test_labels_join_by_request_id_and_row_and_live_accuracy_holds_the_truth(
         "id,row,y\n" + "".join(f"{items[i]['id']},0,{live_frame['y'][i]}\n" for i in order),
         encoding="utf-8",
     )
-    live = read_log([str(tmp_path / "log")])
-    joined = join_labels(live, read_labels(str(labels), "y"))
+    live = read_log([str(tmp_path / "log")], known.profile, keep=True)
+    assert live.kept is not None
+    joined = join_labels(live.kept, read_labels(str(labels), "y"))
     assert joined.notna().all()
-    truth = float((np.asarray(live.predictions) == live_frame["y"].to_numpy()).mean())
+    truth = float((np.asarray(live.kept.predictions) == live_frame["y"].to_numpy()).mean())
     result = judge(
         known.profile,
         live,
