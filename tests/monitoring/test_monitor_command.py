@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from mlci_action.cli import main
+from mlci_action.monitoring.bins import bin_counts, psi
 from mlci_action.monitoring.profile import build_profile
 from tests.monitoring.world import frame, project, records, world, write_log
 
@@ -127,7 +128,9 @@ def test_log_strings_cannot_break_out_of_the_report(tmp_path: Path) -> None:
     """Column names, category values and labels come from whoever calls the server."""
     names = {f"f{i}{text}": text for i, text in enumerate(HOSTILE)}
     train = pd.DataFrame({name: ["a", "b"] * 300 for name in names} | {"y": [0, 1] * 300})
-    profile = build_profile(train, "y", train["y"].to_numpy(), None, {}, task="classification")
+    classes = HOSTILE[:4]  # class labels too: each has a probability-drift row
+    proba = pd.DataFrame({c: [0.25] * len(train) for c in classes})
+    profile = build_profile(train, "y", train["y"].to_numpy(), proba, {}, task="classification")
     items = [
         {
             "id": f"{HOSTILE[i % len(HOSTILE)]}-{i}",
@@ -142,7 +145,7 @@ def test_log_strings_cannot_break_out_of_the_report(tmp_path: Path) -> None:
             "image_digest": "",
             "features": {name: text for name, text in names.items()},  # every value a new level
             "prediction": HOSTILE[i % len(HOSTILE)],
-            "probabilities": None,
+            "probabilities": {c: 0.9 if k == i % 4 else 0.03 for k, c in enumerate(classes)},
         }
         for i in range(600)
     ]
@@ -153,8 +156,32 @@ def test_log_strings_cannot_break_out_of_the_report(tmp_path: Path) -> None:
     root = project(tmp_path, profile, log=log)
     code, record, report = run(root)
     assert code == 1 and {b["name"] for b in record["breaches"]} >= set(names)
+    assert {item["name"] for item in record["probability_drift"]} == set(classes)
     for text in HOSTILE[1:]:
         assert text not in report, text
     # the one collapsed section is the report's own (malformed lines): nothing else closes it
     assert report.count("<details>") == report.count("</details>") == 1
     assert "-->" not in report and "%%{" not in report and "`x`" not in report
+
+
+def test_probability_drift_is_reported_per_class_against_the_test_set(tmp_path: Path) -> None:
+    known = world()
+    log = tmp_path / "log"
+    root = project(tmp_path, known.profile, log=log)
+    live = frame(900, seed=14, shift=1.5)
+    write_log(log, records(known.model, live))
+    code, record, report = run(root)
+    assert code == 1
+    found = {item["name"]: item for item in record["probability_drift"]}
+    assert set(found) == {"0", "1"}
+    proba = known.model.predict_proba(live.drop(columns="y"))
+    for index, name in enumerate(known.model.classes_):
+        reference = (known.profile.probabilities or {})[str(name)]
+        counts, _ = bin_counts(reference.edges, proba[:, index])
+        expected = psi(reference.counts, counts)
+        assert found[str(name)]["psi"] == pytest.approx(expected, abs=1e-6)
+        assert found[str(name)]["rows"] == 900
+    assert found["1"]["psi"] > 0.2 and found["1"]["drifted"] is True
+    assert "#### Probability drift" in report and "| 1 |" in report
+    # reported, not a limit of its own: the breaches name features and the prediction only
+    assert {b["kind"] for b in record["breaches"]} <= {"drift", "prediction_drift"}

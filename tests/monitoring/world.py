@@ -142,3 +142,18 @@ def project(
     (root / "mlci.yaml").write_text(text, encoding="utf-8")
     (root / "reference.json").write_text(profile.to_json(), encoding="utf-8")
     return root
+
+
+def write_parquet(
+    directory: Path,
+    items: list[dict[str, Any]],
+    name: str = "inference-20261128T110000-1-0.parquet",
+) -> Path:
+    """The same records as a Parquet log file (features and probabilities as structs)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    pq.write_table(pa.Table.from_pylist(items), path)
+    return path
