@@ -76,6 +76,7 @@ def test_package_without_registry_saves_an_archive_and_smoke_tests(
         smoke["p50_ms"] > 0 and smoke["p99_ms"] >= smoke["p50_ms"] and smoke["batch_rows_per_s"] > 0
     )
     image = run["image"]
+    assert_monitor_reads_the_reference_in_the_image(mlci, docker_client, project, image["tag"], run)
     assert image["model_layer_bytes"] > 0 and image["size_bytes"] > image["environment_bytes"] > 0
     assert run["deployment"]["archive"] == "image.tar" and run["deployment"]["pushed"] is False
     archive = project / ".mlci" / "out" / "image.tar"
@@ -93,7 +94,6 @@ def test_package_without_registry_saves_an_archive_and_smoke_tests(
         json.loads(labels["org.mlci.metrics"])["accuracy"]
         == run["metrics"]["accuracy"]["candidate"]
     )
-    assert_monitor_reads_the_reference_in_the_image(mlci, docker_client, project, image["tag"], run)
 
     # a model-only change: same environment image, and the only new layer is the model
     commit_change(project, "params.yaml", "C: 1.0", "C: 0.7")
