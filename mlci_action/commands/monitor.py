@@ -19,7 +19,8 @@ from mlci_action import __version__
 from mlci_action.config import CONFIG_FILE, Config, parse_config
 from mlci_action.errors import ConfigError, InputError
 from mlci_action.monitoring.judge import judge
-from mlci_action.monitoring.live import join_labels, read_labels, read_log
+from mlci_action.monitoring.labels import join_labels, read_labels
+from mlci_action.monitoring.live import read_log
 from mlci_action.monitoring.profile import Profile
 from mlci_action.monitoring.record import LabelsInfo, MonitorRecord, Window
 from mlci_action.monitoring.window import parse_duration
@@ -109,11 +110,11 @@ def monitor(args: argparse.Namespace, environ: Mapping[str, str], console: Conso
     _check_features(config, doc, profile)
     labels_source = args.labels or settings.labels
     now = datetime.now(UTC)
-    live = read_log(sources, since=since, now=now)
+    live = read_log(sources, profile, since=since, now=now, keep=bool(labels_source))
     labels = labels_info = None
-    if labels_source:
+    if labels_source and live.kept is not None:
         table = read_labels(labels_source, config.data.target)
-        labels = join_labels(live, table)
+        labels = join_labels(live.kept, table)
         labels_info = LabelsInfo(
             source=labels_source, rows=len(table), matched=int(labels.notna().sum())
         )
@@ -139,14 +140,15 @@ def monitor(args: argparse.Namespace, environ: Mapping[str, str], console: Conso
             since=since_text,
             start=(now - since).isoformat() if since else None,
             end=now.isoformat(),
-            first=min(live.times).isoformat() if live.times else None,
-            last=max(live.times).isoformat() if live.times else None,
+            first=live.first.isoformat() if live.first else None,
+            last=live.last.isoformat() if live.last else None,
         ),
         counts=live.counts,
         min_rows=settings.min_rows,
         breaches=judgement.breaches,
         drift=judgement.drift,
         prediction_drift=judgement.prediction_drift,
+        probability_drift=judgement.probability_drift,
         performance=judgement.performance,
         labels=labels_info,
         models=live.models,

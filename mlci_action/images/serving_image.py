@@ -126,9 +126,16 @@ def build_serving_image(
         BuildContext(dockerfile=dockerfile, files=files), tag, sink, labels=labels
     )
     image = docker.client.images.get(image_id)
-    history = image.history()  # newest first; labels add empty entries above the model's COPY
+    # newest first; labels add empty entries above the model's COPY, which names its
+    # destination (a COPY of two files, model and reference, is "COPY multi:<hash> in DIR/")
+    history = image.history()
     model_layer = next(
-        (int(h.get("Size", 0)) for h in history if "model.skops" in h.get("CreatedBy", "")), 0
+        (
+            int(h.get("Size", 0))
+            for h in history
+            if "COPY" in h.get("CreatedBy", "") and "/opt/mlci/model/" in h.get("CreatedBy", "")
+        ),
+        0,
     )
     return ServingImage(
         tag=tag,

@@ -6,5 +6,8 @@
 - :mod:`.live`: reading the inference log (and ground-truth labels) for a window;
 - :mod:`.drift`: per-feature and prediction drift of live rows against the profile;
 - :mod:`.performance`: live metrics with bootstrap intervals, or a confidence-based estimate;
-- :mod:`.record`: the monitor's run record (run.json, kind "monitor").
+- :mod:`.record`: the monitor's run record (run.json, kind "monitor");
+- :mod:`.reference_task`: the worker task that builds the profile at package time (it runs in
+  the project's environment, through mlci_action.worker).
+- :mod:`.window`, :mod:`.judge`: the window's durations and times; the verdict.
 """

@@ -7,7 +7,9 @@ two-sample Kolmogorov-Smirnov statistic of the live values against the reference
 sketch (the training CDF at its 101 quantiles; the histogram edges when the profile has no
 sketch), so D is read at those points and may be up to 0.01 below the exact one; categorical
 features the chi-square test of homogeneity of the live and the reference level counts.
-Below ``min_rows`` live rows there is no verdict.
+Below ``min_rows`` live rows there is no verdict. Live values arrive as running tallies
+(:mod:`.tally`), so a window of any size is judged in bounded memory: bin counts and the counts
+at the CDF points are exact; the median a report shows is that of a uniform sample.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mlci_action.monitoring.bins import bin_counts, psi
+from mlci_action.monitoring.bins import psi
 from mlci_action.monitoring.profile import (
     CategoricalProfile,
     FeatureProfile,
@@ -26,14 +28,34 @@ from mlci_action.monitoring.profile import (
     level_names,
 )
 from mlci_action.monitoring.record import FeatureDrift
+from mlci_action.monitoring.tally import CategoricalTally, NumericTally, Tally, numeric_tally
 
 OTHER = "(other)"
 MISSING = "(missing)"
 
 
+def tally_for(reference: FeatureProfile) -> Tally:
+    """An empty tally of live values for ``reference``'s bins (and CDF points)."""
+    if isinstance(reference, NumericProfile):
+        return numeric_tally(reference.edges, reference_cdf(reference)[0])
+    return CategoricalTally()
+
+
+def tally_values(tally: Tally, values: Any) -> Tally:
+    """Add live values of any type (numbers that are not become missing) to ``tally``."""
+    if isinstance(tally, NumericTally):
+        tally.add(pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(float))
+    else:
+        names = level_names(values)
+        found = names.dropna().value_counts()
+        tally.add({str(k): int(v) for k, v in found.items()}, int(names.isna().sum()))
+    return tally
+
+
 def feature_drift(
     name: str, reference: FeatureProfile, values: Any, *, threshold: float, min_rows: int
 ) -> FeatureDrift:
+    """Drift of live ``values`` (or their tally) against ``reference``."""
     if isinstance(reference, NumericProfile):
         return numeric_drift(name, reference, values, threshold=threshold, min_rows=min_rows)
     return categorical_drift(name, reference, values, threshold=threshold, min_rows=min_rows)
@@ -54,26 +76,29 @@ def _with_missing(ref: list[int], live: list[int], ref_missing: int, live_missin
 def numeric_drift(
     name: str, reference: NumericProfile, values: Any, *, threshold: float, min_rows: int
 ) -> FeatureDrift:
-    x = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(dtype=float)
-    counts, missing = bin_counts(reference.edges, x)
-    ref, live = _with_missing(reference.counts, counts, reference.missing, missing)
+    tally = (
+        values if isinstance(values, NumericTally) else tally_values(tally_for(reference), values)
+    )
+    assert isinstance(tally, NumericTally)
+    counts = [int(c) for c in tally.counts]
+    ref, live = _with_missing(reference.counts, counts, reference.missing, tally.missing)
     value = psi(ref, live)
-    present = np.sort(x[~np.isnan(x)])
-    statistic, p_value = ks_against_reference(reference, present)
+    statistic, p_value = ks_against_reference(reference, tally)
     detail = ""
-    if present.size and "0.5" in reference.quantiles:
-        detail = f"median {reference.quantiles['0.5']:.4g} → {float(np.median(present)):.4g}"
+    if tally.sample.size and "0.5" in reference.quantiles:
+        median = float(np.median(tally.sample))
+        detail = f"median {reference.quantiles['0.5']:.4g} → {median:.4g}"
     return FeatureDrift(
         name=name,
         kind="numeric",
-        rows=int(x.size),
-        missing=missing,
+        rows=tally.rows,
+        missing=tally.missing,
         psi=_finite(value),
         threshold=threshold,
         test="ks",
         statistic=statistic,
         p_value=p_value,
-        drifted=_verdict(value, threshold, int(x.size), min_rows),
+        drifted=_verdict(value, threshold, tally.rows, min_rows),
         detail=detail,
     )
 
@@ -95,16 +120,18 @@ def reference_cdf(reference: NumericProfile) -> tuple[np.ndarray, np.ndarray]:
 
 
 def ks_against_reference(
-    reference: NumericProfile, live_sorted: np.ndarray
+    reference: NumericProfile, tally: NumericTally
 ) -> tuple[float | None, float | None]:
-    """(D, two-sided p-value) of the sorted live values against the reference's CDF, read at
-    the reference's points; the p-value is the two-sample one, with the effective size
-    n·m/(n+m) of the live and the training rows."""
-    n, m = live_sorted.size, sum(reference.counts)
+    """(D, two-sided p-value) of the live values against the reference's CDF, read at the
+    reference's points (the tally counts the live values at or below each); the p-value is
+    the two-sample one, with the effective size n·m/(n+m) of the live and the training rows."""
+    n, m = tally.present, sum(reference.counts)
     if n == 0 or m == 0:
         return None, None
     points, cdf = reference_cdf(reference)
-    live_cdf = np.searchsorted(live_sorted, points, side="right") / n
+    if len(points) != len(tally.at_points):
+        raise ValueError(f"{len(points)} reference points but the tally has {len(tally.at_points)}")
+    live_cdf = tally.at_points / n
     statistic = float(np.max(np.abs(live_cdf - cdf)))
     effective = max(1, round(n * m / (n + m)))
     return statistic, float(stats.kstwo.sf(statistic, effective))
@@ -113,17 +140,18 @@ def ks_against_reference(
 def categorical_drift(
     name: str, reference: CategoricalProfile, values: Any, *, threshold: float, min_rows: int
 ) -> FeatureDrift:
-    names = level_names(values)
-    missing = int(names.isna().sum())
-    found = names.dropna().value_counts()
+    tally = (
+        values if isinstance(values, CategoricalTally) else tally_values(CategoricalTally(), values)
+    )
+    assert isinstance(tally, CategoricalTally)
     levels = list(reference.frequencies)
-    live_counts = [int(found.get(level, 0)) for level in levels]
-    live_other = int(found.sum()) - sum(live_counts)
+    live_counts = [int(tally.levels.get(level, 0)) for level in levels]
+    live_other = sum(tally.levels.values()) - sum(live_counts)
     ref, live = _with_missing(
         [*reference.frequencies.values(), reference.other],
         [*live_counts, live_other],
         reference.missing,
-        missing,
+        tally.missing,
     )
     labels = [*levels, OTHER] + ([MISSING] if len(ref) > len(levels) + 1 else [])
     value = psi(ref, live)
@@ -131,14 +159,14 @@ def categorical_drift(
     return FeatureDrift(
         name=name,
         kind="categorical",
-        rows=len(names),
-        missing=missing,
+        rows=tally.rows,
+        missing=tally.missing,
         psi=_finite(value),
         threshold=threshold,
         test="chi2",
         statistic=statistic,
         p_value=p_value,
-        drifted=_verdict(value, threshold, len(names), min_rows),
+        drifted=_verdict(value, threshold, tally.rows, min_rows),
         detail=_largest_change(labels, ref, live),
     )
 

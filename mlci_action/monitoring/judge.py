@@ -3,7 +3,7 @@ the reference profile and the limits of mlci.yaml's ``monitoring:`` section."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -13,7 +13,7 @@ from mlci_action.config import Bootstrap, MonitorGate, Monitoring
 from mlci_action.metrics import CATALOG
 from mlci_action.monitoring.drift import feature_drift
 from mlci_action.monitoring.live import LiveRows
-from mlci_action.monitoring.performance import CBPE_METRIC, cbpe_accuracy, live_metrics
+from mlci_action.monitoring.performance import CBPE_METRIC, cbpe_estimate, live_metrics
 from mlci_action.monitoring.profile import Profile
 from mlci_action.monitoring.record import Breach, FeatureDrift, LiveMetric, Verdict
 
@@ -26,6 +26,7 @@ class Judgement:
     prediction_drift: FeatureDrift | None
     performance: list[LiveMetric]
     breaches: list[Breach]
+    probability_drift: list[FeatureDrift] = field(default_factory=list)
 
 
 def judge(
@@ -55,7 +56,7 @@ def judge(
         feature_drift(
             name,
             profile.features[name],
-            _column(live.features, name, rows),
+            live.features[name],
             threshold=settings.drift.psi,
             min_rows=min_rows,
         )
@@ -65,10 +66,11 @@ def judge(
     prediction = feature_drift(
         "prediction",
         profile.prediction,
-        live.predictions,
+        live.prediction,
         threshold=settings.prediction_drift.psi,
         min_rows=min_rows,
     )
+    probability = _probability_drift(profile, live, settings.prediction_drift.psi, min_rows)
     performance = _performance(profile, live, metrics, bootstrap, labels)
     if rows < min_rows:
         return Judgement(
@@ -79,6 +81,7 @@ def judge(
             prediction,
             performance,
             [],
+            probability,
         )
     breaches = [
         Breach(
@@ -122,6 +125,7 @@ def judge(
             prediction,
             performance,
             breaches,
+            probability,
         )
     return Judgement(
         "healthy",
@@ -130,14 +134,24 @@ def judge(
         prediction,
         performance,
         [],
+        probability,
     )
 
 
-def _column(frame: pd.DataFrame, name: str, rows: int) -> Any:
-    """A feature's live values; a column the log never had is all missing."""
-    if name in frame.columns:
-        return frame[name].to_numpy(dtype=object)
-    return np.full(rows, None, dtype=object)
+def _probability_drift(
+    profile: Profile, live: LiveRows, threshold: float, min_rows: int
+) -> list[FeatureDrift]:
+    """Per class, the drift of the predicted probability's distribution (reported beside the
+    prediction drift, under its threshold; not a limit of its own)."""
+    if not profile.probabilities or live.probabilities is None:
+        return []
+    found = []
+    for name, reference in profile.probabilities.items():
+        tally = live.probabilities[name]
+        if tally.rows == tally.missing:
+            continue
+        found.append(feature_drift(name, reference, tally, threshold=threshold, min_rows=min_rows))
+    return found
 
 
 def _texts(values: Any) -> np.ndarray:
@@ -153,20 +167,19 @@ def _performance(
 ) -> list[LiveMetric]:
     classify = profile.task == "classification"
     classes = list(profile.probabilities or {})
-    proba = None
-    if classify and live.probabilities is not None and classes:
-        proba = live.probabilities.reindex(columns=classes).to_numpy(dtype=float)
-    if labels is not None:
+    kept = live.kept
+    if labels is not None and kept is not None:
         known = labels.notna().to_numpy()
         if not known.any():
             return []
         truth = labels.to_numpy()[known]
-        predicted = np.asarray(live.predictions, dtype=object)[known]
+        predicted = np.asarray(kept.predictions, dtype=object)[known]
         if classify:  # the log and the labels file may spell a class differently (1, "1")
             truth, predicted = _texts(truth), _texts(predicted)
         else:
             truth, predicted = truth.astype(float), predicted.astype(float)
-        rows_proba = None if proba is None else proba[known]
+        proba = kept.probabilities if classify and classes else None
+        rows_proba = None if proba is None or not proba.size else proba[known]
         if rows_proba is not None and np.isnan(rows_proba).any():
             rows_proba = None
         positive = None if profile.positive_class is None else str(profile.positive_class)
@@ -181,8 +194,8 @@ def _performance(
             confidence=bootstrap.confidence,
             seed=bootstrap.seed,
         )
-    elif proba is not None:
-        found = [cbpe_accuracy(proba, bootstrap.confidence)]
+    elif classify and classes and live.confidence.rows:
+        found = [cbpe_estimate(live.confidence, bootstrap.confidence)]
     else:
         return []
     return [_with_reference(metric, profile) for metric in found]

@@ -1,84 +1,59 @@
-"""The inference log for a window: the live rows `mlci monitor` judges, and their labels.
+"""The inference log for a window: the tallies of live rows `mlci monitor` judges.
 
 The log is a directory (or an fsspec URL) of ``*.jsonl`` and ``*.parquet`` files, one record
-per row of a request (the monitoring contract). A line that is not such a record is skipped
-and counted, and the first few are named by file and line; the monitor never stops on one.
+per row of a request (the monitoring contract). Files are read block by block
+(:mod:`.blocks`) and each block is folded into running tallies (:mod:`.tally`), so memory stays
+bounded however long the window; only a run with labels keeps each row's id, prediction and
+probabilities, to join them. A line that is not a record is skipped and counted, and the first
+few are named by file and line; the monitor never stops on one.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import numpy as np
+import numpy.typing as npt
 
 from mlci_action.errors import InputError
+from mlci_action.monitoring.blocks import Block, json_schema, jsonl_blocks, parquet_blocks
+from mlci_action.monitoring.drift import tally_for, tally_values
+from mlci_action.monitoring.profile import NumericProfile, Profile
 from mlci_action.monitoring.record import LogCounts
-from mlci_action.monitoring.window import parse_time
+from mlci_action.monitoring.tally import ConfidenceTally, NumericTally, Tally
 
 EXAMPLES = 5
 SUFFIXES = (".jsonl", ".parquet")
-REQUIRED = ("id", "time", "features", "prediction")
+
+
+@dataclass(frozen=True)
+class Kept:
+    """Each live row's request id, row, prediction and class probabilities (one column per
+    reference class; None without any), in log order: for joining ground-truth labels."""
+
+    ids: list[str]
+    rows: list[int]
+    predictions: list[Any]
+    probabilities: npt.NDArray[np.float64] | None
 
 
 @dataclass(frozen=True)
 class LiveRows:
-    """The window's rows, in log order: one entry per logged row."""
+    """The window, tallied: per reference feature, the prediction, each class probability."""
 
-    ids: list[str]
-    rows: list[int]
-    times: list[datetime]
-    features: pd.DataFrame
-    predictions: list[Any]
-    probabilities: pd.DataFrame | None
-    """One column per class (as the log names them); None when no record had any."""
-    models: list[str]
     counts: LogCounts
-
-
-@dataclass
-class _Reader:
-    cutoff: datetime | None
-    records: list[dict[str, Any]]
-    times: list[datetime]
-    lines: int = 0
-    malformed: int = 0
-    outside: int = 0
-    examples: list[str] | None = None
-
-    def bad(self, where: str, why: str) -> None:
-        self.malformed += 1
-        if self.examples is None:
-            self.examples = []
-        if len(self.examples) < EXAMPLES:
-            self.examples.append(f"{where}: {why}")
-
-    def add(self, where: str, record: Any) -> None:
-        self.lines += 1
-        if not isinstance(record, dict):
-            self.bad(where, "not a JSON object")
-            return
-        absent = [key for key in REQUIRED if key not in record]
-        if absent:
-            self.bad(where, f"no {', '.join(absent)}")
-            return
-        if not isinstance(record["features"], dict):
-            self.bad(where, "features is not an object")
-            return
-        try:
-            when = parse_time(record["time"])
-        except ValueError as exc:
-            self.bad(where, f"time: {exc}")
-            return
-        if self.cutoff is not None and when < self.cutoff:
-            self.outside += 1
-            return
-        self.records.append(record)
-        self.times.append(when)
+    features: dict[str, Tally]
+    prediction: Tally
+    probabilities: dict[str, NumericTally] | None
+    confidence: ConfidenceTally
+    first: datetime | None
+    last: datetime | None
+    models: list[str]
+    kept: Kept | None = None
 
 
 def _is_url(source: str) -> bool:
@@ -88,19 +63,25 @@ def _is_url(source: str) -> bool:
 def _filesystem(source: str) -> Any:
     try:
         import fsspec
-    except ImportError:
+    except ImportError:  # pragma: no cover - a dependency of mlci
         raise InputError(
             f"{source}: reading the inference log from a URL needs fsspec",
             hint="pip install fsspec (and the filesystem's package, e.g. s3fs or gcsfs)",
         ) from None
-    fs, _, paths = fsspec.get_fs_token_paths(source)
+    try:
+        fs, _, paths = fsspec.get_fs_token_paths(source)
+    except (ValueError, ImportError) as exc:
+        raise InputError(
+            f"{source}: cannot open this URL ({exc})",
+            hint="install the filesystem's fsspec package (e.g. s3fs, gcsfs), or fix the URL",
+        ) from None
     return fs, paths[0]
 
 
 def log_files(sources: Sequence[str], cutoff: datetime | None) -> list[tuple[str, Any]]:
-    """(name, opener) of every log file of ``sources`` (directories are searched one level
-    deep for *.jsonl and *.parquet). Local files last written before ``cutoff`` hold no record
-    of the window and are left out."""
+    """(name, filesystem or None) of every log file of ``sources`` (directories are searched
+    one level deep for *.jsonl and *.parquet). Local files last written before ``cutoff`` hold
+    no record of the window and are left out."""
     found: list[tuple[str, Any]] = []
     for source in sources:
         if _is_url(source):
@@ -108,7 +89,7 @@ def log_files(sources: Sequence[str], cutoff: datetime | None) -> list[tuple[str
             if not fs.exists(root):
                 raise InputError(f"{source}: the inference log does not exist")
             names = [root] if fs.isfile(root) else sorted(fs.ls(root, detail=False))
-            found += [(n, fs) for n in names if str(n).endswith(SUFFIXES)]
+            found += [(str(n), fs) for n in names if str(n).endswith(SUFFIXES)]
             continue
         path = Path(source)
         if not path.exists():
@@ -126,84 +107,52 @@ def log_files(sources: Sequence[str], cutoff: datetime | None) -> list[tuple[str
     return found
 
 
-def _jsonl_lines(name: str, fs: Any) -> Iterator[str]:
-    handle = fs.open(name, "rb") if fs is not None else open(name, "rb")  # noqa: SIM115
-    with handle:
-        for raw in handle:
-            yield raw.decode("utf-8", "replace")
+def _is_arrow(values: Any) -> bool:
+    return not isinstance(values, np.ndarray)
 
 
-def _parquet_records(name: str, fs: Any) -> Iterable[dict[str, Any]]:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise InputError(
-            f"{name}: reading Parquet logs needs pyarrow", hint="pip install pyarrow"
-        ) from None
-    handle = fs.open(name, "rb") if fs is not None else open(name, "rb")  # noqa: SIM115
-    with handle:
-        table = pq.read_table(handle)
-    return table.to_pylist()
+def _floats(values: Any) -> npt.NDArray[np.float64]:
+    if _is_arrow(values):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        kind = values.type
+        if pa.types.is_floating(kind) or pa.types.is_integer(kind) or pa.types.is_null(kind):
+            return np.asarray(
+                pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False), dtype=float
+            )
+        values = np.asarray(values.to_pylist(), dtype=object)
+    import pandas as pd
+
+    return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(float)
 
 
-def read_log(
-    sources: Sequence[str], *, since: timedelta | None = None, now: datetime | None = None
-) -> LiveRows:
-    """The rows of the window ``[now - since, ...)`` (every row without ``since``)."""
-    now = now or datetime.now(UTC)
-    cutoff = now - since if since is not None else None
-    reader = _Reader(cutoff=cutoff, records=[], times=[])
-    files = log_files(sources, cutoff)
-    for name, fs in files:
-        if name.endswith(".parquet"):
-            for number, record in enumerate(_parquet_records(name, fs), start=1):
-                reader.add(f"{name}:row {number}", record)
-            continue
-        for number, line in enumerate(_jsonl_lines(name, fs), start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                reader.lines += 1
-                reader.bad(f"{name}:{number}", f"not JSON ({exc.msg})")
-                continue
-            reader.add(f"{name}:{number}", record)
-    return _rows(reader, len(files))
+def _add(tally: Tally, values: Any) -> None:
+    if isinstance(tally, NumericTally):
+        tally.add(_floats(values))
+        return
+    if _is_arrow(values):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        kind = values.type
+        if pa.types.is_integer(kind):
+            values, kind = pc.cast(values, pa.string()), pa.string()
+        if pa.types.is_string(kind) or pa.types.is_null(kind):
+            found = pc.value_counts(values.drop_null()).to_pylist() if len(values) else []
+            counts = {str(item["values"]): int(item["counts"]) for item in found}
+            tally.add(counts, values.null_count)
+            return
+        values = np.asarray(values.to_pylist(), dtype=object)
+    tally_values(tally, values)
 
 
-def _rows(reader: _Reader, files: int) -> LiveRows:
-    records = reader.records
-    probabilities = [r.get("probabilities") for r in records]
-    has_proba = any(isinstance(p, dict) for p in probabilities)
-    models = sorted(
-        {
-            " ".join(str(r.get(k) or "") for k in ("model", "version", "image_digest")).strip()
-            for r in records
-        }
-        - {""}
-    )
-    return LiveRows(
-        ids=[str(r["id"]) for r in records],
-        rows=[_row(r.get("row")) for r in records],
-        times=reader.times,
-        features=pd.DataFrame.from_records([r["features"] for r in records]),
-        predictions=[r["prediction"] for r in records],
-        probabilities=(
-            pd.DataFrame.from_records([p if isinstance(p, dict) else {} for p in probabilities])
-            if has_proba
-            else None
-        ),
-        models=models,
-        counts=LogCounts(
-            files=files,
-            lines=reader.lines,
-            malformed=reader.malformed,
-            malformed_examples=reader.examples or [],
-            outside_window=reader.outside,
-            rows=len(records),
-        ),
-    )
+def _take(values: Any, mask: npt.NDArray[np.bool_]) -> Any:
+    return values.filter(mask) if _is_arrow(values) else values[mask]
+
+
+def _list(values: Any) -> list[Any]:
+    return values.to_pylist() if _is_arrow(values) else list(values)
 
 
 def _row(value: Any) -> int:
@@ -213,51 +162,172 @@ def _row(value: Any) -> int:
         return 0
 
 
-def read_labels(path: str, target: str) -> pd.DataFrame:
-    """Ground truth: columns ``id``, ``row`` (default 0) and the target; CSV, JSONL or
-    Parquet. Returns a frame indexed by (id, row) with one column, ``label``."""
-    suffix = Path(path.split("?")[0]).suffix.lower()
-    opener: Any = path
-    try:
-        if suffix == ".csv":
-            frame = pd.read_csv(opener, dtype={"id": str})
-        elif suffix in (".jsonl", ".ndjson"):
-            frame = pd.read_json(opener, lines=True, dtype={"id": str})
-        elif suffix in (".parquet", ".pq"):
-            frame = pd.read_parquet(opener)
-        else:
-            raise InputError(
-                f"{path}: labels file has an unsupported extension {suffix!r}",
-                hint="use a .csv, .jsonl or .parquet file with columns id, row and the target",
+@dataclass
+class _Window:
+    profile: Profile
+    cutoff: int | None
+    keep: bool
+    features: dict[str, Tally] = field(init=False)
+    prediction: Tally = field(init=False)
+    probabilities: dict[str, NumericTally] | None = field(init=False)
+    confidence: ConfidenceTally = field(default_factory=ConfidenceTally)
+    lines: int = 0
+    malformed: int = 0
+    examples: list[str] = field(default_factory=list)
+    outside: int = 0
+    rows: int = 0
+    first: int | None = None
+    last: int | None = None
+    models: set[str] = field(default_factory=set)
+    kept: Kept | None = None
+
+    def __post_init__(self) -> None:
+        self.features = {name: tally_for(ref) for name, ref in self.profile.features.items()}
+        self.prediction = tally_for(self.profile.prediction)
+        self.probabilities = None
+        if self.profile.probabilities:
+            self.probabilities = {}
+            for name, reference in self.profile.probabilities.items():
+                tally = tally_for(reference)
+                assert isinstance(tally, NumericTally)
+                self.probabilities[name] = tally
+        if self.keep:
+            has_proba = bool(self.profile.probabilities)
+            self.kept = Kept([], [], [], np.empty((0, 0)) if has_proba else None)
+
+    def add(self, block: Block) -> None:
+        self.lines += block.lines
+        self.malformed += len(block.malformed)
+        self.examples += list(block.malformed[: EXAMPLES - len(self.examples)])
+        if not block.size:
+            return
+        mask = None
+        if self.cutoff is not None:
+            inside = block.times >= self.cutoff
+            self.outside += int(block.size - inside.sum())
+            if not inside.any():
+                return
+            if not inside.all():
+                mask = inside
+        pick = (lambda v: v) if mask is None else (lambda v: _take(v, mask))
+        times = block.times if mask is None else block.times[mask]
+        size = int(times.size)
+        self.rows += size
+        low, high = int(times.min()), int(times.max())
+        self.first = low if self.first is None else min(self.first, low)
+        self.last = high if self.last is None else max(self.last, high)
+        for name, tally in self.features.items():
+            if name in block.features:
+                _add(tally, pick(block.features[name]))
+            elif isinstance(tally, NumericTally):
+                tally.add(np.full(size, np.nan))
+            else:
+                tally.add({}, size)
+        prediction = pick(block.columns["prediction"])
+        _add(self.prediction, prediction)
+        proba = self._probabilities(block, pick, size)
+        if proba is not None:
+            self.confidence.add(proba)
+        self._models(block, pick)
+        if self.kept is not None:
+            self._keep(block, pick, prediction, proba)
+
+    def _probabilities(self, block: Block, pick: Any, size: int) -> Any:
+        if self.probabilities is None or block.probabilities is None:
+            return None
+        columns = []
+        for name, tally in self.probabilities.items():
+            values = (
+                _floats(pick(block.probabilities[name]))
+                if name in block.probabilities
+                else np.full(size, np.nan)
             )
-    except FileNotFoundError:
-        raise InputError(f"{path}: labels file not found") from None
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{path}: labels file cannot be read: {first}") from None
-    absent = [column for column in ("id", target) if column not in frame.columns]
-    if absent:
-        raise InputError(
-            f"{path}: labels file has no column {', '.join(map(repr, absent))} "
-            f"(columns: {', '.join(map(str, frame.columns[:20]))})",
-            hint=f"it needs the request id as 'id', optionally 'row', and the target {target!r}",
+            tally.add(values)
+            columns.append(values)
+        return np.column_stack(columns)
+
+    def _models(self, block: Block, pick: Any) -> None:
+        keys = ("model", "version", "image_digest")
+        columns = [_list(pick(block.columns[k])) if k in block.columns else None for k in keys]
+        size = len(next((c for c in columns if c is not None), []))
+        rows = zip(*[c if c is not None else [None] * size for c in columns], strict=True)
+        for row in set(rows):
+            self.models.add(" ".join(str(v or "") for v in row).strip())
+
+    def _keep(self, block: Block, pick: Any, prediction: Any, proba: Any) -> None:
+        kept = self.kept
+        assert kept is not None
+        kept.ids.extend(str(i) for i in _list(pick(block.columns["id"])))
+        size = len(kept.ids) - len(kept.rows)
+        rows = _list(pick(block.columns["row"])) if "row" in block.columns else [0] * size
+        kept.rows.extend(_row(r) for r in rows)
+        kept.predictions.extend(_list(prediction))
+        if kept.probabilities is not None:
+            classes = len(self.probabilities or {})
+            add = proba if proba is not None else np.full((size, classes), np.nan)
+            self.kept = Kept(
+                kept.ids,
+                kept.rows,
+                kept.predictions,
+                np.vstack([kept.probabilities.reshape(-1, classes), add]),
+            )
+
+    def result(self, files: int) -> LiveRows:
+        def when(micros: int | None) -> datetime | None:
+            if micros is None:
+                return None
+            return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+
+        return LiveRows(
+            counts=LogCounts(
+                files=files,
+                lines=self.lines,
+                malformed=self.malformed,
+                malformed_examples=self.examples,
+                outside_window=self.outside,
+                rows=self.rows,
+            ),
+            features=self.features,
+            prediction=self.prediction,
+            probabilities=self.probabilities,
+            confidence=self.confidence,
+            first=when(self.first),
+            last=when(self.last),
+            models=sorted(self.models - {""}),
+            kept=self.kept,
         )
-    rows = frame["row"] if "row" in frame.columns else pd.Series(0, index=frame.index)
-    bad = pd.to_numeric(rows, errors="coerce").isna()
-    if bad.any():
-        line = int(bad.to_numpy().nonzero()[0][0]) + 2
-        raise InputError(
-            f"{path}: line {line}: row is not a whole number",
-            hint="row is the index of the row within its request (0 for one-row requests)",
-        )
-    index = pd.MultiIndex.from_arrays(
-        [frame["id"].astype(str), pd.to_numeric(rows).astype(int)], names=["id", "row"]
+
+
+def read_log(
+    sources: Sequence[str],
+    profile: Profile,
+    *,
+    since: timedelta | None = None,
+    now: datetime | None = None,
+    keep: bool = False,
+) -> LiveRows:
+    """The window ``[now - since, ...)`` of the log (every row without ``since``), tallied
+    against ``profile``; ``keep``: also each row's id, prediction and probabilities."""
+    now = now or datetime.now(UTC)
+    cutoff = now - since if since is not None else None
+    window = _Window(
+        profile,
+        None if cutoff is None else round(cutoff.timestamp() * 1_000_000),
+        keep,
     )
-    labels = pd.DataFrame({"label": frame[target].to_numpy()}, index=index)
-    return labels[~labels.index.duplicated(keep="last")]
+    numeric = [n for n, f in profile.features.items() if isinstance(f, NumericProfile)]
+    schema = json_schema(numeric, list(profile.probabilities or {}))
+    files = log_files(sources, cutoff)
+    for name, fs in files:
+        handle = fs.open(name, "rb") if fs is not None else open(name, "rb")  # noqa: SIM115
+        with handle:
+            if name.endswith(".parquet"):
+                blocks = parquet_blocks(name, handle)
+            else:
+                blocks = jsonl_blocks(name, handle, schema)
+            for block in blocks:
+                window.add(block)
+    return window.result(len(files))
 
 
-def join_labels(live: LiveRows, labels: pd.DataFrame) -> pd.Series:
-    """Each live row's label (NaN where there is none), in log order."""
-    index = pd.MultiIndex.from_arrays([live.ids, live.rows], names=["id", "row"])
-    return labels["label"].reindex(index).reset_index(drop=True)
+__all__ = ["Kept", "LiveRows", "log_files", "read_log"]

@@ -24,6 +24,7 @@ from scipy import stats
 
 from mlci_action.errors import StageFailure
 from mlci_action.monitoring.record import LiveMetric
+from mlci_action.monitoring.tally import ConfidenceTally
 from mlci_action.stats.intervals import expanded_percentile
 from mlci_action.worker.scoring import metric_values
 
@@ -114,16 +115,20 @@ def cbpe_accuracy(proba: Array, confidence: float = 0.95) -> LiveMetric:
     """The expected accuracy of a calibrated classifier from its class probabilities (one row
     per live row, one column per class), with a normal interval of the Poisson-binomial
     accuracy; rows without probabilities (NaN) are left out."""
-    table = np.asarray(proba, dtype=float)
-    table = table[~np.isnan(table).any(axis=1)] if table.size else table
-    rows = len(table)
+    tally = ConfidenceTally()
+    tally.add(proba)
+    return cbpe_estimate(tally, confidence)
+
+
+def cbpe_estimate(tally: ConfidenceTally, confidence: float = 0.95) -> LiveMetric:
+    """:func:`cbpe_accuracy` from the running sums of a window's confidences."""
+    rows = tally.rows
     if rows == 0:
         return LiveMetric(
             name=CBPE_METRIC, value=None, confidence=confidence, rows=0, estimate=True
         )
-    certainty = table.max(axis=1)
-    expected = float(certainty.mean())
-    spread = math.sqrt(float(np.sum(certainty * (1 - certainty)))) / rows
+    expected = tally.total / rows
+    spread = math.sqrt(tally.variance) / rows
     z = float(stats.norm.ppf(0.5 + confidence / 2))
     return LiveMetric(
         name=CBPE_METRIC,

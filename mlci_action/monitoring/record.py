@@ -109,6 +109,10 @@ class MonitorRecord(_Record):
     breaches: list[Breach] = Field(default_factory=list)
     drift: list[FeatureDrift] = Field(default_factory=list)
     prediction_drift: FeatureDrift | None = None
+    probability_drift: list[FeatureDrift] = Field(default_factory=list)
+    """Per class (``name``), the predicted probability's distribution against the test set's
+    (PSI over ten bins of width 0.1); reported under ``monitoring.prediction_drift.psi``, not
+    a limit of its own."""
     performance: list[LiveMetric] = Field(default_factory=list)
     labels: LabelsInfo | None = None
     models: list[str] = Field(default_factory=list)

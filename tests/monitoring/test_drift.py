@@ -98,7 +98,7 @@ def test_a_shifted_feature_and_a_changed_share_are_named_and_the_others_pass(tmp
     verdicts = {}
     for name, live in (("steady", steady), ("shifted", shifted)):
         write_log(tmp_path / name, records(known.model, live))
-        rows = read_log([str(tmp_path / name)])
+        rows = read_log([str(tmp_path / name)], known.profile)
         verdicts[name] = judge(
             known.profile,
             rows,

@@ -4,7 +4,6 @@ profile, and inference logs written in the monitoring contract's format."""
 from __future__ import annotations
 
 import json
-import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -139,7 +138,22 @@ def project(
 ) -> Path:
     root = tmp_path / "project"
     root.mkdir(exist_ok=True)
-    text = CONFIG.format(log=log, min_rows=min_rows) + textwrap.dedent(extra)
+    text = CONFIG.format(log=log, min_rows=min_rows) + extra
     (root / "mlci.yaml").write_text(text, encoding="utf-8")
     (root / "reference.json").write_text(profile.to_json(), encoding="utf-8")
     return root
+
+
+def write_parquet(
+    directory: Path,
+    items: list[dict[str, Any]],
+    name: str = "inference-20261128T110000-1-0.parquet",
+) -> Path:
+    """The same records as a Parquet log file (features and probabilities as structs)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    pq.write_table(pa.Table.from_pylist(items), path)
+    return path
