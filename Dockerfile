@@ -2,8 +2,10 @@
 # (.github/workflows/release.yml); `uses: <owner>/mlci@<other sha>` builds it. Dependencies are pinned
 # (requirements/action.txt, compiled from requirements/action.in) and installed before mlci's
 # code, in a build stage; the image keeps the virtual environment, the git binary, and nothing
-# else. Training, tests and scoring run in the project's own environment image, never here, so
-# no numpy, pandas or scikit-learn: the image is about 270 MB (benchmarks/README.md).
+# else. Training, tests and scoring run in the project's own environment image, never here: the
+# image was about 270 MB (benchmarks/README.md) before `mlci monitor`, which runs here (next to
+# the inference log's location and credentials), brought numpy, pandas, scipy, scikit-learn,
+# pyarrow and fsspec.
 FROM python:3.12-slim AS build
 # Extra CAs (.github/certs/*.crt) for builds behind a TLS-intercepting proxy.
 COPY .github/certs/ /tmp/certs/

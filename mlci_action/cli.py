@@ -64,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
         help="re-evaluate the registry's champion on the current data and tests; "
         "nothing is trained or pushed",
     )
+    run.add_argument(
+        "--prepare",
+        action="store_true",
+        help="run data.prepare of mlci.yaml first (the action does on trusted events only)",
+    )
 
     promote = sub.add_parser(
         "promote", help="point a tag at an image already in the registry, by digest"
@@ -120,6 +125,30 @@ def _parser() -> argparse.ArgumentParser:
         help="also write .github/workflows/mlci.yml (the GitHub Action)",
     )
 
+    monitor = sub.add_parser(
+        "monitor",
+        help="drift and live performance of the inference log against the reference profile",
+    )
+    monitor.add_argument(
+        "--config", default=".", type=Path, metavar="DIR", help="project directory (mlci.yaml)"
+    )
+    monitor.add_argument(
+        "--since", metavar="DURATION", help="the window, e.g. 24h (default: monitoring.window)"
+    )
+    monitor.add_argument(
+        "--log",
+        action="append",
+        metavar="PATH_OR_URL",
+        help="log files or directories (default: monitoring.log); repeatable",
+    )
+    monitor.add_argument("--labels", metavar="FILE", help="ground-truth labels: id, row, target")
+    monitor.add_argument(
+        "--reference",
+        metavar="FILE_OR_IMAGE",
+        help="reference.json, a run.json, or a serving image (default: .mlci/out/run.json)",
+    )
+    monitor.add_argument("--out", type=Path, help="output directory (default: .mlci/monitor)")
+
     sub.add_parser("schema", help="print the JSON Schema of mlci.yaml")
     return parser
 
@@ -136,6 +165,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.envi
             return command_promote(args, environ, console)
         if args.command == "verify":
             return command_verify(args, environ, console)
+        if args.command == "monitor":
+            from mlci_action.commands.monitor import monitor
+
+            return monitor(args, environ, console)
         if args.command == "init":
             from mlci_action.commands.init import init
 
@@ -208,6 +241,7 @@ def command_run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         push=args.push,
         allow_dirty=args.allow_dirty,
         champion=args.champion,
+        prepare=args.prepare,
     )
     docker, registry = _engines(
         options.package or args.base == "registry" or options.champion, environ

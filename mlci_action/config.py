@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -97,6 +98,17 @@ class DataChecks(_Model):
     constant: ConstantCheck = ConstantCheck()
 
 
+class Prepare(_Model):
+    """A command that brings the data up to date before a trusted run hashes it."""
+
+    command: Annotated[str, Field(min_length=1)]
+    """Run in the project's directory and environment (the executor's), never through a
+    shell; ``{train}`` and ``{test}`` (also $MLCI_TRAIN_PATH, $MLCI_TEST_PATH) are the data
+    files, which are what it may write (the docker executor copies back only those)."""
+    timeout: Annotated[int, Field(gt=0)] = 600
+    """Seconds before the command is stopped and the run ends (exit 2)."""
+
+
 class Data(_Model):
     train: str
     test: str
@@ -104,8 +116,18 @@ class Data(_Model):
     schema_: Annotated[str | None, Field(alias="schema")] = None
     """``path.py:ClassName`` (a pandera DataFrameModel) or ``path.yaml`` (pandera's YAML)."""
     checks: DataChecks = DataChecks()
+    prepare: Prepare | None = None
+    """A command run before the data is hashed, only on trusted events (in the GitHub Action:
+    push, schedule and workflow_dispatch on the default branch; never for a pull request;
+    `mlci run --prepare` locally): how a retraining picks up fresh data. A string is the
+    command with the default timeout."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("prepare", mode="before")
+    @classmethod
+    def _prepare_shorthand(cls, value: object) -> object:
+        return {"command": value} if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _schema_form(self) -> Data:
@@ -359,6 +381,72 @@ class Deploy(_Model):
         return f"{self.registry.rstrip('/')}/{self.image or name}"
 
 
+def _duration(text: str) -> str:
+    from mlci_action.monitoring.window import parse_duration
+
+    parse_duration(text)  # a ValueError says the form
+    return text
+
+
+class DriftLimit(_Model):
+    psi: Annotated[float, Field(gt=0)] = 0.2
+    """The largest population stability index of a feature counted as no drift."""
+    features: list[str] | None = None
+    """Judge only these features (default: every feature of the reference profile)."""
+
+
+class PredictionDriftLimit(_Model):
+    psi: Annotated[float, Field(gt=0)] = 0.2
+
+
+class MonitorGate(_Model):
+    """A limit on a live metric (or, without labels, on its estimate)."""
+
+    min: float | None = None
+    """The live value may not fall below this."""
+    max: float | None = None
+    """The live value may not rise above this (for metrics where smaller is better)."""
+    max_regression: Annotated[float | None, Field(ge=0)] = None
+    """Largest absolute worsening against the candidate's value when it was built."""
+    rule: Rule = "point"
+    """As in gates: point (the live value itself), non_inferiority (breached unless the
+    interval's worse end keeps the limit), no_significant_regression (breached only when the
+    whole interval is past it)."""
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> MonitorGate:
+        if self.min is None and self.max is None and self.max_regression is None:
+            raise ValueError("give a limit: min, max or max_regression")
+        return self
+
+
+class Monitoring(_Model):
+    """`mlci monitor`: the inference log, the window and the limits (trusted settings)."""
+
+    log: str | None = None
+    """The inference log: a directory or an fsspec URL (s3://..., gs://...)."""
+    window: Annotated[str, AfterValidator(_duration)] = "24h"
+    """The default --since: a number and a unit (s, m, h, d, w), e.g. 24h."""
+    min_rows: Annotated[int, Field(ge=1)] = 500
+    """Fewer live rows in the window: "not enough traffic", no drift verdict, never a pass."""
+    drift: DriftLimit = DriftLimit()
+    prediction_drift: PredictionDriftLimit = PredictionDriftLimit()
+    performance: dict[str, MonitorGate] = Field(default_factory=dict)
+    """Limits on live metrics (those of evaluation.metrics)."""
+    labels: str | None = None
+    """Ground-truth labels (CSV, JSONL or Parquet: id, row, the target), the default --labels."""
+    reference: str | None = None
+    """The reference profile the GitHub Action's monitor compares with: a reference.json or
+    run.json in the repository, or a serving image (pulled); default: the champion's image
+    (deploy.registry, deploy.champion_tag)."""
+    retrain_workflow: (
+        Annotated[str, Field(pattern=r"^([A-Za-z0-9._-]+\.ya?ml|[1-9][0-9]*)$")] | None
+    ) = None
+    """The workflow the GitHub Action dispatches (inputs action=retrain, reason) when the
+    nightly monitor finds a breach: a file name under .github/workflows/ (or its id) on the
+    default branch; default: no retraining is started."""
+
+
 class Config(_Model):
     version: Literal[1] = 1
     name: Annotated[str, Field(pattern=_NAME.pattern)]
@@ -372,10 +460,18 @@ class Config(_Model):
     deploy: Deploy = Deploy()
     baseline: str | None = None
     """Default git ref to compare against when --base is not given."""
+    monitoring: Monitoring = Monitoring()
 
     @model_validator(mode="after")
     def _gates_name_metrics(self) -> Config:
         names = self.evaluation.metric_names
+        for name in self.monitoring.performance:
+            if name not in names:
+                raise ValueError(
+                    f"monitoring.performance {name!r} names a metric that is not evaluated"
+                    f"{did_you_mean(name, list(names))} "
+                    f"add it to evaluation.metrics ({', '.join(names)})"
+                )
         for name in self.gates:
             if name not in names:
                 raise ValueError(

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from mlci_action.images.activity import LogSink
     from mlci_action.images.docker_api import Docker
     from mlci_action.images.registry import Registry
+    from mlci_action.monitoring.profile import Profile
 from mlci_action.record import (
     DataReport,
     Deployment,
@@ -73,6 +74,9 @@ class Options:
     data_only: bool = False
     """`mlci validate`: the stages up to the data tests, nothing trained (the baseline's
     environment, which only training needs, is not prepared)."""
+    prepare: bool = False
+    """Run data.prepare before anything is hashed: only on a trusted run (the action: push,
+    schedule or workflow_dispatch on the default branch; the CLI: ``--prepare``)."""
     champion: bool = False
     """Re-evaluate the registry's champion (the candidate side) on the current data, tests and
     gates, in its own image's environment: nothing trained, no baseline, nothing pushed."""
@@ -123,6 +127,8 @@ class RunState:
     gates: tuple[GateResult, ...] = ()
     image: ImageInfo | None = None
     smoke_test: SmokeTest | None = None
+    reference_profile: Profile | None = None
+    """The candidate's reference profile, stored in its serving image (package)."""
     deployment: Deployment | None = None
     stages: dict[str, StageResult] = field(default_factory=dict)
     errored: tuple[str, ...] = ()

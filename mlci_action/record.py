@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlci_action.monitoring.profile import Profile
+
 
 class Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -374,6 +376,9 @@ class RunRecord(Record):
     cache: CacheInfo
     image: ImageInfo | None = None
     smoke_test: SmokeTest | None = None
+    reference_profile: Profile | None = None
+    """The reference profile stored in the serving image (reference.json; --package): the
+    training data's distribution, the test-set predictions', the metrics with intervals."""
     deployment: Deployment | None = None
     trust: TrustReport | None = None
     artifacts: dict[str, str] = Field(default_factory=dict)

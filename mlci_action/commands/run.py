@@ -21,9 +21,10 @@ from mlci_action.executors import create
 from mlci_action.hashing import file_digest, tree_digest, value_digest
 from mlci_action.layout import BASELINE_MODEL, CANDIDATE_MODEL, PREDICTIONS, SMOKE_CASES
 from mlci_action.params import diff, load_params
-from mlci_action.paths import path_keys
+from mlci_action.paths import check_paths, path_keys
 from mlci_action.pipeline import Options, Progress, RunContext, RunState, Side, run_stages
 from mlci_action.preflight import check_inputs
+from mlci_action.prepare import run_prepare
 from mlci_action.record import (
     CacheInfo,
     ClusterTask,
@@ -146,6 +147,7 @@ def _record(
         model_tests=state.model_tests,
         image=state.image,
         smoke_test=state.smoke_test,
+        reference_profile=state.reference_profile,
         deployment=state.deployment,
         trust=ctx.options.trust,
         environment=state.environment,
@@ -417,10 +419,14 @@ def begin(
     source stage: what `mlci run` and `mlci validate` share. Inputs are checked first."""
     project = options.project
     config = config or load_config(project)
-    check_inputs(project, config)
+    prepare = options.prepare and config.data.prepare is not None
+    check_paths(project, config) if prepare else check_inputs(project, config)
     executor = create(config, options.cache_dir, environ)
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlci-run-")))
+        if prepare:  # before the data is checked and hashed
+            progress.note(run_prepare(project, config, executor, workdir / "logs" / "prepare.log"))
+            check_inputs(project, config)
         ctx = RunContext(
             options=options,
             config=config,

@@ -139,8 +139,26 @@ class ModelTests(TaskRequest):
     results_path: Out
 
 
+class ReferenceProfile(TaskRequest):
+    """The reference profile (mlci_action.monitoring.profile) stored in the serving image."""
+
+    kind: ClassVar[str] = "reference-profile"
+    train_path: In
+    test_path: In
+    target: str
+    task: Literal["classification", "regression"]
+    model: In
+    trusted_types: list[str] = []
+    metrics: list[str]
+    positive_class: str | int | float | bool | None = None
+    bootstrap: Bootstrap = Bootstrap()
+    """The metrics' intervals (at most REFERENCE_RESAMPLES resamples)."""
+    profile_path: Out
+
+
 TASKS: dict[str, type[TaskRequest]] = {
-    model.kind: model for model in (TrainEstimator, DataTests, Evaluate, ModelTests)
+    model.kind: model
+    for model in (TrainEstimator, DataTests, Evaluate, ModelTests, ReferenceProfile)
 }
 
 

@@ -24,6 +24,7 @@ from mlci_action.github import trust
 from mlci_action.github.approval import Decision, decide
 from mlci_action.github.commands import Workflow
 from mlci_action.github.context import ActionInputs, Event, load_event, load_inputs
+from mlci_action.github.dispatch import sanitize_reason
 from mlci_action.pipeline import Options
 from mlci_action.record import RunRecord, StageResult, Status, TrustReport
 from mlci_action.report.render import render_limited, render_markdown
@@ -72,9 +73,30 @@ class GitHubProgress:
         return Activity(log)
 
 
-DISPATCH_ACTIONS = ("retrain", "evaluate", "promote", "rollback")
+DISPATCH_ACTIONS = ("retrain", "evaluate", "promote", "rollback", "monitor")
 """workflow_dispatch's ``action`` input: train and test (and push when the policy allows),
-re-evaluate the champion, or move a tag to a digest."""
+re-evaluate the champion, move a tag to a digest, or monitor the live model."""
+
+
+def trusted_event(event: Event) -> bool:
+    """Whether the run's code and settings are the default branch's own: a push or a
+    dispatch on it, or the nightly schedule (which GitHub runs on it). Only such a run
+    executes data.prepare; a pull request never does."""
+    if event.name == "schedule":
+        return True
+    return (
+        event.name in ("push", "workflow_dispatch")
+        and event.branch is not None
+        and event.branch == event.default_branch
+    )
+
+
+def _monitors(event: Event, config: Config) -> bool:
+    """The nightly schedule monitors when monitoring.log is set (else it re-scores the
+    champion); a dispatch with action ``monitor`` always does."""
+    if event.name == "workflow_dispatch":
+        return event.dispatch_inputs.get("action") == "monitor"
+    return event.name == "schedule" and bool(config.monitoring.log)
 
 
 def marker(name: str) -> str:
@@ -394,6 +416,18 @@ def _main(workflow: Workflow, environ: Mapping[str, str]) -> int:
             base_url=environ.get("GITHUB_API_URL", "https://api.github.com"),
             app_slug=inputs.app_slug,
         )
+    if _monitors(event, config):
+        from mlci_action.github.monitor import reference_for, run_monitor, trusted_monitoring
+        from mlci_action.images.registry import Credentials
+
+        trusted_monitoring(config, event)  # before anything is pulled
+        credentials = None
+        if inputs.registry_username and password:
+            credentials = Credentials(inputs.registry_username, password)
+        reference = reference_for(workflow, config, project, credentials)
+        return run_monitor(
+            workflow, api, event, config, project, workspace, environ, reference=reference
+        )
     try:
         decision = decide(event, config.deploy.policy, inputs, api)
     except MlciError as exc:  # the API could not tell: the safe answer is no push
@@ -413,6 +447,18 @@ def _main(workflow: Workflow, environ: Mapping[str, str]) -> int:
         raise InputError(
             f"workflow_dispatch input `action` is {mode!r}",
             hint=f"use one of: {', '.join(DISPATCH_ACTIONS)}",
+        )
+    reason = event.dispatch_inputs.get("reason", "").strip()
+    if mode == "retrain" and reason:
+        with workflow.fenced():  # whoever dispatched wrote it
+            print(f"retraining: {sanitize_reason(reason)}", file=workflow.out)
+    prepare = trusted_event(event) and config.data.prepare is not None
+    if config.data.prepare is not None and not prepare:
+        print(
+            f"data.prepare is not run on this event ({event.name} on "
+            f"{event.branch or event.ref or 'no branch'}): only on the default branch's own "
+            "push, schedule and workflow_dispatch",
+            file=workflow.out,
         )
     # the nightly run (and a dispatched "evaluate") re-scores the champion, trains nothing
     champion = event.name == "schedule" or mode == "evaluate"
@@ -458,6 +504,7 @@ def _main(workflow: Workflow, environ: Mapping[str, str]) -> int:
         package=decision.push and not champion,
         push=decision.push and not champion,
         champion=champion,
+        prepare=prepare and not champion,
         **_deploy_options(inputs, event, config),
         reuse_approved=event.name == "push",
         approved_commit=decision.approved_commit if decision.push else None,

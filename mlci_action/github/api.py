@@ -62,6 +62,16 @@ DIGEST_KEY = "digest"
 """The payload key of the image digest (sha256:...) a deployment shipped."""
 DEPLOYMENT_LOOKBACK = 100
 """Deployments read at most, newest first, to find a create after a 5xx or a rollback target."""
+ISSUES_PERMISSION = (
+    "the token needs `issues: write`: add it to the workflow's `permissions:`, or to the "
+    "GitHub App's"
+)
+ACTIONS_PERMISSION = (
+    "the token needs `actions: write` to start a workflow: add it to the workflow's "
+    "`permissions:`, or to the GitHub App's"
+)
+ISSUE_LOOKBACK = 300
+"""Open issues read at most, newest first, to find mlci's sticky issue."""
 DEPLOYMENTS_PERMISSION = (
     "the token needs `deployments: write`: add it to the workflow's `permissions:`, or to the "
     "GitHub App's"
@@ -79,6 +89,13 @@ class GitHubError(MlciError):
 @dataclass(frozen=True)
 class CommentResult:
     id: int
+    url: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class IssueResult:
+    number: int
     url: str
     created: bool
 
@@ -250,6 +267,77 @@ class GitHubAPI:
                     made = issue.create_comment(body)
                     return CommentResult(made.id, made.html_url, created=True)
             raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    # -------------------------------------------------------------------- issues
+
+    def find_issue(self, marker: str) -> int | None:
+        """The number of mlci's own open issue holding ``marker`` (authored by
+        :attr:`identity`; pull requests are not issues here), or None."""
+        with self._translate("looking for mlci's issue", forbidden=ISSUES_PERMISSION):
+            return self._find_issue(marker)
+
+    def upsert_issue(
+        self, marker: str, title: str, body: str, labels: tuple[str, ...] = ()
+    ) -> IssueResult:
+        """Edit mlci's own open issue holding ``marker``, or open one; as :meth:`upsert_comment`,
+        only an issue authored by :attr:`identity` is mlci's, and a create whose answer was a
+        5xx or lost looks again before it tries again."""
+        body = _fit_comment(body, marker)
+        with self._translate("opening or updating mlci's issue", forbidden=ISSUES_PERMISSION):
+            for attempt in _creating():
+                with attempt:
+                    number = self._find_issue(marker)
+                    if number is not None:
+                        issue = self._repo.get_issue(number)
+                        again = attempt.retry_state.attempt_number > 1
+                        if issue.body != body or issue.title != title:
+                            issue.edit(title=title, body=body)
+                        return IssueResult(number, issue.html_url, created=again)
+                    made = self._repo.create_issue(title=title, body=body, labels=list(labels))
+                    return IssueResult(made.number, made.html_url, created=True)
+            raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    def close_issue(self, number: int, comment: str) -> None:
+        """Comment on the issue, then close it as completed."""
+        with self._translate(f"closing issue #{number}", forbidden=ISSUES_PERMISSION):
+            issue = self._repo.get_issue(number)
+            issue.create_comment(_fit_comment(comment, ""))
+            issue.edit(state="closed", state_reason="completed")
+
+    def _find_issue(self, marker: str) -> int | None:
+        me = self._whoami()
+        if me is None:
+            return None
+        issues = self._repo.get_issues(state="open", sort="created", direction="desc")
+        for issue in itertools.islice(issues, ISSUE_LOOKBACK):
+            mine = issue.pull_request is None and _authored_by(issue.user, me)
+            if mine and marker in (issue.body or ""):
+                return int(issue.number)
+        return None
+
+    # -------------------------------------------------------------------- actions
+
+    def dispatch_workflow(self, workflow: str, ref: str, inputs: dict[str, str]) -> None:
+        """A workflow_dispatch event of ``workflow`` (a file name under .github/workflows/,
+        or its id) on ``ref``. A 5xx is not retried: a second retraining is worse than none,
+        and the next night asks again."""
+        url = f"{self._repo.url}/actions/workflows/{quote(workflow, safe='')}/dispatches"
+        with self._translate(
+            f"starting workflow {workflow} on {ref}", forbidden=ACTIONS_PERMISSION
+        ):
+            try:
+                self._gh.requester.requestJsonAndCheck(
+                    "POST", url, input={"ref": ref, "inputs": inputs}
+                )
+            except GithubException as exc:
+                if exc.status == 404:
+                    raise GitHubError(
+                        f"GitHub API error starting workflow {workflow} on {ref}: 404: no "
+                        f"workflow {workflow!r} with a workflow_dispatch trigger on {ref} (or "
+                        f"the token may not see it: {ACTIONS_PERMISSION})",
+                        status=404,
+                    ) from None
+                raise
 
     # -------------------------------------------------------------------- checks
 

@@ -17,7 +17,16 @@ import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from mlci_action import git
-from mlci_action.config import CONFIG_FILE, Config, Deploy, Environment, Gate, Resources
+from mlci_action.config import (
+    CONFIG_FILE,
+    Config,
+    Deploy,
+    Environment,
+    Gate,
+    Monitoring,
+    Prepare,
+    Resources,
+)
 from mlci_action.errors import InputError
 from mlci_action.record import SettingChange, TrustReport
 
@@ -28,6 +37,8 @@ TRUSTED = (
     *(f"environment.{key}" for key in ENVIRONMENT_KEYS),
     "evaluation.trusted_types",
     "training.resources",
+    "monitoring",
+    "data.prepare",
 )
 """The settings a pull request cannot change for its own run (training.resources choose the
 nodes of a Ray cluster: where, not what)."""
@@ -59,6 +70,19 @@ def _changes(base: dict[str, str], head: dict[str, str]) -> list[SettingChange]:
 def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
     section = raw.get(name)
     return section if isinstance(section, dict) else {}
+
+
+def _valid(model: type[Monitoring] | type[Prepare], value: object) -> Any:
+    """The section as ``model`` (a string is a prepare command), None where it is absent or
+    not valid (the safe reading: no log to monitor, no prepare command)."""
+    if isinstance(value, str) and model is Prepare:
+        value = {"command": value}
+    if not isinstance(value, dict):
+        return None
+    try:
+        return model.model_validate(value)
+    except ValidationError:
+        return None
 
 
 def _base_settings(
@@ -99,20 +123,38 @@ def _base_settings(
     return env, deploy, types, gates, resources
 
 
+def _base_monitoring(text: str | None) -> tuple[Monitoring, Prepare | None]:
+    """The base's monitoring section and data.prepare (None where absent or not valid)."""
+    try:
+        raw = yaml.safe_load(text) if text else {}
+    except yaml.YAMLError:
+        raw = {}
+    raw = raw if isinstance(raw, dict) else {}
+    return (
+        _valid(Monitoring, raw.get("monitoring")) or Monitoring(),
+        _valid(Prepare, _section(raw, "data").get("prepare")),
+    )
+
+
 def apply(head: Config, base_text: str | None, base_label: str) -> tuple[Config, TrustReport]:
     """``head`` with the trusted settings of the base's mlci.yaml (``base_text``)."""
     env, deploy, types, gates, resources = _base_settings(base_text)
+    monitoring, prepare = _base_monitoring(base_text)
     base_values = {
         "deploy": deploy,
         **{f"environment.{k}": getattr(env, k) for k in ENVIRONMENT_KEYS},
         "evaluation.trusted_types": types,
         "training.resources": resources,
+        "monitoring": monitoring,
+        "data.prepare": prepare,
     }
     head_values = {
         "deploy": head.deploy,
         **{f"environment.{k}": getattr(head.environment, k) for k in ENVIRONMENT_KEYS},
         "evaluation.trusted_types": head.evaluation.trusted_types,
         "training.resources": head.training.resources,
+        "monitoring": head.monitoring,
+        "data.prepare": head.data.prepare,
     }
     ignored = _changes(
         {k: v for key, value in base_values.items() for k, v in _flat(value, key).items()},
@@ -134,6 +176,8 @@ def apply(head: Config, base_text: str | None, base_label: str) -> tuple[Config,
             ),
             "evaluation": head.evaluation.model_copy(update={"trusted_types": types}),
             "training": head.training.model_copy(update={"resources": resources}),
+            "monitoring": monitoring,
+            "data": head.data.model_copy(update={"prepare": prepare}),
         }
     )
     return trusted, TrustReport(base=base_label, ignored=ignored, gates=gate_changes)

@@ -254,3 +254,25 @@ class Docker:
                     f"image build failed at {step}: {message.strip()}", log_tail=tail, hint=hint
                 )
         return str(self.client.images.get(tag).id)
+
+    def read_file(self, image: str, path: str) -> bytes:
+        """One file of ``image``, read through a created (never started) container."""
+        try:
+            container = self.client.containers.create(image, entrypoint=["true"])
+        except docker.errors.DockerException as exc:
+            raise InputError(f"{image}: cannot open the image: {_first_line(exc)}") from None
+        try:
+            stream, _ = container.get_archive(path)
+            with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
+                member = archive.next()
+                handle = archive.extractfile(member) if member is not None else None
+                if handle is None:
+                    raise InputError(f"{image}: {path} is not a file")
+                return handle.read()
+        except docker.errors.NotFound:
+            raise InputError(
+                f"{image}: the image has no {path}",
+                hint="images built before mlci stored a reference profile have none",
+            ) from None
+        finally:
+            container.remove(force=True)

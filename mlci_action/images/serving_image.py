@@ -18,6 +18,9 @@ from mlci_action.record import MetricResult
 
 SERVING_DIR = "/opt/mlci/serving"
 MODEL_PATH = "/opt/mlci/model/model.skops"
+REFERENCE_PATH = "/opt/mlci/model/reference.json"
+"""The reference profile (mlci_action.monitoring.profile), beside the model; the image's
+MLCI_REFERENCE names it."""
 
 
 @cache
@@ -97,8 +100,12 @@ def build_serving_image(
     model: Path,
     labels: dict[str, str],
     sink: LogSink,
+    reference: Path | None = None,
 ) -> ServingImage:
+    """``reference``: the reference profile, copied beside the model (same layer)."""
     files: dict[str, bytes | Path] = {"model.skops": model}
+    if reference is not None:
+        files["reference.json"] = reference
     if config.data.schema_:
         schema = project / config.data.schema_.partition(":")[0]
         files[f"serving/{schema.name}"] = schema
@@ -107,16 +114,28 @@ def build_serving_image(
     dockerfile = (
         templates()
         .get_template("Dockerfile.serve.j2")
-        .render(name=config.name, env_image=env_image, command=json.dumps(serving_command(config)))
+        .render(
+            name=config.name,
+            env_image=env_image,
+            command=json.dumps(serving_command(config)),
+            reference=REFERENCE_PATH if reference is not None else "",
+        )
     )
     tag = f"mlci-serve/{config.name}:{file_digest(model)[:20]}"
     image_id = docker.build(
         BuildContext(dockerfile=dockerfile, files=files), tag, sink, labels=labels
     )
     image = docker.client.images.get(image_id)
-    history = image.history()  # newest first; labels add empty entries above the model's COPY
+    # newest first; labels add empty entries above the model's COPY, which names its
+    # destination (a COPY of two files, model and reference, is "COPY multi:<hash> in DIR/")
+    history = image.history()
     model_layer = next(
-        (int(h.get("Size", 0)) for h in history if "model.skops" in h.get("CreatedBy", "")), 0
+        (
+            int(h.get("Size", 0))
+            for h in history
+            if "COPY" in h.get("CreatedBy", "") and "/opt/mlci/model/" in h.get("CreatedBy", "")
+        ),
+        0,
     )
     return ServingImage(
         tag=tag,

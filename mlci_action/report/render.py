@@ -7,6 +7,7 @@ from functools import cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from mlci_action.monitoring.record import MonitorRecord
 from mlci_action.record import RunRecord
 from mlci_action.report.change import describe_change
 from mlci_action.report.escape import md, pre
@@ -105,3 +106,8 @@ def render_limited(record: RunRecord, limit: int = GITHUB_COMMENT_LIMIT, marker:
             return text if not omit else text + note if len(text) + len(note) <= limit else text
     text = render_markdown(record, details=False, marker=marker, omit=FOLDS[-1])
     return text[: limit - len(note)] + note if len(text) + len(note) > limit else text + note
+
+
+def render_monitor(record: MonitorRecord, *, marker: str = "") -> str:
+    """The report of `mlci monitor`."""
+    return _env().get_template("monitor.md.j2").render(run=record, marker=marker)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mlci_action.errors import StageFailure
 from mlci_action.executors.environment_image import ensure_environment_image, image_key
+from mlci_action.executors.tasks import ReferenceProfile
 from mlci_action.images.docker_api import Docker
 from mlci_action.images.serving_image import (
     build_serving_image,
@@ -17,14 +18,39 @@ from mlci_action.images.serving_image import (
     serving_command,
 )
 from mlci_action.layout import SMOKE_CASES
+from mlci_action.monitoring.profile import Profile
 from mlci_action.pipeline import RunContext, RunState, StageOutput
 from mlci_action.record import ImageInfo, SmokeTest, Status
+
+REFERENCE = "reference.json"
 
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def reference_profile(ctx: RunContext, state: RunState) -> tuple[Profile, Path]:
+    """The candidate's reference profile, computed by the worker in the project's environment."""
+    side, config = state.candidate, state.candidate.config
+    if side.runtime is None or side.model is None:
+        raise StageFailure("no trained candidate model to profile")
+    path = ctx.workdir / REFERENCE
+    request = ReferenceProfile(
+        train_path=str((side.project / config.data.train).resolve()),
+        test_path=str((side.project / config.data.test).resolve()),
+        target=config.data.target,
+        task=config.evaluation.task,
+        model=str(side.model),
+        trusted_types=config.evaluation.trusted_types,
+        metrics=list(config.evaluation.metric_names),
+        positive_class=config.evaluation.positive_class,
+        bootstrap=config.evaluation.bootstrap.model_dump(),
+        profile_path=str(path),
+    )
+    side.runtime.call(request, cwd=side.project, log=ctx.log_path("reference-profile"))
+    return Profile.from_json(path.read_bytes()), path
 
 
 def smoke_test(ctx: RunContext, docker: Docker, state: RunState, image: ImageInfo) -> SmokeTest:
@@ -79,6 +105,8 @@ class Package:
             raise StageFailure("no Docker engine or no model to package")
         started = time.perf_counter()
         log = ctx.log_path("package")
+        profile, profile_path = reference_profile(ctx, state)
+        state = replace(state, reference_profile=profile)
         with ctx.progress.activity(f"building the serving image of {ctx.config.name}", log) as sink:
             env_tag, reused = ensure_environment_image(docker, side.project, ctx.config, sink)
             labels = oci_labels(
@@ -100,6 +128,7 @@ class Package:
                 model=Path(side.model),
                 labels=labels,
                 sink=sink,
+                reference=profile_path,
             )
         image = ImageInfo(
             tag=serving.tag,

@@ -29,6 +29,7 @@ MODULES: dict[str, str] = {
     "data-tests": "mlci_action.worker.checks",
     "evaluate": "mlci_action.worker.evaluate",
     "model-tests": "mlci_action.worker.model_tests",
+    "reference-profile": "mlci_action.monitoring.reference_task",
 }
 PRELOAD = ("pandas", "sklearn", "skops.io", "pandera.pandas", "pytest")
 

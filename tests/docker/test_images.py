@@ -13,10 +13,13 @@ import time
 import urllib.request
 import uuid
 from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from mlci_action.commands.monitor import REFERENCE_IN_IMAGE
 from mlci_action.stages.package import free_port
 from tests.conftest import git
 from tests.test_run import commit_change, read_run
@@ -73,6 +76,7 @@ def test_package_without_registry_saves_an_archive_and_smoke_tests(
         smoke["p50_ms"] > 0 and smoke["p99_ms"] >= smoke["p50_ms"] and smoke["batch_rows_per_s"] > 0
     )
     image = run["image"]
+    assert_monitor_reads_the_reference_in_the_image(mlci, docker_client, project, image["tag"], run)
     assert image["model_layer_bytes"] > 0 and image["size_bytes"] > image["environment_bytes"] > 0
     assert run["deployment"]["archive"] == "image.tar" and run["deployment"]["pushed"] is False
     archive = project / ".mlci" / "out" / "image.tar"
@@ -100,6 +104,35 @@ def test_package_without_registry_saves_an_archive_and_smoke_tests(
     old_layers = docker_client.images.get(image["tag"]).attrs["RootFS"]["Layers"]
     new_layers = docker_client.images.get(second["tag"]).attrs["RootFS"]["Layers"]
     assert new_layers[:-1] == old_layers[:-1] and new_layers[-1] != old_layers[-1]
+
+
+def assert_monitor_reads_the_reference_in_the_image(
+    mlci, docker_client, project: Path, tag: str, run: dict
+) -> None:
+    """The serving image holds the run's reference profile where MLCI_REFERENCE says, and
+    `mlci monitor --reference IMAGE` judges a log against it (this test's image: no new build)."""
+    env = docker_client.images.get(tag).attrs["Config"]["Env"]
+    assert f"MLCI_REFERENCE={REFERENCE_IN_IMAGE}" in env
+    test = pd.read_csv(project / "data" / "test.csv")
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    log = project.parent / "inference-log"
+    log.mkdir()
+    with (log / "inference-20261128T110000-1-0.jsonl").open("w", encoding="utf-8") as handle:
+        for index, row in enumerate(test.drop(columns="diagnosis").to_dict(orient="records")):
+            record = {"id": f"r{index}", "row": 0, "time": now, "features": row}
+            record["prediction"] = int(test["diagnosis"][index])
+            handle.write(json.dumps(record) + "\n")
+    out = project.parent / "monitor-out"
+    done = mlci(
+        "monitor", "--config", str(project), "--reference", tag, "--log", str(log),
+        "--out", str(out),
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr  # 114 rows: fewer than min_rows, never a pass
+    record = json.loads((out / "run.json").read_text())
+    assert record["reference"] == f"{tag}:{REFERENCE_IN_IMAGE}"
+    assert record["verdict"] == "not_enough_traffic" and record["counts"]["rows"] == len(test)
+    assert record["reference_rows"] == run["reference_profile"]["rows"]
+    assert {item["name"] for item in record["drift"]} == set(run["reference_profile"]["features"])
 
 
 def assert_serves_on_port_from_environment(docker_client, tag: str) -> None:

@@ -266,6 +266,7 @@ def run_act(
     default_branch: str | None = None,
     extra_args: Sequence[str] = (),
     timeout: float = 900,
+    action_image: str | None = None,
 ) -> ActResult:
     """Run `workflow` (a file or folder under `repo`) for `event_name` with act, offline.
 
@@ -277,6 +278,8 @@ def run_act(
     an ``actions/checkout`` step to get the work tree into the job. `rebuild=False` reuses an existing ``act-...:latest``
     action image, even one built from another repository's action. Returns when act exits, or
     after `timeout` seconds (act is interrupted, then killed; ``timed_out`` is set).
+    `action_image` (an image id, best): tagged as ``MLCI_ACTION_ACT_TAG`` while the machine's
+    act lock is held, so another checkout's test cannot swap the shared tag in between.
     """
     if inputs and event_name == "workflow_dispatch":
         # with -e, act takes workflow_dispatch inputs from the event's "inputs" only and
@@ -340,6 +343,12 @@ def run_act(
         process_env = _isolated_env(home)
         process_env.update(secrets)
         with _machine_lock():
+            if action_image is not None:
+                subprocess.run(
+                    ["docker", "tag", action_image, MLCI_ACTION_ACT_TAG],
+                    check=True,
+                    capture_output=True,
+                )
             return _run(command, cwd=scratch, env=process_env, timeout=timeout, secrets=secrets)
 
 

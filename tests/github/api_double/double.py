@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.github.api_double import checks, deployments, pulls, repos
+from tests.github.api_double import checks, deployments, issues, pulls, repos
 from tests.github.api_double.openapi import JSON, Operation, SpecFiller, load_openapi, now
 from tests.github.api_double.routing import Route
 from tests.github.api_double.state import (
@@ -21,6 +21,7 @@ from tests.github.api_double.state import (
     Comment,
     Deployment,
     Fault,
+    Issue,
     Pull,
     RecordedRequest,
     Reply,
@@ -29,7 +30,13 @@ from tests.github.api_double.state import (
     error,
 )
 
-ROUTES: dict[str, Route] = {**repos.ROUTES, **pulls.ROUTES, **checks.ROUTES, **deployments.ROUTES}
+ROUTES: dict[str, Route] = {
+    **repos.ROUTES,
+    **pulls.ROUTES,
+    **checks.ROUTES,
+    **deployments.ROUTES,
+    **issues.ROUTES,
+}
 """The operations the double answers, by GitHub's operationId."""
 
 
@@ -231,6 +238,32 @@ class GitHubDouble:
         """Answer deployment and deployment-status writes 403, like a token without
         ``deployments: write``."""
         self.state.deployments_forbidden = forbidden
+
+    def next_number(self) -> int:
+        """The next issue number (issues and pull requests share one numbering)."""
+        with self._lock:
+            return max([0, *self.state.pulls, *self.state.issues]) + 1
+
+    def add_issue(
+        self, title: str, body: str, *, user: str = "alice", labels: tuple[str, ...] = ()
+    ) -> int:
+        """An open issue someone opened earlier. Returns its number."""
+        issue = Issue(self.next_number(), title, body, user, list(labels), now(), now())
+        self.state.issues[issue.number] = issue
+        return issue.number
+
+    def set_issues_forbidden(self, forbidden: bool = True) -> None:
+        """Answer issue writes 403, like a token without ``issues: write``."""
+        self.state.issues_forbidden = forbidden
+
+    def add_workflow(self, file: str, inputs: tuple[str, ...] = ("action", "reason")) -> None:
+        """A workflow under .github/workflows/ with a workflow_dispatch trigger declaring
+        ``inputs``."""
+        self.state.workflows[file] = inputs
+
+    def set_actions_forbidden(self, forbidden: bool = True) -> None:
+        """Answer workflow dispatches 403, like a token without ``actions: write``."""
+        self.state.actions_forbidden = forbidden
 
     def fail_next(
         self,

@@ -106,17 +106,26 @@ def _get_pull(d: GitHubDouble, p: dict[str, str], q: Any, b: Any) -> Reply:
     return Reply(200, pull_body(d, _pull(d, p["pull_number"])))
 
 
+def _issue_number(d: GitHubDouble, number: str) -> int:
+    """A pull request's or an issue's number (comments belong to either)."""
+    if int(number) in d.state.issues:
+        return int(number)
+    return _pull(d, number).number
+
+
 @route("issues/list-comments")
 def _list_comments(d: GitHubDouble, p: dict[str, str], q: dict[str, list[str]], b: Any) -> Reply:
-    pull = _pull(d, p["issue_number"])
-    items = [comment_body(d, c) for c in d.comments_on(pull.number)]
-    return page(d, q, items, f"/repos/{d.full_name}/issues/{pull.number}/comments")
+    number = _issue_number(d, p["issue_number"])
+    items = [comment_body(d, c) for c in d.comments_on(number)]
+    return page(d, q, items, f"/repos/{d.full_name}/issues/{number}/comments")
 
 
 @route("issues/create-comment")
 def _create_comment(d: GitHubDouble, p: dict[str, str], q: Any, b: JSON) -> Reply:
-    pull = _pull(d, p["issue_number"])
-    comment_id = d.add_comment(pull.number, d.actor(), b["body"])
+    number = _issue_number(d, p["issue_number"])
+    if number in d.state.issues and d.state.issues_forbidden:
+        raise error(403, "Resource not accessible by integration")
+    comment_id = d.add_comment(number, d.actor(), b["body"])
     body = comment_body(d, d.state.comments[comment_id])
     return Reply(201, body, {"Location": body["url"]})
 

@@ -99,6 +99,30 @@ class DeploymentStatus:
 
 
 @dataclass
+class Issue:
+    number: int
+    title: str
+    body: str
+    user: str
+    labels: list[str]
+    created_at: str
+    updated_at: str
+    state: str = "open"
+    state_reason: str | None = None
+    closed_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """A workflow_dispatch event created through the API."""
+
+    workflow: str
+    ref: str
+    inputs: dict[str, Any]
+    actor: str
+
+
+@dataclass
 class State:
     owner: str
     repo: str
@@ -120,6 +144,12 @@ class State:
     deployment_statuses: list[DeploymentStatus] = field(default_factory=list)
     """In creation order."""
     deployments_forbidden: bool = False
+    issues: dict[int, Issue] = field(default_factory=dict)
+    issues_forbidden: bool = False
+    workflows: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Workflow file name -> the workflow_dispatch inputs it declares."""
+    dispatches: list[Dispatch] = field(default_factory=list)
+    actions_forbidden: bool = False
     next_id: int = 1000
 
 

@@ -1,0 +1,268 @@
+"""Inference log files as blocks of checked records, read column-wise with pyarrow.
+
+A JSONL file is read a few megabytes at a time (cut at a line end) by pyarrow's JSON reader,
+with the record's fields typed from the reference profile; a Parquet file a batch of rows at a
+time. A block whose every record is well formed stays in Arrow columns (the fast path). A block
+the fast path refuses (a line that is not JSON or not a record, a time without an offset, a
+value of another type than the column's) is read again one line at a time, and each bad line is
+named by file and line (Parquet: row) and skipped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from mlci_action.errors import InputError
+from mlci_action.monitoring.window import parse_time
+
+CHUNK = 8 << 20
+"""Bytes of a JSONL file parsed at once."""
+BATCH = 65_536
+"""Rows of a Parquet file read at once."""
+REQUIRED = ("id", "time", "features", "prediction")
+TEXT = ("id", "model", "version", "image_digest")
+
+
+@dataclass(frozen=True)
+class Block:
+    """The well-formed records of a stretch of one file, as columns: each a pyarrow Array
+    (the fast path) or a numpy object array (records read one by one)."""
+
+    size: int
+    times: npt.NDArray[np.int64]
+    """Microseconds since the epoch, UTC."""
+    columns: Mapping[str, Any]
+    """id, row, model, version, image_digest, prediction (those the records have)."""
+    features: Mapping[str, Any]
+    """Per feature the records have; a feature absent here is missing in every row."""
+    probabilities: Mapping[str, Any] | None
+    lines: int
+    """Records read: the well-formed ones and the malformed."""
+    malformed: Sequence[str]
+    """``file:line: why`` of each malformed record."""
+
+
+def _arrow() -> Any:
+    try:
+        import pyarrow
+    except ImportError:  # pragma: no cover - a dependency of mlci
+        raise InputError(
+            "reading the inference log needs pyarrow", hint="pip install pyarrow"
+        ) from None
+    return pyarrow
+
+
+def json_schema(numeric: Sequence[str], classes: Sequence[str] | None) -> Any:
+    """The record's fields as mlci reads them: numeric features as doubles, the class
+    probabilities as doubles; other fields (categorical features, the prediction) inferred."""
+    pa = _arrow()
+    fields = [
+        ("id", pa.string()),
+        ("row", pa.int64()),
+        ("time", pa.string()),
+        ("model", pa.string()),
+        ("version", pa.string()),
+        ("image_digest", pa.string()),
+        ("features", pa.struct([(name, pa.float64()) for name in numeric])),
+    ]
+    if classes:
+        fields.append(("probabilities", pa.struct([(c, pa.float64()) for c in classes])))
+    return pa.schema(fields)
+
+
+def _fast(table: Any) -> Block | None:
+    """The table as a block, or None when a record in it is not well formed."""
+    pa = _arrow()
+    import pyarrow.compute as pc
+
+    names = table.column_names
+    if any(key not in names or table[key].null_count for key in REQUIRED):
+        return None
+    features = table["features"].combine_chunks()
+    if not pa.types.is_struct(features.type):
+        return None
+    time = table["time"].combine_chunks()
+    try:
+        if pa.types.is_timestamp(time.type) and time.type.tz is None:
+            return None
+        stamps = pc.cast(time, pa.timestamp("us", tz="UTC"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    columns = {}
+    for key in (*TEXT, "row", "prediction"):
+        if key in names:
+            column = table[key].combine_chunks()
+            text = pa.types.is_string(column.type) or (
+                key != "id" and pa.types.is_null(column.type)
+            )
+            if key in TEXT and not text:
+                return None
+            columns[key] = column
+    probabilities = None
+    if "probabilities" in names:
+        proba = table["probabilities"].combine_chunks()
+        if pa.types.is_struct(proba.type) and proba.type.num_fields:
+            flat = proba.flatten()  # a null struct gives null children
+            probabilities = {proba.type.field(i).name: flat[i] for i in range(len(flat))}
+    return Block(
+        size=table.num_rows,
+        times=stamps.cast(pa.int64()).to_numpy(zero_copy_only=False),
+        columns=columns,
+        features={features.type.field(i).name: child for i, child in enumerate(features.flatten())},
+        probabilities=probabilities,
+        lines=table.num_rows,
+        malformed=(),
+    )
+
+
+def _check(record: Any) -> str | None:
+    """Why ``record`` is not a log record (None: it is one)."""
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    absent = [key for key in REQUIRED if key not in record]
+    if absent:
+        return f"no {', '.join(absent)}"
+    if not isinstance(record["features"], dict):
+        return "features is not an object"
+    return None
+
+
+def _objects(values: Sequence[Any]) -> npt.NDArray[Any]:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def _slow(items: Sequence[tuple[str, Any]], lines: int) -> Block:
+    """A block of records read one by one: (where, record or an exception)."""
+    good: list[dict[str, Any]] = []
+    stamps: list[int] = []
+    malformed: list[str] = []
+    for where, record in items:
+        if isinstance(record, json.JSONDecodeError):
+            malformed.append(f"{where}: not JSON ({record.msg})")
+            continue
+        why = _check(record)
+        if why is None:
+            try:
+                stamp = parse_time(record["time"])
+            except ValueError as exc:
+                why = f"time: {exc}"
+        if why is not None:
+            malformed.append(f"{where}: {why}")
+            continue
+        good.append(record)
+        stamps.append(round(stamp.timestamp() * 1_000_000))
+    features: dict[str, list[Any]] = {}
+    for index, record in enumerate(good):
+        for key, value in record["features"].items():
+            features.setdefault(str(key), [None] * len(good))[index] = value
+    probabilities: dict[str, list[Any]] | None = None
+    for index, record in enumerate(good):
+        found = record.get("probabilities")
+        if isinstance(found, dict):
+            probabilities = probabilities or {}
+            for key, value in found.items():
+                probabilities.setdefault(str(key), [None] * len(good))[index] = value
+    columns = {
+        key: _objects([None if r.get(key) is None else str(r[key]) for r in good]) for key in TEXT
+    }
+    columns["row"] = _objects([r.get("row") for r in good])
+    columns["prediction"] = _objects([r["prediction"] for r in good])
+    return Block(
+        size=len(good),
+        times=np.asarray(stamps, dtype=np.int64),
+        columns=columns,
+        features={key: _objects(values) for key, values in features.items()},
+        probabilities=(
+            None
+            if probabilities is None
+            else {key: _objects(values) for key, values in probabilities.items()}
+        ),
+        lines=lines,
+        malformed=malformed,
+    )
+
+
+def _parse_lines(name: str, chunk: bytes, first_line: int) -> Block:
+    items: list[tuple[str, Any]] = []
+    for number, raw in enumerate(chunk.split(b"\n"), start=first_line):
+        line = raw.decode("utf-8", "replace")
+        if not line.strip():
+            continue
+        try:
+            items.append((f"{name}:{number}", json.loads(line)))
+        except json.JSONDecodeError as exc:
+            items.append((f"{name}:{number}", exc))
+    return _slow(items, len(items))
+
+
+def _chunks(handle: IO[bytes]) -> Iterator[tuple[bytes, int]]:
+    """(chunk of whole lines, number of its first line)."""
+    line = 1
+    rest = b""
+    while True:
+        data = handle.read(CHUNK)
+        if not data:
+            break
+        data = rest + data
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            rest = data
+            continue
+        chunk, rest = data[: cut + 1], data[cut + 1 :]
+        yield chunk, line
+        line += chunk.count(b"\n")
+    if rest:
+        yield rest, line
+
+
+def jsonl_blocks(name: str, handle: IO[bytes], schema: Any) -> Iterator[Block]:
+    pa = _arrow()
+    import pyarrow.json as pj
+
+    options = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
+    for chunk, first in _chunks(handle):
+        block = None
+        if chunk.strip():
+            try:
+                table = pj.read_json(
+                    pa.BufferReader(chunk),
+                    read_options=pj.ReadOptions(block_size=max(len(chunk), 1 << 16)),
+                    parse_options=options,
+                )
+                block = _fast(table)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                block = None
+        yield block if block is not None else _parse_lines(name, chunk, first)
+
+
+def parquet_blocks(name: str, handle: IO[bytes]) -> Iterator[Block]:
+    pa = _arrow()
+    import pyarrow.parquet as pq
+
+    try:
+        batches = pq.ParquetFile(handle).iter_batches(batch_size=BATCH)
+        start = 1
+        for batch in batches:
+            table = pa.Table.from_batches([batch])
+            block = _fast(table)
+            if block is None:
+                rows = table.to_pylist()
+                block = _slow(
+                    [(f"{name}:row {start + i}", record) for i, record in enumerate(rows)],
+                    len(rows),
+                )
+            start += table.num_rows
+            yield block
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(
+            f"{name}: not a Parquet file of the inference log ({exc})",
+            hint="the log directory holds the serving image's *.jsonl or *.parquet files",
+        ) from None
