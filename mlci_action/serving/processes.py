@@ -26,6 +26,8 @@ import uvicorn
 from mlci_action.errors import MlciError
 from mlci_action.serving.app import ServingApp, limit_threads
 from mlci_action.serving.connection import timed_protocol
+from mlci_action.serving.inference_log.settings import LogSettings
+from mlci_action.serving.inference_log.writer import InferenceLog
 from mlci_action.serving.limits import Limits
 from mlci_action.serving.metrics import ServingMetrics, share_between_processes
 from mlci_action.serving.model import ServedModel
@@ -55,10 +57,11 @@ def serve(
     loader: Callable[[], ServedModel],
     limits: Limits,
     workers: int,
+    logging_: LogSettings | None = None,
 ) -> int:
     """Serve until SIGTERM/SIGINT (0) or until the model cannot be loaded (its exit status)."""
     if workers == 1:
-        return _worker(sock, name, loader, limits)
+        return _worker(sock, name, loader, limits, logging_)
     directory = Path(tempfile.mkdtemp(prefix="mlci-metrics-"))
     share_between_processes(directory)
     children: list[int] = []
@@ -68,7 +71,7 @@ def serve(
             if pid == 0:  # pragma: no cover - the child's exit status is what the parent sees
                 code = 1
                 try:
-                    code = _worker(sock, name, loader, limits)
+                    code = _worker(sock, name, loader, limits, logging_)
                 finally:
                     os._exit(code)
             children.append(pid)
@@ -112,10 +115,17 @@ def _signal_all(pids: list[int] | set[int], signum: int) -> None:
 
 
 def _worker(
-    sock: socket.socket, name: str, loader: Callable[[], ServedModel], limits: Limits
+    sock: socket.socket,
+    name: str,
+    loader: Callable[[], ServedModel],
+    limits: Limits,
+    logging_: LogSettings | None = None,
 ) -> int:
     slot = ModelSlot(name)
     state = ServerState(slot, ServingMetrics())
+    inference_log = None
+    if logging_ is not None and logging_.enabled:  # per process: its thread starts after fork
+        inference_log = state.inference_log = InferenceLog(logging_, state.metrics.registry)
     config = uvicorn.Config(
         ServingApp(state, limits),
         http=timed_protocol(limits.timeout_s),
@@ -142,6 +152,8 @@ def _worker(
     threading.Thread(target=stop_on_failure, daemon=True).start()
     limit_threads(limits.threads)  # this thread runs the event loop and the small predictions
     server.run(sockets=[sock])
+    if inference_log is not None:
+        inference_log.close()
     failure = slot.failure
     if failure is None:
         log.info("stopped (process %d)", os.getpid())

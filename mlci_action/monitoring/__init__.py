@@ -1,0 +1,1 @@
+"""Monitoring: the reference profile, live drift, and ``mlci monitor`` (issue 12)."""
