@@ -114,6 +114,20 @@ def _signal_all(pids: list[int] | set[int], signum: int) -> None:
             os.kill(pid, signum)
 
 
+class _Server(uvicorn.Server):
+    """Finishes the inference log (its queue, the open file) once the connections are done:
+    after ``shutdown`` uvicorn re-raises the SIGTERM it caught, and nothing later runs."""
+
+    def __init__(self, config: uvicorn.Config, inference_log: InferenceLog | None) -> None:
+        super().__init__(config)
+        self.inference_log = inference_log
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets)
+        if self.inference_log is not None:
+            self.inference_log.close()
+
+
 def _worker(
     sock: socket.socket,
     name: str,
@@ -139,7 +153,7 @@ def _worker(
         timeout_graceful_shutdown=int(max(1, limits.timeout_s)),
         backlog=BACKLOG,
     )
-    server = uvicorn.Server(config)
+    server = _Server(config, inference_log)
     load_in_background(slot, loader)
 
     def stop_on_failure() -> None:
@@ -152,8 +166,6 @@ def _worker(
     threading.Thread(target=stop_on_failure, daemon=True).start()
     limit_threads(limits.threads)  # this thread runs the event loop and the small predictions
     server.run(sockets=[sock])
-    if inference_log is not None:
-        inference_log.close()
     failure = slot.failure
     if failure is None:
         log.info("stopped (process %d)", os.getpid())
