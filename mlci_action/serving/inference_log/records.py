@@ -54,9 +54,17 @@ def rfc3339(seconds: float) -> str:
 
 def plain(values: Any) -> list[Any]:
     """A column as JSON-ready Python values, NaN and NA as None."""
-    series = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values))
-    listed = series.astype(object).where(series.notna(), None).tolist()
-    return [v.item() if isinstance(v, np.generic) else v for v in listed]
+    array = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
+    listed = array.tolist()
+    if array.dtype.kind == "f":
+        if np.isnan(array).any():
+            return [None if v != v else v for v in listed]
+    elif array.dtype.kind == "O" and pd.isna(array).any():
+        return [
+            None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v
+            for v in listed
+        ]
+    return listed
 
 
 def records(entry: Entry, image_digest: str) -> list[dict[str, Any]]:

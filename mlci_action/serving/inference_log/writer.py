@@ -34,6 +34,10 @@ log = logging.getLogger("mlci.serving")
 
 BATCH = 256
 """Entries the writer takes off the queue at once."""
+GAUGE_S = 1.0
+"""The drift gauges are recomputed at most this often while requests come in..."""
+IDLE_S = 0.2
+"""... and after this long without one."""
 _QUIET_S = 60.0
 
 
@@ -97,6 +101,8 @@ class InferenceLog:
             Window({"prediction": prediction}, size) if prediction is not None and size else None
         )
         self._quiet_until: dict[str, float] = {}
+        self._gauged = 0.0
+        self._stale = False
         self._thread = threading.Thread(target=self._run, name="inference-log", daemon=True)
         self._thread.start()
 
@@ -118,8 +124,10 @@ class InferenceLog:
         stopping = False
         while not stopping:
             try:
-                first = self.queue.get(timeout=1.0)
+                first = self.queue.get(timeout=IDLE_S)
             except queue.Empty:
+                if self._stale:
+                    self._gauge()
                 self._guard("files", self._tick)
                 continue
             batch = [first]
@@ -161,13 +169,28 @@ class InferenceLog:
         self._observe(entries)
 
     def _observe(self, entries: list[Entry]) -> None:
-        for entry in entries:
-            labels = entry.prediction.labels
-            self.metrics.count_predictions(labels.tolist(), entry.model.classes is not None)
-            if self.features is not None:
-                self.features.add({name: entry.frame[name].to_numpy() for name in entry.frame})
-            if self.predicted is not None:
-                self.predicted.add({"prediction": np.asarray(labels)})
+        """The prediction counts at once; the windows at once per batch; the gauges (a
+        bincount and a PSI per column) at most every GAUGE_S, or when the queue is idle."""
+        labels = np.concatenate([np.asarray(entry.prediction.labels) for entry in entries])
+        self.metrics.count_predictions(labels.tolist(), entries[0].model.classes is not None)
+        if self.features is not None:
+            names = entries[0].frame.columns
+            self.features.add(
+                {
+                    name: np.concatenate([entry.frame[name].to_numpy() for entry in entries])
+                    for name in names
+                    if name in self.features.columns
+                }
+            )
+            self._stale = True
+        if self.predicted is not None:
+            self.predicted.add({"prediction": labels})
+            self._stale = True
+        if time.monotonic() - self._gauged >= GAUGE_S:
+            self._gauge()
+
+    def _gauge(self) -> None:
+        self._gauged, self._stale = time.monotonic(), False
         if self.features is not None:
             for name, value in self.features.psi().items():
                 self.metrics.feature_psi.labels(name).set(value)
@@ -204,9 +227,10 @@ class InferenceLog:
 
     # tests and shutdown ----------------------------------------------------------------
     def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until every queued entry is handled; False on timeout."""
+        """Wait until every queued entry is handled and the gauges are current; False on
+        timeout."""
         deadline = time.monotonic() + timeout
-        while self.queue.unfinished_tasks:
+        while self.queue.unfinished_tasks or self._stale:
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.005)
