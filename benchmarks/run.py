@@ -20,6 +20,8 @@
 5. Serving against MLServer (benchmarks/bench_serving.py): the same model served by mlci and
    by MLServer 1.7.1 (benchmark-only venv under build/), single rows from 1 and 8 clients,
    1,000-row batches, stalled clients and oversized bodies.
+   Inference logging on against off (benchmarks/bench_inference_log.py): single-row latency
+   and batch throughput with JSONL logging, with and without the drift gauges.
 """
 
 from __future__ import annotations
@@ -172,6 +174,7 @@ def main() -> int:
         )
     bench("bench_monitor.py", *repeats)
     bench("bench_serving.py", *repeats)
+    bench("bench_inference_log.py", *repeats)
     if args.skip_images:
         print("Image benchmarks skipped: --skip-images.\n")
     else:  # prints its own "skipped" line when Docker, the base image or the registry is missing

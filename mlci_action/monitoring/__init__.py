@@ -9,5 +9,6 @@
 - :mod:`.record`: the monitor's run record (run.json, kind "monitor");
 - :mod:`.reference_task`: the worker task that builds the profile at package time (it runs in
   the project's environment, through mlci_action.worker).
-- :mod:`.window`, :mod:`.judge`: the window's durations and times; the verdict.
+- :mod:`.window`, :mod:`.judge`: the window's durations and times; the verdict;
+- :mod:`.sliding`: the serving image's live drift over the last N rows (its /metrics gauges).
 """

@@ -15,7 +15,8 @@ Arguments::
 Environment: ``PORT`` is the default of --port and ``WORKERS`` of --workers, so a platform
 that sets them (Cloud Run, Heroku, ``docker run -e PORT=9000``) is obeyed; the flags win.
 ``MLCI_SERVE_TIMEOUT``, ``MLCI_SERVE_MAX_BODY`` and ``MLCI_SERVE_MAX_INFLIGHT`` set the limits
-(:mod:`mlci_action.serving.limits`).
+(:mod:`mlci_action.serving.limits`). ``MLCI_LOG_*``, ``MLCI_REFERENCE`` and ``MLCI_DRIFT_WINDOW``
+set the inference log and the drift gauges (:mod:`mlci_action.serving.inference_log.settings`).
 
 Exit status: 0 after SIGTERM/SIGINT, 2 for unusable arguments or schema, 1 if the model
 cannot be loaded.
@@ -36,6 +37,7 @@ from typing import Any
 from prometheus_client import disable_created_metrics
 
 from mlci_action.errors import ConfigError, MlciError
+from mlci_action.serving.inference_log.settings import LogSettings, describe
 from mlci_action.serving.limits import Limits
 from mlci_action.serving.model import ServingConfig, load
 from mlci_action.serving.processes import listen, serve
@@ -49,6 +51,7 @@ class Listen:
     port: int
     workers: int
     limits: Limits
+    logging: LogSettings
 
 
 def _count(name: str, raw: str | None, *, low: int) -> int | None:
@@ -105,7 +108,8 @@ def parse_args(
         columns=None if columns is None else tuple(map(str, columns)),
     )
     limits = Limits.from_environ(environ)
-    return config, Listen(args.host, 8080 if port is None else port, workers or 1, limits)
+    logging_ = LogSettings.from_environ(environ, config.model_path)
+    return config, Listen(args.host, 8080 if port is None else port, workers or 1, limits, logging_)
 
 
 def _json_arg(flag: str, raw: str | None, kind: type) -> Any:
@@ -146,7 +150,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.envi
         limits.describe_body(),
         limits.threads,
     )
-    return serve(sock, config.name, lambda: load(config), limits, settings.workers)
+    log.info("%s", describe(settings.logging))
+    return serve(
+        sock, config.name, lambda: load(config), limits, settings.workers, settings.logging
+    )
 
 
 if __name__ == "__main__":

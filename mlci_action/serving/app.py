@@ -21,6 +21,7 @@ from typing import Any
 from starlette.requests import ClientDisconnect, Request
 from threadpoolctl import threadpool_limits
 
+from mlci_action.serving.inference_log.records import request_id_from
 from mlci_action.serving.limits import Limits
 from mlci_action.serving.server import Answer, Incoming, ServerState, answer, error, resolve
 
@@ -105,6 +106,7 @@ class ServingApp:
         if method != "POST":
             return answer(self.state, route, Incoming(b"", None))
         headers = request.headers
+        request_id = request_id_from(headers.get("x-request-id"))
         raw_length = headers.get("content-length")
         length: int | None = None
         if raw_length is not None:
@@ -132,12 +134,12 @@ class ServingApp:
                 body = await self._read(request)
                 if isinstance(body, Answer):
                     return body
-                return await self._in_thread(route, Incoming(body, header_length))
+                return await self._in_thread(route, Incoming(body, header_length, request_id))
             finally:
                 self._large.release()
         if isinstance(body, Answer):
             return body
-        incoming = Incoming(body, header_length)
+        incoming = Incoming(body, header_length, request_id)
         if len(body) <= _INLINE:
             return answer(self.state, route, incoming)
         return await self._in_thread(route, incoming)

@@ -26,6 +26,8 @@ import uvicorn
 from mlci_action.errors import MlciError
 from mlci_action.serving.app import ServingApp, limit_threads
 from mlci_action.serving.connection import timed_protocol
+from mlci_action.serving.inference_log.settings import LogSettings
+from mlci_action.serving.inference_log.writer import InferenceLog
 from mlci_action.serving.limits import Limits
 from mlci_action.serving.metrics import ServingMetrics, share_between_processes
 from mlci_action.serving.model import ServedModel
@@ -55,10 +57,11 @@ def serve(
     loader: Callable[[], ServedModel],
     limits: Limits,
     workers: int,
+    logging_: LogSettings | None = None,
 ) -> int:
     """Serve until SIGTERM/SIGINT (0) or until the model cannot be loaded (its exit status)."""
     if workers == 1:
-        return _worker(sock, name, loader, limits)
+        return _worker(sock, name, loader, limits, logging_)
     directory = Path(tempfile.mkdtemp(prefix="mlci-metrics-"))
     share_between_processes(directory)
     children: list[int] = []
@@ -68,7 +71,7 @@ def serve(
             if pid == 0:  # pragma: no cover - the child's exit status is what the parent sees
                 code = 1
                 try:
-                    code = _worker(sock, name, loader, limits)
+                    code = _worker(sock, name, loader, limits, logging_)
                 finally:
                     os._exit(code)
             children.append(pid)
@@ -111,11 +114,32 @@ def _signal_all(pids: list[int] | set[int], signum: int) -> None:
             os.kill(pid, signum)
 
 
+class _Server(uvicorn.Server):
+    """Finishes the inference log (its queue, the open file) once the connections are done:
+    after ``shutdown`` uvicorn re-raises the SIGTERM it caught, and nothing later runs."""
+
+    def __init__(self, config: uvicorn.Config, inference_log: InferenceLog | None) -> None:
+        super().__init__(config)
+        self.inference_log = inference_log
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets)
+        if self.inference_log is not None:
+            self.inference_log.close()
+
+
 def _worker(
-    sock: socket.socket, name: str, loader: Callable[[], ServedModel], limits: Limits
+    sock: socket.socket,
+    name: str,
+    loader: Callable[[], ServedModel],
+    limits: Limits,
+    logging_: LogSettings | None = None,
 ) -> int:
     slot = ModelSlot(name)
     state = ServerState(slot, ServingMetrics())
+    inference_log = None
+    if logging_ is not None and logging_.enabled:  # per process: its thread starts after fork
+        inference_log = state.inference_log = InferenceLog(logging_, state.metrics.registry)
     config = uvicorn.Config(
         ServingApp(state, limits),
         http=timed_protocol(limits.timeout_s),
@@ -129,7 +153,7 @@ def _worker(
         timeout_graceful_shutdown=int(max(1, limits.timeout_s)),
         backlog=BACKLOG,
     )
-    server = uvicorn.Server(config)
+    server = _Server(config, inference_log)
     load_in_background(slot, loader)
 
     def stop_on_failure() -> None:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 from mlci_action.serving import protocol
 from mlci_action.serving.features import frame_from_columns, frame_from_records, validate
 from mlci_action.serving.metrics import CONTENT_TYPE, ServingMetrics
-from mlci_action.serving.model import ServedModel
+from mlci_action.serving.model import Prediction, ServedModel
 from mlci_action.serving.protocol import RequestError
 
 try:
@@ -72,6 +72,14 @@ class ServerState:
 
     slot: ModelSlot
     metrics: ServingMetrics
+    inference_log: InferenceLogHook | None = None
+    """Where answered predictions go (mlci_action.serving.inference_log), if anywhere."""
+
+
+class InferenceLogHook(Protocol):
+    def submit(
+        self, request_id: str, model: ServedModel, frame: Any, prediction: Prediction
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -86,16 +94,21 @@ class Incoming:
     body: bytes
     header_length: str | None
     """Inference-Header-Content-Length: the binary extension's JSON header size."""
+    request_id: str = ""
+    """The caller's X-Request-Id or a generated one; answered in X-Request-Id."""
 
 
 def answer(state: ServerState, route: Route, incoming: Incoming) -> Answer:
     """The route's answer; a RequestError becomes its 4xx (and a 422 is counted by column)."""
     try:
-        return route.run(state, incoming)
+        reply = route.run(state, incoming)
     except RequestError as exc:
         if exc.status == 422:
             state.metrics.refused(exc.columns)
-        return error(exc.status, exc.message)
+        reply = error(exc.status, exc.message)
+    if incoming.request_id:
+        reply = replace(reply, headers=(*reply.headers, ("X-Request-Id", incoming.request_id)))
+    return reply
 
 
 def _ready_model(server: ServerState) -> ServedModel:
@@ -132,13 +145,17 @@ def _infer(server: ServerState, incoming: Incoming) -> Answer:
     request = protocol.parse_infer_request(incoming.body, header_length)
     wanted = request.outputs is None or "predict_proba" in request.outputs
     matrix = None if model.numeric is None else model.numeric.matrix(request)
+    features: Any
     if matrix is not None:
+        features = matrix
         prediction = model.predict_matrix(matrix, proba=wanted)
     else:  # the general path: a typed frame, validated; it words every refusal
         columns = protocol.feature_columns(request, model.feature_names)
-        frame = validate(frame_from_columns(columns, model.features), model.checks)
-        prediction = model.predict(frame, proba=wanted)
+        features = validate(frame_from_columns(columns, model.features), model.checks)
+        prediction = model.predict(features, proba=wanted)
     server.metrics.rows.inc(len(prediction.labels))
+    if server.inference_log is not None:
+        server.inference_log.submit(incoming.request_id, model, features, prediction)
     return json_answer(200, protocol.infer_response(model.name, request, model.outputs(prediction)))
 
 
@@ -146,13 +163,16 @@ def _predict(server: ServerState, incoming: Incoming) -> Answer:
     model = _ready_model(server)
     records = protocol.parse_records(incoming.body)
     matrix = None if model.numeric is None else model.numeric.records_matrix(records)
+    features: Any
     if matrix is not None:
+        features = matrix
         prediction = model.predict_matrix(matrix)
     else:
-        prediction = model.predict(
-            validate(frame_from_records(records, model.features), model.checks)
-        )
+        features = validate(frame_from_records(records, model.features), model.checks)
+        prediction = model.predict(features)
     server.metrics.rows.inc(len(prediction.labels))
+    if server.inference_log is not None:
+        server.inference_log.submit(incoming.request_id, model, features, prediction)
     answer: dict[str, Any] = {"predictions": prediction.labels.tolist()}
     if prediction.proba is not None and prediction.classes is not None:
         answer["classes"] = prediction.classes.tolist()

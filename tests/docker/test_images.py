@@ -63,7 +63,7 @@ def registry_tags(registry, repository: str) -> list[str]:
 
 
 def test_package_without_registry_saves_an_archive_and_smoke_tests(
-    image_project, mlci, docker_client
+    image_project, mlci, docker_client, tmp_path
 ):
     project = image_project(with_registry=False)
     done = mlci("run", str(project), "--package")
@@ -87,7 +87,7 @@ def test_package_without_registry_saves_an_archive_and_smoke_tests(
     build_log = (project / ".mlci" / "out" / "logs" / "package.log").read_text()
     assert "Step 1/" in build_log and "COPY model.skops" in build_log
     assert "Step " not in done.stderr and "Successfully built" not in done.stderr
-    assert_serves_on_port_from_environment(docker_client, image["tag"])
+    assert_serves_on_port_from_environment(docker_client, image["tag"], project, tmp_path)
     labels = docker_client.images.get(image["tag"]).labels
     assert labels["org.opencontainers.image.revision"] == git(project, "rev-parse", "HEAD")
     assert (
@@ -135,14 +135,26 @@ def assert_monitor_reads_the_reference_in_the_image(
     assert {item["name"] for item in record["drift"]} == set(run["reference_profile"]["features"])
 
 
-def assert_serves_on_port_from_environment(docker_client, tag: str) -> None:
-    """`docker run -e PORT=N IMAGE`, as the README says: the server listens on N."""
+def assert_serves_on_port_from_environment(
+    docker_client, tag: str, project: Path, tmp_path: Path
+) -> None:
+    """`docker run -e PORT=N IMAGE`, as the README says: the server listens on N; with
+    MLCI_LOG_PATH on a mounted directory it logs each request there (issue 12)."""
     port = free_port()
+    logs = tmp_path / "inference-log"
+    logs.mkdir()
+    logs.chmod(0o777)  # whichever user the image runs as
     container = docker_client.containers.run(
         tag,
         detach=True,
         network_mode="host",  # loopback only on this machine; -p N:N is the same on a bridge
-        environment={"PORT": str(port), "WORKERS": "2"},
+        environment={
+            "PORT": str(port),
+            "WORKERS": "2",
+            "MLCI_LOG_PATH": "/var/log/mlci",
+            "MLCI_IMAGE_DIGEST": "sha256:" + "0" * 64,
+        },
+        volumes={str(logs): {"bind": "/var/log/mlci", "mode": "rw"}},
         labels={"org.mlci.smoke-test": "1"},
     )
     try:
@@ -158,10 +170,29 @@ def assert_serves_on_port_from_environment(docker_client, tag: str) -> None:
                 assert container.status == "running", container.logs().decode()
                 assert time.monotonic() < deadline, container.logs().decode()
                 time.sleep(0.5)
-        logs = container.logs().decode()
-        assert f":{port}" in logs and "2 server process(es) (WORKERS)" in logs
+        logs_text = container.logs().decode()
+        assert f":{port}" in logs_text and "2 server process(es) (WORKERS)" in logs_text
+        rows = pd.read_csv(project / "data" / "test.csv").drop(columns=["diagnosis"]).head(3)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/predict",
+            data=rows.to_json(orient="records").encode(),
+            headers={"X-Request-Id": "docker-1"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.headers["X-Request-Id"] == "docker-1"
+        container.stop(timeout=30)  # SIGTERM: the open log file is finished
     finally:
         container.remove(force=True)
+    records = [
+        json.loads(line) for path in logs.glob("*.jsonl") for line in path.read_text().splitlines()
+    ]
+    assert [(r["id"], r["row"]) for r in records] == [
+        ("docker-1", 0),
+        ("docker-1", 1),
+        ("docker-1", 2),
+    ]
+    assert records[0]["image_digest"] == "sha256:" + "0" * 64
+    assert records[0]["features"] == rows.iloc[0].to_dict()
 
 
 def test_push_with_auth_then_promote_then_champion_baseline(

@@ -1,0 +1,85 @@
+"""The file sink: JSON Lines and Parquet read back as written, rotation by size and age, whole
+files only (``*.tmp`` until closed), one writer's files per pid, fsspec URLs."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import fsspec
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from mlci_action.serving.inference_log.files import RotatingFiles
+from mlci_action.serving.inference_log.records import Entry, records
+from tests.monitoring.conftest import Project, sample
+
+NAME = re.compile(r"inference-\d{8}T\d{6}-(\d+)-(\d+)\.(jsonl|parquet)")
+
+
+def made(project: Project, rows: int, seed: int, request_id: str) -> list[dict]:
+    frame = sample(rows, seed)
+    frame.loc[0, "a"] = float("nan")  # a missing value travels as null
+    prediction = project.model.predict(frame.fillna(0.0))
+    return records(Entry(request_id, 1_800_000_000.5, project.model, frame, prediction), "")
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_records_read_back_as_written(project: Project, tmp_path: Path, fmt: str) -> None:
+    sink = RotatingFiles(str(tmp_path), fmt, rotate_bytes=1 << 30, rotate_seconds=3600)
+    first, second = made(project, 3, 1, "r1"), made(project, 2, 2, "r2")
+    sink.write(first, project.model)
+    assert [p.name.endswith(".tmp") for p in tmp_path.iterdir()] == [True]  # not yet readable
+    sink.write(second, project.model)
+    sink.close()
+    (path,) = tmp_path.iterdir()
+    match = NAME.fullmatch(path.name)
+    assert match and match.groups() == (str(os.getpid()), "1", fmt)
+    if fmt == "jsonl":
+        back = [json.loads(line) for line in path.read_text().splitlines()]
+    else:
+        back = pq.read_table(path).to_pylist()
+    assert back == first + second
+    assert back[0]["features"]["a"] is None and back[0]["time"] == "2027-01-15T08:00:00.500000Z"
+
+
+def test_a_file_is_closed_past_its_size(project: Project, tmp_path: Path) -> None:
+    one = made(project, 4, 3, "r")
+    size = len("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in one).encode())
+    sink = RotatingFiles(str(tmp_path), "jsonl", rotate_bytes=2 * size, rotate_seconds=3600)
+    for _ in range(5):
+        sink.write(one, project.model)
+    closed = sorted(p.name for p in tmp_path.glob("*.jsonl"))
+    assert [NAME.fullmatch(n).group(2) for n in closed] == ["1", "2"]  # type: ignore[union-attr]
+    assert len(list(tmp_path.glob("*.tmp"))) == 1  # the fifth write opened a third
+    sink.close()
+    lines = [len(p.read_text().splitlines()) for p in sorted(tmp_path.glob("*.jsonl"))]
+    assert sorted(lines) == [4, 8, 8]
+
+
+def test_a_file_is_closed_past_its_age(project: Project, tmp_path: Path) -> None:
+    now = [1000.0]
+    sink = RotatingFiles(
+        str(tmp_path), "jsonl", rotate_bytes=1 << 30, rotate_seconds=60, clock=lambda: now[0]
+    )
+    sink.write(made(project, 1, 4, "r"), project.model)
+    now[0] += 59
+    sink.tick()
+    assert not list(tmp_path.glob("*.jsonl"))
+    now[0] += 1
+    sink.tick()  # idle, but old enough: closed without another write
+    assert len(list(tmp_path.glob("*.jsonl"))) == 1 and not list(tmp_path.glob("*.tmp"))
+
+
+def test_an_fsspec_url(project: Project) -> None:
+    sink = RotatingFiles("memory://mlci-logs/m", "jsonl", rotate_bytes=1 << 30, rotate_seconds=60)
+    rows = made(project, 2, 5, "r")
+    sink.write(rows, project.model)
+    sink.close()
+    fs = fsspec.filesystem("memory")
+    (path,) = fs.glob("/mlci-logs/m/*.jsonl")
+    back = pd.read_json(fs.open(path), lines=True)
+    assert back["id"].tolist() == ["r", "r"] and back["row"].tolist() == [0, 1]
