@@ -12,9 +12,11 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -88,6 +90,7 @@ def test_package_without_registry_saves_an_archive_and_smoke_tests(
     assert "Step 1/" in build_log and "COPY model.skops" in build_log
     assert "Step " not in done.stderr and "Successfully built" not in done.stderr
     assert_serves_on_port_from_environment(docker_client, image["tag"], project, tmp_path)
+    assert_the_image_logs_and_monitor_sees_a_shift(mlci, docker_client, image["tag"], project)
     labels = docker_client.images.get(image["tag"]).labels
     assert labels["org.opencontainers.image.revision"] == git(project, "rev-parse", "HEAD")
     assert (
@@ -140,49 +143,20 @@ def assert_serves_on_port_from_environment(
 ) -> None:
     """`docker run -e PORT=N IMAGE`, as the README says: the server listens on N; with
     MLCI_LOG_PATH on a mounted directory it logs each request there (issue 12)."""
-    port = free_port()
     logs = tmp_path / "inference-log"
-    logs.mkdir()
-    logs.chmod(0o777)  # whichever user the image runs as
-    container = docker_client.containers.run(
-        tag,
-        detach=True,
-        network_mode="host",  # loopback only on this machine; -p N:N is the same on a bridge
-        environment={
-            "PORT": str(port),
-            "WORKERS": "2",
-            "MLCI_LOG_PATH": "/var/log/mlci",
-            "MLCI_IMAGE_DIGEST": "sha256:" + "0" * 64,
-        },
-        volumes={str(logs): {"bind": "/var/log/mlci", "mode": "rw"}},
-        labels={"org.mlci.smoke-test": "1"},
-    )
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                url = f"http://127.0.0.1:{port}/v2/health/ready"
-                with urllib.request.urlopen(url, timeout=5) as response:
-                    assert response.status == 200
-                    break
-            except OSError:
-                container.reload()
-                assert container.status == "running", container.logs().decode()
-                assert time.monotonic() < deadline, container.logs().decode()
-                time.sleep(0.5)
+    environment = {"WORKERS": "2", "MLCI_IMAGE_DIGEST": "sha256:" + "0" * 64}
+    with serving(docker_client, tag, logs, environment) as (url, container):
         logs_text = container.logs().decode()
-        assert f":{port}" in logs_text and "2 server process(es) (WORKERS)" in logs_text
+        assert f":{url.rsplit(':', 1)[1]}" in logs_text  # the port it was given
+        assert "2 server process(es) (WORKERS)" in logs_text
         rows = pd.read_csv(project / "data" / "test.csv").drop(columns=["diagnosis"]).head(3)
         request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/predict",
+            f"{url}/predict",
             data=rows.to_json(orient="records").encode(),
             headers={"X-Request-Id": "docker-1"},
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             assert response.headers["X-Request-Id"] == "docker-1"
-        container.stop(timeout=30)  # SIGTERM: the open log file is finished
-    finally:
-        container.remove(force=True)
     records = [
         json.loads(line) for path in logs.glob("*.jsonl") for line in path.read_text().splitlines()
     ]
@@ -193,6 +167,136 @@ def assert_serves_on_port_from_environment(
     ]
     assert records[0]["image_digest"] == "sha256:" + "0" * 64
     assert records[0]["features"] == rows.iloc[0].to_dict()
+
+
+SHIFTED = "mean_texture"
+"""The feature the shifted traffic moves (by about two training standard deviations)."""
+
+
+@contextmanager
+def serving(
+    docker_client, tag: str, logs: Path, environment: dict[str, str] | None = None
+) -> Iterator[tuple[str, Any]]:
+    """The serving image on a free port (host network: loopback only), logging every request
+    into ``logs``: its base URL and container. Stopped with SIGTERM on exit, so the open log
+    file is finished."""
+    port = free_port()
+    logs.mkdir()
+    logs.chmod(0o777)  # whichever user the image runs as
+    container = docker_client.containers.run(
+        tag,
+        detach=True,
+        network_mode="host",  # -p N:N is the same on a bridge
+        environment={"PORT": str(port), "MLCI_LOG_PATH": "/var/log/mlci", **(environment or {})},
+        volumes={str(logs): {"bind": "/var/log/mlci", "mode": "rw"}},
+        labels={"org.mlci.smoke-test": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/health/ready", timeout=5):
+                    break
+            except OSError:
+                container.reload()
+                assert container.status == "running", container.logs().decode()
+                assert time.monotonic() < deadline, container.logs().decode()
+                time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}", container
+        container.stop(timeout=30)
+    finally:
+        container.remove(force=True)
+
+
+def send(url: str, rows: pd.DataFrame, prefix: str) -> list[int]:
+    """``rows`` to /predict in requests of 50, ids ``prefix-N``; the predictions."""
+    predictions: list[int] = []
+    for start in range(0, len(rows), 50):
+        request = urllib.request.Request(
+            f"{url}/predict",
+            data=rows.iloc[start : start + 50].to_json(orient="records").encode(),
+            headers={"X-Request-Id": f"{prefix}-{start // 50}"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            predictions += json.load(response)["predictions"]
+    return predictions
+
+
+def drift_gauges(url: str, rows: int) -> dict[str, float]:
+    """The /metrics PSI per feature once the drift window holds ``rows`` rows."""
+    deadline = time.monotonic() + 60
+    while True:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+            text = response.read().decode()
+        window = [line for line in text.splitlines() if line.startswith("mlci_drift_window_rows")]
+        if window and float(window[0].split()[-1]) >= rows:
+            break
+        assert time.monotonic() < deadline, text[-3000:]
+        time.sleep(0.5)
+    gauges = {}
+    for line in text.splitlines():
+        if line.startswith("mlci_feature_drift_psi{"):
+            feature = line.split('feature="', 1)[1].split('"', 1)[0]
+            gauges[feature] = float(line.split()[-1])
+    return gauges
+
+
+def assert_the_image_logs_and_monitor_sees_a_shift(
+    mlci, docker_client, tag: str, project: Path
+) -> None:
+    """Issue 12 with the real serving image: traffic like the training data, then the same
+    traffic with one feature moved. The log holds every request with its id, /metrics shows
+    the moved feature's PSI over 0.2 and the others under it, and `mlci monitor` passes the
+    first window (with labels: live accuracy whose interval holds the true one) and fails the
+    second, naming the feature."""
+    train = pd.read_csv(project / "data" / "train.csv")
+    live = train.sample(n=600, replace=True, random_state=0).reset_index(drop=True)
+    truth = live.pop("diagnosis")
+    shifted = live.copy()
+    shifted[SHIFTED] = shifted[SHIFTED] + 2 * train[SHIFTED].std()
+    verdicts = {}
+    for name, rows in (("healthy", live), ("shifted", shifted)):
+        logs = project.parent / f"log-{name}"
+        with serving(docker_client, tag, logs) as (url, _):
+            predictions = send(url, rows, name)
+            gauges = drift_gauges(url, len(rows))
+        assert set(gauges) == set(rows.columns)
+        moved = {feature for feature, psi in gauges.items() if psi > 0.2}
+        assert moved == (set() if name == "healthy" else {SHIFTED}), gauges
+        records = [
+            json.loads(line)
+            for path in logs.glob("*.jsonl")
+            for line in path.read_text().splitlines()
+        ]
+        assert sorted((r["id"], r["row"]) for r in records) == sorted(
+            (f"{name}-{i // 50}", i % 50) for i in range(len(rows))
+        )
+        labels = project.parent / f"labels-{name}.csv"
+        pd.DataFrame(
+            {
+                "id": [f"{name}-{i // 50}" for i in range(len(rows))],
+                "row": [i % 50 for i in range(len(rows))],
+                "diagnosis": truth,
+            }
+        ).to_csv(labels, index=False)
+        out = project.parent / f"monitor-{name}"
+        done = mlci(
+            "monitor", "--config", str(project), "--reference", tag, "--log", str(logs),
+            "--labels", str(labels), "--out", str(out),
+        )  # fmt: skip
+        record = json.loads((out / "run.json").read_text())
+        verdicts[name] = (done.returncode, record["verdict"])
+        if name == "healthy":
+            accuracy = next(m for m in record["performance"] if m["name"] == "accuracy")
+            real = float((pd.Series(predictions) == truth).mean())
+            assert accuracy["estimate"] is False and accuracy["rows"] == len(rows)
+            assert accuracy["value"] == pytest.approx(real)
+            assert accuracy["low"] <= real <= accuracy["high"]
+        else:
+            drifted = {b["name"] for b in record["breaches"] if b["kind"] == "drift"}
+            assert drifted == {SHIFTED}, record["breaches"]
+            assert SHIFTED in (out / "report.md").read_text()
+    assert verdicts == {"healthy": (0, "healthy"), "shifted": (1, "breached")}
 
 
 def test_push_with_auth_then_promote_then_champion_baseline(
