@@ -224,11 +224,13 @@ def _confusion(truth: Array, labels: Sequence[Array], order: list[Label]) -> Con
     index = {label: k for k, label in enumerate(shown)}
     spare = len(shown)
 
+    actual = _positions(truth, index, spare)
+
     def matrix(pred: Array) -> list[list[int]]:
-        cells = np.zeros((len(names), len(names)), dtype=int)
-        for t, p in zip(_plain(truth), _plain(pred), strict=True):
-            cells[index.get(t, spare), index.get(p, spare)] += 1
-        return cells.tolist()
+        cells = np.bincount(
+            actual * len(names) + _positions(pred, index, spare), minlength=len(names) ** 2
+        )
+        return cells.reshape(len(names), len(names)).tolist()
 
     tables = [matrix(np.asarray(pred)) for pred in labels]
     return ConfusionMatrix(
@@ -258,12 +260,27 @@ def _class_metrics(truth: Array, labels: Sequence[Array], label: Label) -> Class
 
 def _by_support(truth: Array, predicted: Array) -> list[Label]:
     """Every class (true or predicted), the most frequent in the test set first."""
+    codes, labels = _factorized(truth)
     counts: dict[Label, int] = {}
-    for label in _plain(truth):
-        counts[label] = counts.get(label, 0) + 1
-    for label in _plain(predicted):
+    for label, count in zip(
+        labels, np.bincount(codes, minlength=len(labels)).tolist(), strict=True
+    ):
+        counts[label] = counts.get(label, 0) + count
+    for label in _factorized(predicted)[1]:
         counts.setdefault(label, 0)
     return sorted(counts, key=lambda label: (-counts[label], str(label)))
+
+
+def _factorized(values: Array) -> tuple[Array, list[Label]]:
+    """Each row's code among the distinct values (hashed, as a dict would), and the values."""
+    codes, uniques = pd.factorize(np.asarray(values), use_na_sentinel=False)
+    return codes, _plain(np.asarray(uniques, dtype=object))
+
+
+def _positions(values: Array, index: dict[Label, int], spare: int) -> Array:
+    """Each row's position among the shown labels (``spare``: the others)."""
+    codes, labels = _factorized(values)
+    return np.array([index.get(label, spare) for label in labels], dtype=np.int64)[codes]
 
 
 def _plain(values: Array) -> list[Label]:
