@@ -30,6 +30,8 @@ Floats = npt.NDArray[np.float64]
 
 _COUNTED = {"balanced_accuracy", "f1", "f1_macro", "f1_weighted"}
 _COUNTED |= {"precision", "precision_macro", "recall", "recall_macro"}
+PRODUCT_CELLS = 1 << 17
+"""Weight cells converted per block of the chunk's product (1 MiB of float64: the L2 cache)."""
 _ZERO = 1e-12
 """A variance below this share of the second moment is a constant target (rounding, not data)."""
 
@@ -88,8 +90,24 @@ class Columns:
         """``weights``: (resamples x rows) counts."""
         self.freeze()
         assert self._matrix is not None
-        sums = weights.astype(self._matrix.dtype) @ self._matrix
-        return Chunk(weights, sums.astype(np.float64, copy=False))
+        return Chunk(weights, blocked_product(weights, self._matrix))
+
+
+def blocked_product(weights: Array, matrix: Array) -> Floats:
+    """``weights @ matrix`` in float64, the weights converted to the matrix's dtype
+    :data:`PRODUCT_CELLS` cells at a time into one buffer that stays in the cache: one pass
+    over the counts instead of writing and reading their full-size float copy. The blocks' sums
+    add up in float64 (for float32 0/1 columns every partial sum is an exact whole number)."""
+    resamples, rows = weights.shape
+    width = max(1, min(rows, PRODUCT_CELLS // max(resamples, 1)))
+    buffer = np.empty((resamples, width), dtype=matrix.dtype)
+    sums = np.zeros((resamples, matrix.shape[1]))
+    for start in range(0, rows, width):
+        stop = min(start + width, rows)
+        block = buffer[:, : stop - start]
+        np.copyto(block, weights[:, start:stop], casting="unsafe")
+        sums += block @ matrix[start:stop]
+    return sums
 
 
 def fast_scorer(

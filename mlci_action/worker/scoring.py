@@ -25,6 +25,7 @@ from sklearn import metrics as skm
 
 from mlci_action.errors import StageFailure
 from mlci_action.metrics import CATALOG, MetricSpec
+from mlci_action.stats.ranked import ranked
 from mlci_action.worker.categories import Categories, by_category, categorize
 from mlci_action.worker.fast_scores import Array, Chunk, Columns, Floats, Scorer, fast_scorer
 from mlci_action.worker.parallel import in_parallel
@@ -132,9 +133,13 @@ def _proba_value(
     hits, scores = truth == labels[column], probs[:, column]
     if name == "brier_score":
         return float(skm.brier_score_loss(hits.astype(int), scores))
-    if name == "average_precision":
-        return float(skm.average_precision_score(hits, scores))
-    return float(skm.roc_auc_score(hits, scores))
+    if hits.all() or not hits.any():  # undefined: scikit-learn says why
+        if name == "average_precision":
+            return float(skm.average_precision_score(hits, scores))
+        return float(skm.roc_auc_score(hits, scores))
+    # from the column's one sort, shared with DeLong's test and the curves (as scikit-learn's)
+    sorted_once = ranked(hits, scores)
+    return sorted_once.average_precision() if name == "average_precision" else sorted_once.auc()
 
 
 # --- the paired bootstrap ------------------------------------------------------------------
