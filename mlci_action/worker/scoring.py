@@ -125,7 +125,7 @@ def _proba_value(
 ) -> float:
     name = spec.name
     if name == "log_loss":
-        return float(skm.log_loss(truth, probs, labels=labels))
+        return _log_loss(truth, probs, labels)
     if name == "roc_auc_ovr" and len(labels) > 2:
         return float(skm.roc_auc_score(truth, probs, multi_class="ovr", labels=labels))
     # roc_auc_ovr of two classes: the same for either class (no positive class needed)
@@ -140,6 +140,18 @@ def _proba_value(
     # from the column's one sort, shared with DeLong's test and the curves (as scikit-learn's)
     sorted_once = ranked(hits, scores)
     return sorted_once.average_precision() if name == "average_precision" else sorted_once.auc()
+
+
+def _log_loss(truth: Array, probs: Array, labels: Array) -> float:
+    """scikit-learn's log loss; for probabilities in [0, 1] and every true label among the
+    labels, computed directly (the same per-row terms and mean: no one-hot encoding, no
+    label search), else by scikit-learn, which explains what is wrong."""
+    onehot = truth[:, None] == labels[None, :]
+    usable = len(truth) > 0 and probs.dtype == np.float64 and probs.shape == onehot.shape
+    if not (usable and onehot.sum(axis=1).min() == 1 and probs.min() >= 0 and probs.max() <= 1):
+        return float(skm.log_loss(truth, probs, labels=labels))
+    eps = np.finfo(probs.dtype).eps
+    return float(np.mean(-np.log(np.clip(probs, eps, 1 - eps)[onehot])))
 
 
 # --- the paired bootstrap ------------------------------------------------------------------

@@ -421,3 +421,20 @@ def test_average_precision_of_a_resample_without_positives_is_zero_as_in_scikit_
     fast = bootstrap_deltas("average_precision", **args, resamples=300, seed=2)
     loop = bootstrap_deltas("average_precision", **args, resamples=300, seed=2, fast=False)
     np.testing.assert_allclose(fast, loop, atol=1e-12)
+
+
+@pytest.mark.parametrize("labels", [[0, 1], ["cat", "dog", "eel"]])
+def test_log_loss_equals_scikit_learn(labels: list[Any]) -> None:
+    rng = np.random.default_rng(8)
+    truth = np.array(labels)[rng.integers(0, len(labels), 5000)]
+    probs = rng.dirichlet(np.ones(len(labels)), 5000)
+    probs[:3] = np.eye(len(labels))[: min(3, len(labels))][0]  # 0 and 1: clipped by eps
+    want = skm.log_loss(truth, probs, labels=labels)
+    found = metric_values("log_loss", truth, truth, probs, np.array(labels))
+    assert found == pytest.approx(want, rel=1e-12, abs=0)
+
+
+def test_log_loss_leaves_bad_probabilities_to_scikit_learn() -> None:
+    truth = np.array([0, 1, 1])
+    with pytest.raises(ValueError, match="greater than 1"):
+        metric_values("log_loss", truth, truth, np.array([[0.5, 0.5], [-0.5, 1.5], [0, 1]]), [0, 1])
