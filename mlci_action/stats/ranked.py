@@ -108,6 +108,8 @@ def ranked(hits: npt.ArrayLike, scores: npt.ArrayLike) -> Ranked:
     values = np.ascontiguousarray(scores, dtype=np.float64)
     if truth.shape != values.shape or values.ndim != 1:
         raise ValueError(f"hits {truth.shape} and scores {values.shape} differ in shape")
+    if not np.isfinite(values).all():
+        raise ValueError("scores contain NaN or infinity")
     key = hashlib.blake2b(truth.tobytes() + values.tobytes(), digest_size=16).digest()
     with _lock:
         if key in _memo:

@@ -133,7 +133,7 @@ def _proba_value(
     hits, scores = truth == labels[column], probs[:, column]
     if name == "brier_score":
         return float(skm.brier_score_loss(hits.astype(int), scores))
-    if hits.all() or not hits.any():  # undefined: scikit-learn says why
+    if hits.all() or not hits.any() or not np.isfinite(scores).all():  # scikit-learn says why
         if name == "average_precision":
             return float(skm.average_precision_score(hits, scores))
         return float(skm.roc_auc_score(hits, scores))

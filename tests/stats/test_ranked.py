@@ -65,3 +65,10 @@ def test_the_blocked_product_equals_one_float64_product() -> None:
     flags = (rng.random((50_001, 2)) < 0.4).astype(np.float32)
     exact = blocked_product(weights, flags)
     assert np.array_equal(exact, weights.astype(np.int64) @ flags.astype(np.int64))
+
+
+def test_scores_that_are_not_numbers_are_refused() -> None:
+    hits, scores = column(None, 4)
+    scores[7] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        ranked(hits, scores)
