@@ -14,7 +14,9 @@ memory is read by a wrapper process (getrusage RUSAGE_CHILDREN). "multinomial, 1
 the bootstrap to one thread (MLCI_WORKER_THREADS=1), the others use every usable core.
 "evaluate" is what the worker runs for these metrics since issue 13: the right test per metric
 (McNemar for accuracy, DeLong for ROC AUC) and the multinomial bootstrap for the rest (f1,
-log_loss), point values included; the goal of issue 11 is judged on it.
+log_loss), point values and curves included; the goal of issue 11 is judged on it.
+"evaluate, before" is the same with the label metrics on row weights (``categories=False``)
+and curves.py as of commit :data:`BEFORE`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OLD = "4877188"
 """The last commit with the index bootstrap (main before issue 11's evaluation work)."""
+BEFORE = "cba966a"
+"""Main before the per-category label metrics and the vectorized confusion matrix: its
+curves.py is timed in "evaluate, before" (with the label metrics on row weights)."""
 METRICS = ["accuracy", "f1", "roc_auc", "log_loss"]
 
 CASE = """
@@ -53,13 +58,21 @@ base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 started, cpu = time.perf_counter(), time.process_time()
 if which == "old":
     found = {{m: old.paired_bootstrap(m, *args, resamples, 0.95, 0, np.array([0, 1])) for m in metrics}}
-elif which == "evaluate":  # what the worker does: the right test per metric, bootstrap the rest
+elif which.startswith("evaluate"):  # the worker: the right test per metric, bootstrap the rest
+    import functools
+    import mlci_action.worker.compare as comparing
+    from mlci_action.worker.curves import classification_curves
+    if which == "evaluate, before":  # label metrics on row weights, the old curves
+        from old_scoring.curves import classification_curves
+        comparing.bootstrap_deltas_all = functools.partial(
+            comparing.bootstrap_deltas_all, categories=False)
     classes = np.array([0, 1])
     values = {{m: [metric_values(m, y, args[1], args[2], classes, 1),
                    metric_values(m, y, args[3], args[4], classes, 1)] for m in metrics}}
     paired = Paired(y, args[1], args[2], args[3], args[4], classes, 1)
     results = compare([CATALOG[m] for m in metrics], values, paired,
                       Settings(resamples, 0.95, 0, "multinomial"))
+    classification_curves(y, [args[1], args[3]], [args[2], args[4]], classes, 1)
     found = {{m: [r.ci_low, r.ci_high, r.test] for m, r in results.items()}}
 else:
     found = paired_bootstrap_all(metrics, *args, resamples, 0.95, 0, np.array([0, 1]), method=which)
@@ -85,6 +98,14 @@ def old_package(where: Path) -> Path:
         ).stdout
         text = text.replace("mlci_action.worker.fast_scores", "old_scoring.fast_scores")
         (package / name).write_text(text)
+    curves = subprocess.run(
+        ["git", "show", f"{BEFORE}:mlci_action/worker/curves.py"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    (package / "curves.py").write_text(curves)
     return where
 
 
@@ -102,6 +123,7 @@ CASES = {
     "multinomial": ("multinomial", None),
     "poisson": ("poisson", None),
     "multinomial, 1 thread": ("multinomial", "1"),
+    "evaluate, before": ("evaluate, before", None),
     "evaluate": ("evaluate", None),
 }
 """Case -> (method, MLCI_WORKER_THREADS); None: every core the process may use."""
@@ -128,8 +150,11 @@ def main() -> int:
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-old", action="store_true", help="leave out the old code (~40 s)")
+    parser.add_argument("--only-evaluate", action="store_true", help="the two evaluate cases alone")
     args = parser.parse_args()
     cases = [case for case in CASES if case != "old" or not args.skip_old]
+    if args.only_evaluate:
+        cases = ["evaluate, before", "evaluate"]
     with tempfile.TemporaryDirectory(prefix="mlci-bench-eval-") as temporary:
         path = old_package(Path(temporary))
         samples: dict[str, list[dict[str, object]]] = {case: [] for case in cases}
@@ -168,7 +193,10 @@ def main() -> int:
     )
     if "old" in medians:
         print(f"speed-up over the index bootstrap: {medians['old'] / new:.1f}x\n")
-    print(f"the bootstrap of all four metrics alone: {medians['multinomial']:.2f} s")
+    if "multinomial" in medians:
+        print(f"the bootstrap of all four metrics alone: {medians['multinomial']:.2f} s")
+    before = medians["evaluate, before"]
+    print(f"evaluate, before: {before:.2f} s; speed-up {before / new:.1f}x")
     return 0
 
 

@@ -272,7 +272,9 @@ class Evaluation(Record):
     bootstrap_method: Literal["multinomial", "poisson"] | None = None
     """How the confidence intervals' resamples were drawn (evaluation.bootstrap.method, with
     auto resolved): "multinomial" (rows drawn with replacement, as count weights) or "poisson"
-    (independent Poisson(1) counts per row); None when no interval was computed."""
+    (independent Poisson(1) counts per row); None when no interval was computed. The label
+    metrics' resamples are drawn the same way but as counts per category of row (true label x
+    candidate's x baseline's), the same distribution (worker/categories.py)."""
     too_small: str | None = None
     """Why the test set is too small for any interval to mean much; None when it is not."""
     slices: list[SliceResult] = Field(default_factory=list)

@@ -2,7 +2,8 @@
 
 The fast algorithm of Sun & Xu (2014, IEEE Signal Processing Letters 21(11)): the structural
 components of DeLong, DeLong & Clarke-Pearson (1988) from midranks, O(n log n) instead of the
-O(m n) pairwise kernel. Ties count one half (midranks). The delta's interval is the Wald
+O(m n) pairwise kernel. Ties count one half (midranks). Each score column is sorted once
+(:func:`mlci_action.stats.ranked.ranked`), shared with the point values and the report's curves. The delta's interval is the Wald
 interval ``delta ± z * se``, which agrees with the test's p-value.
 """
 
@@ -15,19 +16,22 @@ import numpy.typing as npt
 from scipy import stats
 
 from mlci_action.stats import PairedTest
+from mlci_action.stats.ranked import Ranked, ranked
 
 Floats = npt.NDArray[np.float64]
 
 
-def components(positive: Floats, negative: Floats) -> tuple[float, Floats, Floats]:
-    """AUC and the structural components V10 (one per positive) and V01 (one per negative)."""
-    m, n = len(positive), len(negative)
-    combined = stats.rankdata(np.concatenate([positive, negative]))
-    within_pos = stats.rankdata(positive)
-    within_neg = stats.rankdata(negative)
-    v10 = (combined[:m] - within_pos) / n
-    v01 = 1.0 - (combined[m:] - within_neg) / m
-    auc = float((combined[:m].sum() - m * (m + 1) / 2) / (m * n))
+def components(sorted_once: Ranked) -> tuple[float, Floats, Floats]:
+    """AUC and the structural components V10 (one per positive) and V01 (one per negative),
+    in row order; the midranks all come from the column's one sort."""
+    hits = sorted_once.hits
+    m, n = sorted_once.positives, sorted_once.negatives
+    combined = sorted_once.midranks()
+    within_pos = sorted_once.midranks(hits)[hits]
+    within_neg = sorted_once.midranks(~hits)[~hits]
+    v10 = (combined[hits] - within_pos) / n
+    v01 = 1.0 - (combined[~hits] - within_neg) / m
+    auc = float((combined[hits].sum() - m * (m + 1) / 2) / (m * n))
     return auc, v10, v01
 
 
@@ -37,7 +41,7 @@ def covariance(hits: npt.ArrayLike, scores: list[Floats]) -> tuple[Floats, Float
     m, n = int(positives.sum()), int((~positives).sum())
     if m < 2 or n < 2:
         raise ValueError("DeLong's test needs at least two rows of each class")
-    found = [components(np.asarray(s)[positives], np.asarray(s)[~positives]) for s in scores]
+    found = [components(ranked(positives, s)) for s in scores]
     aucs = np.array([auc for auc, _, _ in found])
     v10 = np.vstack([v for _, v, _ in found])
     v01 = np.vstack([v for _, _, v in found])

@@ -6,6 +6,8 @@ more than two classes, precision, recall and F1 per class. Regression: predicted
 (means in 10 bins of the actual value), the residuals' histogram, and the mean absolute error
 in each decile of the target.
 
+The ROC and precision-recall curves read each model's scores sorted once
+(:func:`mlci_action.stats.ranked.ranked`), the same sort as DeLong's test and the point values.
 Every curve is down-sampled to fixed x positions shared by both models (a false-positive-rate
 grid for ROC, a recall grid for precision-recall, bins elsewhere): at most ~25 points, so a
 Mermaid chart stays readable and the two lines are compared at the same places.
@@ -23,6 +25,7 @@ import pandas as pd
 from sklearn import metrics as skm
 
 from mlci_action.record import ClassMetrics, ConfusionMatrix, Curve, Curves, Label
+from mlci_action.stats.ranked import ranked
 
 Array = npt.NDArray[Any]
 GRID = np.linspace(0.0, 1.0, 21)
@@ -106,9 +109,10 @@ def _curve(
 def _roc(hits: Array, scores: list[Array]) -> Curve:
     lines, areas = [], []
     for score in scores:
-        fpr, tpr, _ = skm.roc_curve(hits, score)
+        sorted_once = ranked(hits, score)
+        fpr, tpr = sorted_once.roc_curve()
         lines.append(np.interp(GRID, fpr, tpr))
-        areas.append(float(skm.roc_auc_score(hits, score)))
+        areas.append(sorted_once.auc())
     return _curve(
         "roc",
         "ROC curve",
@@ -125,11 +129,12 @@ def _roc(hits: Array, scores: list[Array]) -> Curve:
 def _precision_recall(hits: Array, scores: list[Array]) -> Curve:
     lines, areas = [], []
     for score in scores:
-        precision, recall, _ = skm.precision_recall_curve(hits, score)
+        sorted_once = ranked(hits, score)
+        precision, recall = sorted_once.precision_recall_curve()
         # interpolated precision: the best precision at this recall or more (what some
         # threshold achieves); never rising with recall
         lines.append([float(precision[recall >= r].max()) for r in GRID])
-        areas.append(float(skm.average_precision_score(hits, score)))
+        areas.append(sorted_once.average_precision())
     rate = float(hits.mean())
     return _curve(
         "precision_recall",
@@ -224,11 +229,13 @@ def _confusion(truth: Array, labels: Sequence[Array], order: list[Label]) -> Con
     index = {label: k for k, label in enumerate(shown)}
     spare = len(shown)
 
+    actual = _positions(truth, index, spare)
+
     def matrix(pred: Array) -> list[list[int]]:
-        cells = np.zeros((len(names), len(names)), dtype=int)
-        for t, p in zip(_plain(truth), _plain(pred), strict=True):
-            cells[index.get(t, spare), index.get(p, spare)] += 1
-        return cells.tolist()
+        cells = np.bincount(
+            actual * len(names) + _positions(pred, index, spare), minlength=len(names) ** 2
+        )
+        return cells.reshape(len(names), len(names)).tolist()
 
     tables = [matrix(np.asarray(pred)) for pred in labels]
     return ConfusionMatrix(
@@ -258,12 +265,27 @@ def _class_metrics(truth: Array, labels: Sequence[Array], label: Label) -> Class
 
 def _by_support(truth: Array, predicted: Array) -> list[Label]:
     """Every class (true or predicted), the most frequent in the test set first."""
+    codes, labels = _factorized(truth)
     counts: dict[Label, int] = {}
-    for label in _plain(truth):
-        counts[label] = counts.get(label, 0) + 1
-    for label in _plain(predicted):
+    for label, count in zip(
+        labels, np.bincount(codes, minlength=len(labels)).tolist(), strict=True
+    ):
+        counts[label] = counts.get(label, 0) + count
+    for label in _factorized(predicted)[1]:
         counts.setdefault(label, 0)
     return sorted(counts, key=lambda label: (-counts[label], str(label)))
+
+
+def _factorized(values: Array) -> tuple[Array, list[Label]]:
+    """Each row's code among the distinct values (hashed, as a dict would), and the values."""
+    codes, uniques = pd.factorize(np.asarray(values), use_na_sentinel=False)
+    return codes, _plain(np.asarray(uniques, dtype=object))
+
+
+def _positions(values: Array, index: dict[Label, int], spare: int) -> Array:
+    """Each row's position among the shown labels (``spare``: the others)."""
+    codes, labels = _factorized(values)
+    return np.array([index.get(label, spare) for label in labels], dtype=np.int64)[codes]
 
 
 def _plain(values: Array) -> list[Label]:

@@ -24,21 +24,22 @@ import numpy.typing as npt
 
 from mlci_action.metrics import MetricSpec
 from mlci_action.worker.ranked_scores import auc_scorer, average_precision_scorer, median_scorer
-from mlci_action.worker.resampling import Weights
 
 Array = npt.NDArray[Any]
 Floats = npt.NDArray[np.float64]
 
 _COUNTED = {"balanced_accuracy", "f1", "f1_macro", "f1_weighted"}
 _COUNTED |= {"precision", "precision_macro", "recall", "recall_macro"}
+PRODUCT_CELLS = 1 << 17
+"""Weight cells converted per block of the chunk's product (1 MiB of float64: the L2 cache)."""
 _ZERO = 1e-12
 """A variance below this share of the second moment is a constant target (rounding, not data)."""
 
 
 @dataclass(frozen=True)
 class Chunk:
-    weights: Weights
-    """(resamples x rows) counts."""
+    weights: Array
+    """(resamples x rows) counts: row weights (uint8), or counts of categories of rows."""
     sums: Floats
     """(resamples x columns): the weighted sums of the registered per-row columns."""
 
@@ -50,16 +51,19 @@ Scorer = Callable[[Chunk], Floats]
 class Columns:
     """The per-row values whose weighted sums the scorers read: one product per chunk.
 
-    The 0/1 columns (the total, and the indicators behind accuracy and the per-class counts)
-    are summed in float32: their sums are whole numbers below 2**24, so exact, and the same
-    as in float64; the other columns in float64.
+    When every column is 0/1 (the total, and the indicators behind accuracy and the per-class
+    counts), they are summed in float32: their sums are whole numbers below 2**24, so exact,
+    and the same as in float64; otherwise all columns in one float64 product (one conversion
+    of the weights, not two). ``drawn``: the most rows a resample draws (the rows, unless the
+    weights are counts of categories of rows).
     """
 
-    def __init__(self, rows: int) -> None:
+    def __init__(self, rows: int, drawn: int | None = None) -> None:
         self._values: list[Floats] = []
-        self._products: list[tuple[Array, Array]] | None = None
-        """(column indices, their (rows x columns) matrix): float32 0/1 columns, float64 others."""
+        self._matrix: Array | None = None
+        """(rows x columns): float32 when every column is 0/1, else float64."""
         self._rows = rows
+        self._drawn = rows if drawn is None else drawn
         self.total = self.add(np.ones(rows))
 
     def add(self, values: npt.ArrayLike) -> int:
@@ -70,31 +74,40 @@ class Columns:
             if np.array_equal(known, column):
                 return index
         self._values.append(column)
-        self._products = None
+        self._matrix = None
         return len(self._values) - 1
 
     def freeze(self) -> None:
         """Build the product's matrices (before chunks are scored on several threads)."""
-        if self._products is not None:
+        if self._matrix is not None:
             return
         # a 0/1 column's weighted sum is at most the total weight, about rows (x 1.01)
-        small = self._rows <= 1 << 23
-        exact = np.array([small and bool(np.isin(v, (0.0, 1.0)).all()) for v in self._values])
-        indices = np.arange(len(self._values))
-        products = []
-        for chosen, dtype in ((indices[exact], np.float32), (indices[~exact], np.float64)):
-            if len(chosen):
-                matrix = np.column_stack([self._values[i] for i in chosen]).astype(dtype)
-                products.append((chosen, matrix))
-        self._products = products
+        small = self._drawn <= 1 << 23
+        exact = small and all(bool(np.isin(v, (0.0, 1.0)).all()) for v in self._values)
+        self._matrix = np.column_stack(self._values).astype(np.float32 if exact else np.float64)
 
-    def chunk(self, weights: Weights) -> Chunk:
+    def chunk(self, weights: Array) -> Chunk:
+        """``weights``: (resamples x rows) counts."""
         self.freeze()
-        assert self._products is not None
-        sums = np.empty((len(weights), len(self._values)))
-        for indices, matrix in self._products:
-            sums[:, indices] = weights.astype(matrix.dtype) @ matrix
-        return Chunk(weights, sums)
+        assert self._matrix is not None
+        return Chunk(weights, blocked_product(weights, self._matrix))
+
+
+def blocked_product(weights: Array, matrix: Array) -> Floats:
+    """``weights @ matrix`` in float64, the weights converted to the matrix's dtype
+    :data:`PRODUCT_CELLS` cells at a time into one buffer that stays in the cache: one pass
+    over the counts instead of writing and reading their full-size float copy. The blocks' sums
+    add up in float64 (for float32 0/1 columns every partial sum is an exact whole number)."""
+    resamples, rows = weights.shape
+    width = max(1, min(rows, PRODUCT_CELLS // max(resamples, 1)))
+    buffer = np.empty((resamples, width), dtype=matrix.dtype)
+    sums = np.zeros((resamples, matrix.shape[1]))
+    for start in range(0, rows, width):
+        stop = min(start + width, rows)
+        block = buffer[:, : stop - start]
+        np.copyto(block, weights[:, start:stop], casting="unsafe")
+        sums += block @ matrix[start:stop]
+    return sums
 
 
 def fast_scorer(

@@ -25,10 +25,12 @@ from sklearn import metrics as skm
 
 from mlci_action.errors import StageFailure
 from mlci_action.metrics import CATALOG, MetricSpec
+from mlci_action.stats.ranked import ranked
+from mlci_action.worker.categories import Categories, by_category, categorize
 from mlci_action.worker.fast_scores import Array, Chunk, Columns, Floats, Scorer, fast_scorer
 from mlci_action.worker.parallel import in_parallel
 from mlci_action.worker.positive import Label, resolve_positive
-from mlci_action.worker.resampling import chunk_ranges, draw, resolve_method
+from mlci_action.worker.resampling import Method, chunk_ranges, draw, resolve_method
 
 Interval = tuple[float | None, float | None]
 
@@ -123,7 +125,7 @@ def _proba_value(
 ) -> float:
     name = spec.name
     if name == "log_loss":
-        return float(skm.log_loss(truth, probs, labels=labels))
+        return _log_loss(truth, probs, labels)
     if name == "roc_auc_ovr" and len(labels) > 2:
         return float(skm.roc_auc_score(truth, probs, multi_class="ovr", labels=labels))
     # roc_auc_ovr of two classes: the same for either class (no positive class needed)
@@ -131,9 +133,25 @@ def _proba_value(
     hits, scores = truth == labels[column], probs[:, column]
     if name == "brier_score":
         return float(skm.brier_score_loss(hits.astype(int), scores))
-    if name == "average_precision":
-        return float(skm.average_precision_score(hits, scores))
-    return float(skm.roc_auc_score(hits, scores))
+    if hits.all() or not hits.any() or not np.isfinite(scores).all():  # scikit-learn says why
+        if name == "average_precision":
+            return float(skm.average_precision_score(hits, scores))
+        return float(skm.roc_auc_score(hits, scores))
+    # from the column's one sort, shared with DeLong's test and the curves (as scikit-learn's)
+    sorted_once = ranked(hits, scores)
+    return sorted_once.average_precision() if name == "average_precision" else sorted_once.auc()
+
+
+def _log_loss(truth: Array, probs: Array, labels: Array) -> float:
+    """scikit-learn's log loss; for probabilities in [0, 1] and every true label among the
+    labels, computed directly (the same per-row terms and mean: no one-hot encoding, no
+    label search), else by scikit-learn, which explains what is wrong."""
+    onehot = truth[:, None] == labels[None, :]
+    usable = len(truth) > 0 and probs.dtype == np.float64 and probs.shape == onehot.shape
+    if not (usable and onehot.sum(axis=1).min() == 1 and probs.min() >= 0 and probs.max() <= 1):
+        return float(skm.log_loss(truth, probs, labels=labels))
+    eps = np.finfo(probs.dtype).eps
+    return float(np.mean(-np.log(np.clip(probs, eps, 1 - eps)[onehot])))
 
 
 # --- the paired bootstrap ------------------------------------------------------------------
@@ -153,19 +171,33 @@ def bootstrap_deltas_all(
     positive: Label | None = None,
     method: str = "auto",
     fast: bool = True,
+    categories: bool = True,
 ) -> dict[str, Floats]:
     """metric(candidate) - metric(baseline) on each resample, for every metric; NaN where
-    undefined. All metrics of both models are scored on the same resamples."""
-    truth = np.asarray(y_true)
+    undefined. Both models are scored on the same resamples (paired), and so is every metric
+    scored on row weights; the label metrics (accuracy, precision, recall, F1, balanced
+    accuracy) share resamples drawn per category of row (:mod:`mlci_action.worker.categories`;
+    ``categories=False``: on the row weights too)."""
+    truth, pred_c, pred_b = np.asarray(y_true), np.asarray(pred_c), np.asarray(pred_b)
+    names = list(dict.fromkeys(metrics))
+    chosen = resolve_method(method, len(truth))
+    found: dict[str, Floats] = {}
+    grouped = categorize(truth, pred_c, pred_b) if categories and len(truth) else None
+    if grouped is not None:
+        counted = [name for name in names if by_category(_spec(name))]
+        if counted:
+            sides = (truth, pred_c, pred_b)
+            draws = (resamples, seed, chosen)
+            found.update(_per_category(counted, grouped, sides, classes, positive, draws, fast))
+        names = [name for name in names if name not in found]
     columns = Columns(len(truth))
     pairs = {
         name: (
-            _scorer(name, columns, truth, np.asarray(pred_c), proba_c, classes, positive, fast),
-            _scorer(name, columns, truth, np.asarray(pred_b), proba_b, classes, positive, fast),
+            _scorer(name, columns, truth, pred_c, proba_c, classes, positive, fast),
+            _scorer(name, columns, truth, pred_b, proba_b, classes, positive, fast),
         )
-        for name in dict.fromkeys(metrics)
+        for name in names
     }
-    chosen = resolve_method(method, len(truth))
     columns.freeze()
 
     def score(resamples: range) -> dict[str, Floats]:
@@ -175,10 +207,36 @@ def bootstrap_deltas_all(
             for name, (candidate, baseline) in pairs.items()
         }
 
-    parts = in_parallel(score, chunk_ranges(len(truth), resamples))
+    parts = in_parallel(score, chunk_ranges(len(truth), resamples)) if pairs else []
+    for name in pairs:
+        found[name] = np.concatenate([part[name] for part in parts]) if parts else np.empty(0)
+    return {name: found[name] for name in dict.fromkeys(metrics)}
+
+
+def _per_category(
+    names: list[str],
+    grouped: Categories,
+    sides: tuple[Array, Array, Array],
+    classes: npt.ArrayLike | None,
+    positive: Label | None,
+    draws: tuple[int, int, Method],
+    fast: bool,
+) -> dict[str, Floats]:
+    """The label metrics' deltas on each resample's counts of rows per category; each
+    category's first row (of ``sides``: truth, candidate, baseline) stands for its rows."""
+    rows = grouped.rows
+    truth, pred_c, pred_b = sides
+    columns = Columns(len(rows), drawn=grouped.total)
+    pairs = {
+        name: [
+            _scorer(name, columns, truth[rows], pred[rows], None, classes, positive, fast)
+            for pred in (pred_c, pred_b)
+        ]
+        for name in names
+    }
+    chunk = columns.chunk(grouped.counts(*draws))
     return {
-        name: np.concatenate([part[name] for part in parts]) if parts else np.empty(0)
-        for name in pairs
+        name: candidate(chunk) - baseline(chunk) for name, (candidate, baseline) in pairs.items()
     }
 
 
@@ -196,6 +254,7 @@ def bootstrap_deltas(
     positive: Label | None = None,
     method: str = "auto",
     fast: bool = True,
+    categories: bool = True,
 ) -> Floats:
     """One metric's deltas (see :func:`bootstrap_deltas_all`)."""
     found = bootstrap_deltas_all(
@@ -211,6 +270,7 @@ def bootstrap_deltas(
         positive=positive,
         method=method,
         fast=fast,
+        categories=categories,
     )
     return found[name]
 

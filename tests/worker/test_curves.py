@@ -124,3 +124,22 @@ def test_classes_without_probabilities() -> None:
     assert curves.charts == []  # no probabilities: the confusion matrix only
     assert curves.confusion is not None
     assert sum(row[1] for row in curves.confusion.candidate) == 0  # nothing predicted as 1
+
+
+def test_confusion_matrices_equal_sklearns_with_the_rare_classes_folded() -> None:
+    """Counted by code (one pass, not a Python loop over rows): the same cells as scikit-learn,
+    the classes past MAX_MATRIX summed into ``other``; labels of mixed types match by value."""
+    rng = np.random.default_rng(4)
+    names = np.array([f"c{k}" for k in range(15)], dtype=object)
+    truth = names[np.minimum(rng.geometric(0.25, 3000) - 1, 14)]
+    pred = np.where(rng.random(3000) < 0.6, truth, names[rng.integers(0, 15, 3000)])
+    found = classification_curves(truth, [pred], [None], None, None).confusion
+    assert found is not None and found.other and found.labels[-1] == "other"
+    shown = found.labels[:-1]
+    fold = np.vectorize(lambda label: label if label in shown else "other", otypes=[object])
+    expected = skm.confusion_matrix(fold(truth), fold(pred), labels=found.labels)
+    assert found.candidate == expected.tolist()
+    mixed = classification_curves(
+        np.array([1, 0, 1]), [np.array([1.0, 1.0, 0.0])], [None], None, None
+    )
+    assert mixed.confusion is not None and mixed.confusion.candidate == [[1, 1], [1, 0]]

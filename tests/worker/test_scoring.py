@@ -89,10 +89,13 @@ def data(kind: str) -> dict:
     + [(*case, "poisson") for case in cases() if case[1] in ("binary", "regression")],
 )
 def test_fast_path_equals_the_sklearn_loop(name: str, kind: str, method: Method) -> None:
-    """The loop is scikit-learn on the explicitly resampled rows (np.repeat by the weights)."""
+    """The loop is scikit-learn on the explicitly resampled rows (np.repeat by the weights);
+    the label metrics on the row weights too (their per-category draws: tests below)."""
     inputs = data(kind)
-    fast = bootstrap_deltas(name, **inputs, resamples=60, seed=3, method=method)
-    loop = bootstrap_deltas(name, **inputs, resamples=60, seed=3, fast=False, method=method)
+    fast = bootstrap_deltas(name, **inputs, resamples=60, seed=3, method=method, categories=False)
+    loop = bootstrap_deltas(
+        name, **inputs, resamples=60, seed=3, fast=False, method=method, categories=False
+    )
     assert fast.shape == loop.shape == (60,)
     np.testing.assert_allclose(fast, loop, rtol=1e-9, atol=1e-12, equal_nan=True)
     assert np.isfinite(fast).any()
@@ -159,7 +162,9 @@ def test_each_resample_equals_scikit_learn_on_the_resampled_rows(method: Method)
         y, pred_c, proba_c = inputs["y_true"], inputs["pred_c"], inputs["proba_c"]
         pred_b, proba_b = inputs["pred_b"], inputs["proba_b"]
         names = [n for n in SKLEARN if (CATALOG[n].task == "regression") == (kind == "regression")]
-        deltas = bootstrap_deltas_all(names, **inputs, resamples=8, seed=4, method=method)
+        deltas = bootstrap_deltas_all(
+            names, **inputs, resamples=8, seed=4, method=method, categories=False
+        )
         for row, take in enumerate(explicit(len(y), 8, 4, method)):
             for name in names:
                 metric = SKLEARN[name]
@@ -416,3 +421,20 @@ def test_average_precision_of_a_resample_without_positives_is_zero_as_in_scikit_
     fast = bootstrap_deltas("average_precision", **args, resamples=300, seed=2)
     loop = bootstrap_deltas("average_precision", **args, resamples=300, seed=2, fast=False)
     np.testing.assert_allclose(fast, loop, atol=1e-12)
+
+
+@pytest.mark.parametrize("labels", [[0, 1], ["cat", "dog", "eel"]])
+def test_log_loss_equals_scikit_learn(labels: list[Any]) -> None:
+    rng = np.random.default_rng(8)
+    truth = np.array(labels)[rng.integers(0, len(labels), 5000)]
+    probs = rng.dirichlet(np.ones(len(labels)), 5000)
+    probs[:3] = np.eye(len(labels))[: min(3, len(labels))][0]  # 0 and 1: clipped by eps
+    want = skm.log_loss(truth, probs, labels=labels)
+    found = metric_values("log_loss", truth, truth, probs, np.array(labels))
+    assert found == pytest.approx(want, rel=1e-12, abs=0)
+
+
+def test_log_loss_leaves_bad_probabilities_to_scikit_learn() -> None:
+    truth = np.array([0, 1, 1])
+    with pytest.raises(ValueError, match="greater than 1"):
+        metric_values("log_loss", truth, truth, np.array([[0.5, 0.5], [-0.5, 1.5], [0, 1]]), [0, 1])
