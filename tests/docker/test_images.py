@@ -143,7 +143,7 @@ def assert_serves_on_port_from_environment(
 ) -> None:
     """`docker run -e PORT=N IMAGE`, as the README says: the server listens on N; with
     MLCI_LOG_PATH on a mounted directory it logs each request there (issue 12)."""
-    logs = tmp_path / "inference-log"
+    logs = tmp_path / "served-log"  # (inference-log is the monitor check's)
     environment = {"WORKERS": "2", "MLCI_IMAGE_DIGEST": "sha256:" + "0" * 64}
     with serving(docker_client, tag, logs, environment) as (url, container):
         logs_text = container.logs().decode()
