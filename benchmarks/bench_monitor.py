@@ -192,7 +192,14 @@ def main() -> int:
     found: dict[tuple[str, str], list[dict[str, float]]] = {case: [] for case in cases}
     for _ in range(args.repeats):  # interleaved: each repeat runs every case once
         for case, (code, log) in cases.items():
-            found[case].append(run_once(code, config, reference, log, work / "out"))
+            result = run_once(code, config, reference, log, work / "out")
+            found[case].append(result)
+            print(  # progress on stderr: a long run shows where it is
+                f"{case[0]} {case[1]}: {result['wall']:.1f} s wall, {result['inside']:.1f} s "
+                f"in-process, {result['rss_mib']:.0f} MiB",
+                file=sys.stderr,
+                flush=True,
+            )
     size = sum(p.stat().st_size for p in jsonl.iterdir()) / 2**20
     psize = sum(p.stat().st_size for p in parquet.iterdir()) / 2**20
     print(
