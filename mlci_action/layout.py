@@ -9,3 +9,5 @@ CANDIDATE_MODEL, BASELINE_MODEL = "models/candidate.skops", "models/baseline.sko
 """In the out dir, in a run-cache entry, and in the work directory of a run that reuses one."""
 PREDICTIONS = "predictions.csv"
 """The test rows' predictions, written by evaluate, published beside the report."""
+REFERENCE_IN_IMAGE = "/opt/mlci/model/reference.json"
+"""In the serving image: the reference profile, next to the model (``MLCI_REFERENCE``)."""

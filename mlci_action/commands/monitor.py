@@ -18,6 +18,7 @@ from rich.markup import escape
 from mlci_action import __version__
 from mlci_action.config import CONFIG_FILE, Config, parse_config
 from mlci_action.errors import ConfigError, InputError
+from mlci_action.layout import REFERENCE_IN_IMAGE
 from mlci_action.monitoring.judge import judge
 from mlci_action.monitoring.labels import join_labels, read_labels
 from mlci_action.monitoring.live import read_log
@@ -26,8 +27,6 @@ from mlci_action.monitoring.record import LabelsInfo, MonitorRecord, Window
 from mlci_action.monitoring.window import parse_duration
 from mlci_action.report.render import render_monitor
 from mlci_action.yamlfile import YamlDocument, load_yaml
-
-REFERENCE_IN_IMAGE = "/opt/mlci/model/reference.json"
 
 
 def _config(project: Path) -> tuple[Config, YamlDocument]:

@@ -14,13 +14,11 @@ from mlci_action import __version__
 from mlci_action.config import Config
 from mlci_action.hashing import file_digest, value_digest
 from mlci_action.images.docker_api import BuildContext, Docker, LogSink
+from mlci_action.layout import REFERENCE_IN_IMAGE
 from mlci_action.record import MetricResult
 
 SERVING_DIR = "/opt/mlci/serving"
 MODEL_PATH = "/opt/mlci/model/model.skops"
-REFERENCE_PATH = "/opt/mlci/model/reference.json"
-"""The reference profile (mlci_action.monitoring.profile), beside the model; the image's
-MLCI_REFERENCE names it."""
 
 
 @cache
@@ -118,7 +116,7 @@ def build_serving_image(
             name=config.name,
             env_image=env_image,
             command=json.dumps(serving_command(config)),
-            reference=REFERENCE_PATH if reference is not None else "",
+            reference=REFERENCE_IN_IMAGE if reference is not None else "",
         )
     )
     tag = f"mlci-serve/{config.name}:{file_digest(model)[:20]}"

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from mlci_action.commands.monitor import REFERENCE_IN_IMAGE
+from mlci_action.layout import REFERENCE_IN_IMAGE
 from mlci_action.stages.package import free_port
 from tests.conftest import git
 from tests.test_run import commit_change, read_run
