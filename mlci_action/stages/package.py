@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mlci_action.errors import StageFailure
 from mlci_action.executors.environment_image import ensure_environment_image, image_key
+from mlci_action.executors.host import HostPool
 from mlci_action.executors.tasks import ReferenceProfile
 from mlci_action.images.docker_api import Docker
 from mlci_action.images.serving_image import (
@@ -34,8 +35,15 @@ def free_port() -> int:
 def reference_profile(ctx: RunContext, state: RunState) -> tuple[Profile, Path]:
     """The candidate's reference profile, computed by the worker in the project's environment."""
     side, config = state.candidate, state.candidate.config
-    if side.runtime is None or side.model is None:
+    if side.model is None:
         raise StageFailure("no trained candidate model to profile")
+    runtime = side.runtime
+    if runtime is None:  # a cache hit: no environment stage ran; prepare (reuse) it here
+        hosts = HostPool(ctx.workdir / "logs")
+        ctx.stack.callback(hosts.close)
+        runtime = ctx.executor.prepare(side.project, ctx.config, ctx.log_path("environment"))
+        ctx.stack.callback(runtime.close)
+        runtime = runtime.with_hosts(hosts)
     path = ctx.workdir / REFERENCE
     request = ReferenceProfile(
         train_path=str((side.project / config.data.train).resolve()),
@@ -49,7 +57,7 @@ def reference_profile(ctx: RunContext, state: RunState) -> tuple[Profile, Path]:
         bootstrap=config.evaluation.bootstrap.model_dump(),
         profile_path=str(path),
     )
-    side.runtime.call(request, cwd=side.project, log=ctx.log_path("reference-profile"))
+    runtime.call(request, cwd=side.project, log=ctx.log_path("reference-profile"))
     return Profile.from_json(path.read_bytes()), path
 
 

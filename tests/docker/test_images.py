@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 
 from mlci_action.layout import REFERENCE_IN_IMAGE
+from mlci_action.report.escape import md
 from mlci_action.stages.package import free_port
 from tests.conftest import git
 from tests.test_run import commit_change, read_run
@@ -295,7 +296,7 @@ def assert_the_image_logs_and_monitor_sees_a_shift(
         else:
             drifted = {b["name"] for b in record["breaches"] if b["kind"] == "drift"}
             assert drifted == {SHIFTED}, record["breaches"]
-            assert SHIFTED in (out / "report.md").read_text()
+            assert md(SHIFTED) in (out / "report.md").read_text()
     assert verdicts == {"healthy": (0, "healthy"), "shifted": (1, "breached")}
 
 
