@@ -77,6 +77,9 @@ class ServedModel:
     def predict_matrix(self, matrix: Array, *, proba: bool = True) -> Prediction:
         """The same for the fast path's array, every value finite and checked: scikit-learn
         need not look for NaN or infinity again (``assume_finite``)."""
+        # column-major, as a frame's float block is: BLAS then sums in the same order as for
+        # the general path and the evaluation, so linear models agree to the last bit
+        matrix = np.asfortranarray(matrix)
         with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
             return self._predict(matrix, proba)
 
