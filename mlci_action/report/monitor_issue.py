@@ -7,13 +7,9 @@ in it can pose as mlci's marker, and it is cut so the body stays within GitHub's
 
 from __future__ import annotations
 
-from functools import cache
-
-from jinja2 import Environment, PackageLoader, StrictUndefined
-
 from mlci_action.monitoring.record import MonitorRecord
 from mlci_action.report.escape import md
-from mlci_action.report.render import GITHUB_COMMENT_LIMIT, num
+from mlci_action.report.render import GITHUB_COMMENT_LIMIT, templates
 
 CUT_NOTE = (
     "\n\n_The report was cut to GitHub's size limit; the whole of it is in the run's job "
@@ -21,20 +17,6 @@ CUT_NOTE = (
 )
 QUIET = ("no_traffic", "not_enough_traffic")
 """Verdicts without a drift verdict: too little traffic (never a pass, no retraining)."""
-
-
-@cache
-def _env() -> Environment:
-    env = Environment(
-        loader=PackageLoader("mlci_action.report", "templates"),
-        undefined=StrictUndefined,
-        autoescape=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters.update(md=md, num=num)
-    return env
 
 
 def issue_marker(name: str) -> str:
@@ -58,7 +40,7 @@ def render_issue(
     """The issue's body: marker, what was found, what was started, then the report, the
     report cut (with a note) where the whole would pass ``limit`` characters."""
     report = report.replace("<!-- mlci:", "&lt;!-- mlci:")  # no second marker
-    template = _env().get_template("monitor_issue.md.j2")
+    template = templates().get_template("monitor_issue.md.j2")
 
     def body(text: str) -> str:
         return template.render(

@@ -50,7 +50,9 @@ def seconds(value: float) -> str:
 
 
 @cache
-def _env() -> Environment:
+def templates() -> Environment:
+    """The report's templates with every filter they use (the PR comment, the monitor
+    report and the monitor issue share them)."""
     env = Environment(
         loader=PackageLoader("mlci_action.report", "templates"),
         undefined=StrictUndefined,
@@ -88,7 +90,7 @@ def render_markdown(
     """The report. ``details=False`` drops the collapsed sections, ``omit`` parts of others
     (names as in FOLDS), for size limits."""
     return (
-        _env()
+        templates()
         .get_template("report.md.j2")
         .render(run=record, details=details, marker=marker, omit=omit)
     )
@@ -110,4 +112,4 @@ def render_limited(record: RunRecord, limit: int = GITHUB_COMMENT_LIMIT, marker:
 
 def render_monitor(record: MonitorRecord, *, marker: str = "") -> str:
     """The report of `mlci monitor`."""
-    return _env().get_template("monitor.md.j2").render(run=record, marker=marker)
+    return templates().get_template("monitor.md.j2").render(run=record, marker=marker)
