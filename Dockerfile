@@ -2,10 +2,10 @@
 # (.github/workflows/release.yml); `uses: <owner>/mlci@<other sha>` builds it. Dependencies are pinned
 # (requirements/action.txt, compiled from requirements/action.in) and installed before mlci's
 # code, in a build stage; the image keeps the virtual environment, the git binary, and nothing
-# else. Training, tests and scoring run in the project's own environment image, never here: the
-# image was about 270 MB (benchmarks/README.md) before `mlci monitor`, which runs here (next to
-# the inference log's location and credentials), brought numpy, pandas, scipy, scikit-learn,
-# pyarrow and fsspec.
+# else. Training, tests and scoring run in the project's own environment image, never here (about
+# 270 MB, benchmarks/README.md). The nightly `mlci monitor` installs its own dependencies
+# (requirements/monitor.txt: numpy, pandas, scipy, scikit-learn, pyarrow, fsspec, ~420 MB) with
+# uv when it first runs, so the pull requests' jobs do not pull them.
 FROM python:3.12-slim AS build
 # Extra CAs (.github/certs/*.crt) for builds behind a TLS-intercepting proxy.
 COPY .github/certs/ /tmp/certs/
@@ -34,6 +34,7 @@ COPY --from=build /opt/mlci/venv /opt/mlci/venv
 # from here, through the same proxy
 COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY entrypoint.py /opt/mlci/entrypoint.py
+COPY requirements/monitor.txt /opt/mlci/requirements-monitor.txt
 ENV PYTHONUNBUFFERED=1 \
     PATH=/opt/mlci/venv/bin:$PATH
 ENTRYPOINT ["/opt/mlci/venv/bin/python", "/opt/mlci/entrypoint.py"]

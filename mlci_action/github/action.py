@@ -417,6 +417,7 @@ def _main(workflow: Workflow, environ: Mapping[str, str]) -> int:
             app_slug=inputs.app_slug,
         )
     if _monitors(event, config):
+        from mlci_action.github import monitor_env
         from mlci_action.github.monitor import reference_for, run_monitor, trusted_monitoring
         from mlci_action.images.registry import Credentials
 
@@ -426,7 +427,15 @@ def _main(workflow: Workflow, environ: Mapping[str, str]) -> int:
             credentials = Credentials(inputs.registry_username, password)
         reference = reference_for(workflow, config, project, credentials)
         return run_monitor(
-            workflow, api, event, config, project, workspace, environ, reference=reference
+            workflow,
+            api,
+            event,
+            config,
+            project,
+            workspace,
+            environ,
+            runner=monitor_env.runner(environ, workflow.out),
+            reference=reference,
         )
     try:
         decision = decide(event, config.deploy.policy, inputs, api)

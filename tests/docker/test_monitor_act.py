@@ -4,7 +4,9 @@ creates one workflow_dispatch (action retrain); a second drifted night updates t
 issue; a healthy night closes it.
 
 The inference log and the reference profile are the synthetic world of tests/monitoring/
-(a shifted feature, a known model); `mlci monitor` runs inside the action image.
+(a shifted feature, a known model). The action image does not carry the monitor's
+dependencies: the first night installs them (pinned, hashed, from PyPI) into
+MLCI_MONITOR_ENV in the workspace, and the next nights reuse them.
 """
 
 from __future__ import annotations
@@ -84,7 +86,11 @@ def night(repo: Path, gh: GitHubDouble, image: str, shift: float, seed: int):
             "schedule": "17 3 * * *",
             "repository": {"full_name": gh.full_name, "default_branch": "main"},
         },
-        env={"GITHUB_API_URL": gh.url, "GITHUB_REPOSITORY": gh.full_name},
+        env={
+            "GITHUB_API_URL": gh.url,
+            "GITHUB_REPOSITORY": gh.full_name,
+            "MLCI_MONITOR_ENV": ".mlci/monitor-env",
+        },
         secrets={"GITHUB_TOKEN": TOKEN},
         rebuild=False,
         timeout=600,
@@ -104,6 +110,7 @@ def test_drifted_nights_open_then_update_one_issue_and_a_healthy_night_closes_it
 
         first = night(monitored_repo, gh, action_image, 1.5, seed=21)
         assert not first.ok  # a breach fails the nightly job: that is the alarm
+        assert first.output.count("installing mlci monitor's dependencies") == 1
         assert "outputs verdict=breached issue=" in first.output, first.describe()
         [issue] = gh.state.issues.values()
         assert issue.title == "mlci · demo: drift detected" and "x1" in issue.body
@@ -114,6 +121,7 @@ def test_drifted_nights_open_then_update_one_issue_and_a_healthy_night_closes_it
 
         second = night(monitored_repo, gh, action_image, 2.0, seed=22)
         assert "outputs verdict=breached" in second.output, second.describe()
+        assert "installing mlci monitor's dependencies" not in second.output  # kept
         [same] = gh.state.issues.values()
         assert same.number == issue.number and same.body != first_body
         assert len(gh.state.dispatches) == 2
