@@ -430,7 +430,7 @@ def test_a_run_with_mlcis_external_id_from_another_app_is_not_taken_as_mlcis(
     gh, api, monkeypatch, processed
 ):
     mine = "mlci-" + "5" * 32
-    monkeypatch.setattr("mlci_action.github.api._external_id", lambda: mine)
+    monkeypatch.setattr("mlci_action.github.api.creates.external_id", lambda: mine)
     forged = gh.add_check_run(
         SHA, "mlci", app_slug="forger", external_id=mine, status="completed", conclusion="success"
     )
@@ -465,7 +465,7 @@ def test_an_app_slugs_own_run_is_found_after_a_processed_502():
 def test_a_comment_author_must_match_login_and_type():
     from types import SimpleNamespace
 
-    from mlci_action.github.api import _authored_by
+    from mlci_action.github.api.base import authored_by as _authored_by
 
     me = ("github-actions[bot]", "Bot")
     assert _authored_by(SimpleNamespace(login="github-actions[bot]", type="Bot"), me)

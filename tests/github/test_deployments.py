@@ -163,7 +163,7 @@ def test_a_create_answered_502_leaves_exactly_one_deployment(gh, api, processed)
 
 def test_a_deployment_with_mlcis_marker_by_someone_else_is_not_taken_as_mlcis(gh, api, monkeypatch):
     mine = "mlci-" + "5" * 32
-    monkeypatch.setattr("mlci_action.github.api._external_id", lambda: mine)
+    monkeypatch.setattr("mlci_action.github.api.creates.external_id", lambda: mine)
     forged = gh.add_deployment(SHA2, "production", {DEPLOYMENT_MARKER: mine}, creator="mallory")
     gh.fail_next("POST", DEPLOYMENTS, 502)  # refused: nothing was created
 

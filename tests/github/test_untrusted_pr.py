@@ -12,6 +12,7 @@ import json
 import pytest
 import yaml
 
+from mlci_action.executors.environ import THREADS
 from tests.attacker import poison, rogue_listener
 from tests.conftest import git
 from tests.github.api_double import GitHubDouble
@@ -72,6 +73,7 @@ def test_the_attackers_pr_reaches_no_secret_host_or_decision(attack, gh, tmp_pat
         "TERM",
         "PYTHONHASHSEED",
         "VIRTUAL_ENV",
+        *THREADS,  # set by mlci when candidate and baseline train side by side
     } | {k for k in env if k.startswith(("MLCI_", "LC_", "OPENBLAS_", "OMP_"))}
     assert not (project / "exfiltrated.txt").exists()  # what PR code writes stays in its box
     # what happens to the result: the base's policy (no push on a PR), no rogue registry
