@@ -18,6 +18,12 @@ from tests.conftest import git
 from tests.datasets import Dataset, houses, penguins, shoppers
 
 
+@pytest.fixture(autouse=True)
+def _session_cache(cache_env: dict[str, str]) -> None:
+    """The session's cache: the environment `mlci init`'s requirements.txt asks for is built
+    once for this module and tests/test_first_hour.py, not again in the user's own cache."""
+
+
 def init(dataset: Dataset, capsys: pytest.CaptureFixture[str], *extra: str) -> str:
     code = main([*dataset.init_args(), *extra])
     err = capsys.readouterr().err

@@ -26,6 +26,9 @@ def commit_change(project: Path, path: str, old: str, new: str, message: str = "
 
 def test_change_against_baseline_passes_with_full_record(make_project, mlci):
     project = make_project("classification")
+    # as in a real repository: the bytecode that running the project writes is not a change
+    (project / ".gitignore").write_text("__pycache__/\n")
+    git(project, "add", ".gitignore")
     commit_change(project, "params.yaml", "C: 1.0", "C: 0.5", "stronger regularisation")
     # the session's cache is shared and content-addressed: another test may have run this
     # very change already, so the first run here is forced
@@ -85,7 +88,13 @@ def test_change_against_baseline_passes_with_full_record(make_project, mlci):
     matrix = run["curves"]["confusion"]
     assert sum(map(sum, matrix["candidate"])) == sum(map(sum, matrix["baseline"]))
 
-    # unchanged: everything comes from the cache, and the report says so
+    # the same content under another commit: everything comes from the cache, the report
+    # says so, and this run (not the cached one) is the one reported
+    old_sha = git(project, "rev-parse", "HEAD")
+    git(project, "commit", "--quiet", "--amend", "-m", "stronger regularisation, reworded")
+    new_sha = git(project, "rev-parse", "HEAD")
+    assert new_sha != old_sha
+    time.sleep(1.1)  # started_at is in whole seconds
     again = mlci("run", str(project), "--base", "HEAD~1")
     assert again.returncode == 0, again.stderr
     cached = read_run(project)
@@ -93,6 +102,7 @@ def test_change_against_baseline_passes_with_full_record(make_project, mlci):
     assert cached["metrics"] == run["metrics"]
     assert "reused from cache" in (out / "report.md").read_text()
     assert "results reused from the cache" in again.stderr
+    assert_a_hit_names_this_run_and_reuses_only_results(project, run, cached, new_sha, old_sha)
 
     # --no-cache: a full run again, and the seeded bootstrap gives the same intervals
     fresh = mlci("run", str(project), "--base", "HEAD~1", "--no-cache")
@@ -103,27 +113,10 @@ def test_change_against_baseline_passes_with_full_record(make_project, mlci):
     assert rerun["metrics"] == run["metrics"]
 
 
-def test_a_cache_hit_names_this_run_and_reuses_only_results(make_project, mlci):
-    project = make_project("classification")
-    # as in a real repository: the bytecode that running the project writes is not a change
-    (project / ".gitignore").write_text("__pycache__/\n")
-    git(project, "add", ".gitignore")
-    commit_change(project, "params.yaml", "C: 1.0", "C: 0.61", "first wording")
-    first = mlci("run", str(project), "--base", "HEAD~1", "--no-cache")
-    assert first.returncode == 0, first.stderr
-    before = read_run(project)
-    old_sha = git(project, "rev-parse", "HEAD")
-
-    # the same content under another commit: a hit, but this run is the one reported
-    git(project, "commit", "--quiet", "--amend", "-m", "second wording")
-    new_sha = git(project, "rev-parse", "HEAD")
-    assert new_sha != old_sha
-    time.sleep(1.1)  # started_at is in whole seconds
-    again = mlci("run", str(project), "--base", "HEAD~1")
-    assert again.returncode == 0, again.stderr
-    assert "results reused from the cache" in again.stderr
-    run = read_run(project)
-    assert run["cache"] == {**before["cache"], "hit": True}
+def assert_a_hit_names_this_run_and_reuses_only_results(
+    project: Path, before: dict, run: dict, new_sha: str, old_sha: str
+) -> None:
+    """A cache hit under another commit (``run``) against the run that stored it (``before``)."""
     assert run["candidate"] == {**before["candidate"], "sha": new_sha}
     assert run["baseline"] == before["baseline"]
     assert run["started_at"] > before["started_at"] and run["seconds"] < before["seconds"]

@@ -97,7 +97,7 @@ def init(args: argparse.Namespace, console: Console) -> int:
     atomic_write(schema_path, _SCHEMA_HEADER.format(train=args.train, test=args.test) + schema)
     written = [CONFIG_FILE, SCHEMA_FILE]
     if not (project / REQUIREMENTS).is_file():
-        atomic_write(project / REQUIREMENTS, "scikit-learn>=1.3\npandas>=2.1\nskops>=0.10\n")
+        atomic_write(project / REQUIREMENTS, "pandas>=2.1\nscikit-learn>=1.3\nskops>=0.10\n")
         console.print(f"[green]✔[/] wrote {REQUIREMENTS}")
         written.append(REQUIREMENTS)
     atomic_write(config_path, render_config(plan))

