@@ -20,9 +20,15 @@ import numpy as np
 import numpy.typing as npt
 
 from mlci_action.errors import InputError
-from mlci_action.monitoring.blocks import Block, json_schema, jsonl_blocks, parquet_blocks
+from mlci_action.monitoring.blocks import (
+    Block,
+    Wanted,
+    json_schema,
+    jsonl_blocks,
+    parquet_blocks,
+)
 from mlci_action.monitoring.drift import tally_for, tally_values
-from mlci_action.monitoring.profile import NumericProfile, Profile
+from mlci_action.monitoring.profile import CategoricalProfile, NumericProfile, Profile
 from mlci_action.monitoring.record import LogCounts
 from mlci_action.monitoring.tally import ConfidenceTally, NumericTally, Tally
 
@@ -136,7 +142,11 @@ def _add(tally: Tally, values: Any) -> None:
         import pyarrow.compute as pc
 
         kind = values.type
-        if pa.types.is_integer(kind):
+        if pa.types.is_dictionary(kind) and (
+            pa.types.is_string(kind.value_type) or pa.types.is_integer(kind.value_type)
+        ):  # counted on the codes; the level names are the dictionary's
+            kind = pa.string()
+        elif pa.types.is_integer(kind):
             values, kind = pc.cast(values, pa.string()), pa.string()
         if pa.types.is_string(kind) or pa.types.is_null(kind):
             found = pc.value_counts(values.drop_null()).to_pylist() if len(values) else []
@@ -248,6 +258,15 @@ class _Window:
 
     def _models(self, block: Block, pick: Any) -> None:
         keys = ("model", "version", "image_digest")
+        arrow = [block.columns[k] for k in keys if k in block.columns]
+        if arrow and all(_is_arrow(c) for c in arrow):
+            import pyarrow.compute as pc
+
+            distinct = [pc.unique(pick(c)) for c in arrow]
+            if all(len(d) <= 1 for d in distinct):  # one model in the block: no row by row
+                row = [d[0].as_py() if len(d) else None for d in distinct]
+                self.models.add(" ".join(str(v or "") for v in row).strip())
+                return
         columns = [_list(pick(block.columns[k])) if k in block.columns else None for k in keys]
         size = len(next((c for c in columns if c is not None), []))
         rows = zip(*[c if c is not None else [None] * size for c in columns], strict=True)
@@ -317,12 +336,18 @@ def read_log(
     )
     numeric = [n for n, f in profile.features.items() if isinstance(f, NumericProfile)]
     schema = json_schema(numeric, list(profile.probabilities or {}))
+    wanted = Wanted(
+        features=list(profile.features),
+        categorical=[n for n, f in profile.features.items() if isinstance(f, CategoricalProfile)],
+        probabilities=bool(profile.probabilities),
+        ids=keep,
+    )
     files = log_files(sources, cutoff)
     for name, fs in files:
         handle = fs.open(name, "rb") if fs is not None else open(name, "rb")  # noqa: SIM115
         with handle:
             if name.endswith(".parquet"):
-                blocks = parquet_blocks(name, handle)
+                blocks = parquet_blocks(name, handle, wanted)
             else:
                 blocks = jsonl_blocks(name, handle, schema)
             for block in blocks:
