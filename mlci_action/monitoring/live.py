@@ -258,14 +258,14 @@ class _Window:
 
     def _models(self, block: Block, pick: Any) -> None:
         keys = ("model", "version", "image_digest")
-        arrow = [block.columns[k] for k in keys if k in block.columns]
-        if arrow and all(_is_arrow(c) for c in arrow):
+        present = [block.columns[k] for k in keys if k in block.columns]
+        if present and all(_is_arrow(c) for c in present):
             import pyarrow.compute as pc
 
-            distinct = [pc.unique(pick(c)) for c in arrow]
-            if all(len(d) <= 1 for d in distinct):  # one model in the block: no row by row
-                row = [d[0].as_py() if len(d) else None for d in distinct]
-                self.models.add(" ".join(str(v or "") for v in row).strip())
+            distinct = {k: pc.unique(pick(block.columns[k])) for k in keys if k in block.columns}
+            if all(len(d) <= 1 for d in distinct.values()):  # one model: no row by row
+                one = [distinct[k][0].as_py() if len(distinct.get(k, ())) else None for k in keys]
+                self.models.add(" ".join(str(v or "") for v in one).strip())
                 return
         columns = [_list(pick(block.columns[k])) if k in block.columns else None for k in keys]
         size = len(next((c for c in columns if c is not None), []))
