@@ -10,7 +10,9 @@ few are named by file and line; the monitor never stops on one.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,6 +35,8 @@ from mlci_action.monitoring.record import LogCounts
 from mlci_action.monitoring.tally import ConfidenceTally, NumericTally, Tally
 
 EXAMPLES = 5
+THREADS = min(4, os.cpu_count() or 1)
+"""Threads tallying a block's features."""
 SUFFIXES = (".jsonl", ".parquet")
 
 
@@ -190,8 +194,10 @@ class _Window:
     last: int | None = None
     models: set[str] = field(default_factory=set)
     kept: Kept | None = None
+    pool: ThreadPoolExecutor = field(init=False)
 
     def __post_init__(self) -> None:
+        self.pool = ThreadPoolExecutor(THREADS)
         self.features = {name: tally_for(ref) for name, ref in self.profile.features.items()}
         self.prediction = tally_for(self.profile.prediction)
         self.probabilities = None
@@ -226,13 +232,19 @@ class _Window:
         low, high = int(times.min()), int(times.max())
         self.first = low if self.first is None else min(self.first, low)
         self.last = high if self.last is None else max(self.last, high)
-        for name, tally in self.features.items():
+
+        def one(name: str, tally: Tally) -> None:
             if name in block.features:
                 _add(tally, pick(block.features[name]))
             elif isinstance(tally, NumericTally):
                 tally.add(np.full(size, np.nan))
             else:
                 tally.add({}, size)
+
+        # each tally in one thread at a time, every block's before the next: numpy's sort and
+        # pyarrow's kernels release the GIL, so the features of a block are tallied in parallel
+        for done in [self.pool.submit(one, n, t) for n, t in self.features.items()]:
+            done.result()
         prediction = pick(block.columns["prediction"])
         _add(self.prediction, prediction)
         proba = self._probabilities(block, pick, size)
@@ -343,15 +355,16 @@ def read_log(
         ids=keep,
     )
     files = log_files(sources, cutoff)
-    for name, fs in files:
-        handle = fs.open(name, "rb") if fs is not None else open(name, "rb")  # noqa: SIM115
-        with handle:
-            if name.endswith(".parquet"):
-                blocks = parquet_blocks(name, handle, wanted)
-            else:
-                blocks = jsonl_blocks(name, handle, schema)
-            for block in blocks:
-                window.add(block)
+    with window.pool:
+        for name, fs in files:
+            handle = fs.open(name, "rb") if fs is not None else open(name, "rb")  # noqa: SIM115
+            with handle:
+                if name.endswith(".parquet"):
+                    blocks = parquet_blocks(name, handle, wanted)
+                else:
+                    blocks = jsonl_blocks(name, handle, schema)
+                for block in blocks:
+                    window.add(block)
     return window.result(len(files))
 
 
