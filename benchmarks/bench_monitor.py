@@ -1,16 +1,21 @@
-"""Benchmark of `mlci monitor` on a large inference log: the old reader against the new one.
+"""Benchmark of `mlci monitor` on a large inference log: a reference reader against this one.
 
-    python benchmarks/bench_monitor.py [--rows N] [--repeats N] [--old COMMIT] [--keep DIR]
+    python benchmarks/bench_monitor.py [--rows N] [--repeats N] [--before REF] [--old]
+                                       [--formats jsonl,parquet] [--keep DIR]
 
 Writes an inference log of N rows (default 1,000,000) x 20 features (15 numeric, 5
 categorical) in the monitoring contract's record format, as four JSONL files and as four
 Parquet files, plus a reference profile of a 100,000-row training frame. Then runs
-``mlci monitor`` (drift only: no probabilities, no labels) on each, in a fresh process, the old
-reader (mlci_action of COMMIT, default the commit before the block reader, extracted with git
-archive) and the new one (this checkout) interleaved, and prints per case the median wall time,
-rows/s and peak resident memory of the process (wait4's rusage). "In-process" is the time of
-`mlci monitor`'s main after its imports (pandas, scipy, scikit-learn: seconds on a loaded
-machine, the same for both readers): reading, tallying, judging, writing the report.
+``mlci monitor`` (drift only: no probabilities, no labels) on each, in a fresh process:
+"before" (mlci_action of REF, default ``main``, extracted with git archive) and "after" (this
+checkout), interleaved, and prints per case the median wall time, rows/s and peak resident
+memory of the process (wait4's rusage). "In-process" is `mlci monitor`'s main after its
+imports (pandas, scipy, scikit-learn: seconds on a loaded machine, the same for every reader):
+reading, tallying, judging, writing the report; its CPU seconds (all threads) beside it are the
+figure to trust on a loaded machine. Each reader also reads a quarter of the Parquet log (one
+file): its peak memory against the whole log's shows whether memory grows with the window.
+``--old`` adds the first reader (commit 42d8483: json.loads per line into one DataFrame; minutes
+per run).
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ from mlci_action.monitoring.profile import build_profile
 ROOT = Path(__file__).resolve().parents[1]
 OLD = "42d8483"
 """The last commit whose reader parsed each line with json.loads into one DataFrame."""
+BEFORE = "main"
+"""The reader the block reader's speed-up (one sort per block, needed columns) is compared to."""
 NUMERIC = 15
 LEVELS = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta"]
 FILES = 4
@@ -137,9 +144,9 @@ import sys, time
 import pandas, scipy.stats, sklearn.metrics  # the imports are not the reader: timed apart
 from mlci_action.cli import main
 import mlci_action.commands.monitor
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 code = main(sys.argv[1:])
-print(time.perf_counter() - started)
+print(time.perf_counter() - started, time.process_time() - cpu)
 sys.exit(code)
 """
 
@@ -161,9 +168,11 @@ def run_once(code: Path, config: Path, reference: Path, log: Path, out: Path) ->
     if os.waitstatus_to_exitcode(status) not in (0, 1):
         raise SystemExit(f"{' '.join(argv)} failed:\n{errors[-3000:]}")
     record = json.loads((out / "run.json").read_text())
+    inside, cpu = printed.strip().splitlines()[-1].split()
     return {
         "wall": wall,
-        "inside": float(printed.strip().splitlines()[-1]),
+        "inside": float(inside),
+        "cpu": float(cpu),
         "rss_mib": usage.ru_maxrss / 1024,
         "rows": float(record["counts"]["rows"]),
     }
@@ -173,54 +182,67 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--old", default=OLD, help="the commit whose reader is compared")
+    parser.add_argument("--before", default=BEFORE, help="the git ref whose reader is compared")
+    parser.add_argument("--old", action="store_true", help=f"also the first reader ({OLD})")
+    parser.add_argument("--formats", default="jsonl,parquet", help="comma-separated")
     parser.add_argument("--keep", type=Path, help="write the logs here and keep them")
     args = parser.parse_args()
+    formats = [f for f in args.formats.split(",") if f]
     work = args.keep or Path(tempfile.mkdtemp(prefix="mlci-bench-monitor-"))
     work.mkdir(parents=True, exist_ok=True)
     reference = work / "reference.json"
-    write_reference(reference)
-    jsonl, parquet = write_logs(work / "log", args.rows)
-    old = extract_old(args.old, work / "old")
-    config = project(work / "project")
-    cases = {
-        ("old", "jsonl"): (old, jsonl),
-        ("new", "jsonl"): (ROOT, jsonl),
-        ("old", "parquet"): (old, parquet),
-        ("new", "parquet"): (ROOT, parquet),
-    }
+    if not (work / "log").exists():
+        write_reference(reference)
+        write_logs(work / "log", args.rows)
+    logs = {"jsonl": work / "log" / "jsonl", "parquet": work / "log" / "parquet"}
+    quarter = sorted(logs["parquet"].iterdir())[0]
+    readers = {"before": extract_old(args.before, work / "before"), "after": ROOT}
+    if args.old:
+        readers = {"old": extract_old(OLD, work / "old"), **readers}
+    config = work / "project"
+    if not config.exists():
+        project(config)
+    cases: dict[tuple[str, str], tuple[Path, Path]] = {}
+    for kind in formats:
+        for reader, code in readers.items():
+            cases[(reader, kind)] = (code, logs[kind])
+    for reader, code in readers.items():
+        cases[(reader, "parquet, 1/4")] = (code, quarter)
     found: dict[tuple[str, str], list[dict[str, float]]] = {case: [] for case in cases}
     for _ in range(args.repeats):  # interleaved: each repeat runs every case once
         for case, (code, log) in cases.items():
             result = run_once(code, config, reference, log, work / "out")
             found[case].append(result)
             print(  # progress on stderr: a long run shows where it is
-                f"{case[0]} {case[1]}: {result['wall']:.1f} s wall, {result['inside']:.1f} s "
-                f"in-process, {result['rss_mib']:.0f} MiB",
+                f"{case[0]} {case[1]}: {result['wall']:.1f} s wall, {result['inside']:.2f} s "
+                f"in-process ({result['cpu']:.2f} s CPU), {result['rss_mib']:.0f} MiB, "
+                f"load {os.getloadavg()[0]:.1f}",
                 file=sys.stderr,
                 flush=True,
             )
-    size = sum(p.stat().st_size for p in jsonl.iterdir()) / 2**20
-    psize = sum(p.stat().st_size for p in parquet.iterdir()) / 2**20
+    size = sum(p.stat().st_size for p in logs["jsonl"].iterdir()) / 2**20
+    psize = sum(p.stat().st_size for p in logs["parquet"].iterdir()) / 2**20
     print(
         f"\n`mlci monitor`, drift on 20 features (15 numeric, 5 categorical), {args.rows:,} "
         f"logged rows in {FILES} files (JSONL {size:.0f} MiB, Parquet {psize:.0f} MiB); "
-        f"median of {args.repeats}, interleaved; {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end.\n"
+        f"before = {args.before}; median of {args.repeats}, interleaved; "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average "
+        f"{os.getloadavg()[0]:.1f} at the end.\n"
     )
     print(
-        "| reader | log | wall s | in-process s | rows/s (wall) | rows/s (in-process) "
-        "| peak RSS MiB |"
+        "| reader | log | rows | wall s | in-process s | in-process CPU s | rows/s (wall) "
+        "| rows/s (in-process) | rows per CPU-s | peak RSS MiB |"
     )
-    print("|:--|:--|--:|--:|--:|--:|--:|")
+    print("|:--|:--|--:|--:|--:|--:|--:|--:|--:|--:|")
     for (reader, kind), runs in found.items():
         wall = statistics.median(r["wall"] for r in runs)
         inside = statistics.median(r["inside"] for r in runs)
+        cpu = statistics.median(r["cpu"] for r in runs)
         rss = statistics.median(r["rss_mib"] for r in runs)
         rows = runs[0]["rows"]
         print(
-            f"| {reader} | {kind} | {wall:.2f} | {inside:.2f} | {rows / wall:,.0f} | "
-            f"{rows / inside:,.0f} | {rss:,.0f} |"
+            f"| {reader} | {kind} | {rows:,.0f} | {wall:.2f} | {inside:.2f} | {cpu:.2f} | "
+            f"{rows / wall:,.0f} | {rows / inside:,.0f} | {rows / cpu:,.0f} | {rss:,.0f} |"
         )
     return 0
 

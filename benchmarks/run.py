@@ -15,8 +15,9 @@
    change, bytes pushed for it, image size against its parts, V2 serving latency and
    throughput. Needs Docker, the base image and the registry (scripts/services.sh); skipped
    with a line saying why when they are missing, or with --skip-images.
-4. `mlci monitor` on 1,000,000 logged rows x 20 features, JSONL and Parquet, the old reader
-   against the block reader (benchmarks/bench_monitor.py).
+4. `mlci monitor` on 1,000,000 logged rows x 20 features, JSONL and Parquet, main's reader
+   against this checkout's, and peak memory on the whole log against a quarter of it
+   (benchmarks/bench_monitor.py).
 5. Serving against MLServer (benchmarks/bench_serving.py): the same model served by mlci and
    by MLServer 1.7.1 (benchmark-only venv under build/), single rows from 1 and 8 clients,
    1,000-row batches, stalled clients and oversized bodies.

@@ -2,7 +2,10 @@
 
 A JSONL file is read a few megabytes at a time (cut at a line end) by pyarrow's JSON reader,
 with the record's fields typed from the reference profile; a Parquet file a batch of rows at a
-time. A block whose every record is well formed stays in Arrow columns (the fast path). A block
+time. A Parquet file is read only in the columns the monitor needs (:class:`Wanted`: the
+profile's features, the prediction, the probabilities, the request id and row only to join
+labels), categorical text as dictionaries. A block whose every record is well formed stays in
+Arrow columns (the fast path). A block
 the fast path refuses (a line that is not JSON or not a record, a time without an offset, a
 value of another type than the column's) is read again one line at a time, and each bad line is
 named by file and line (Parquet: row) and skipped.
@@ -27,6 +30,19 @@ BATCH = 65_536
 """Rows of a Parquet file read at once."""
 REQUIRED = ("id", "time", "features", "prediction")
 TEXT = ("id", "model", "version", "image_digest")
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What the monitor reads of a record beyond its time, prediction and model names."""
+
+    features: Sequence[str] = ()
+    """The reference profile's features (a log's other features are not read)."""
+    categorical: Sequence[str] = ()
+    """Those of them read as dictionaries (Parquet)."""
+    probabilities: bool = True
+    ids: bool = True
+    """The request id and row (to join labels)."""
 
 
 @dataclass(frozen=True)
@@ -76,13 +92,13 @@ def json_schema(numeric: Sequence[str], classes: Sequence[str] | None) -> Any:
     return pa.schema(fields)
 
 
-def _fast(table: Any) -> Block | None:
+def _fast(table: Any, required: Sequence[str] = REQUIRED) -> Block | None:
     """The table as a block, or None when a record in it is not well formed."""
     pa = _arrow()
     import pyarrow.compute as pc
 
     names = table.column_names
-    if any(key not in names or table[key].null_count for key in REQUIRED):
+    if any(key not in names or table[key].null_count for key in required):
         return None
     features = table["features"].combine_chunks()
     if not pa.types.is_struct(features.type):
@@ -98,9 +114,10 @@ def _fast(table: Any) -> Block | None:
     for key in (*TEXT, "row", "prediction"):
         if key in names:
             column = table[key].combine_chunks()
-            text = pa.types.is_string(column.type) or (
-                key != "id" and pa.types.is_null(column.type)
-            )
+            kind = column.type
+            if pa.types.is_dictionary(kind):
+                kind = kind.value_type
+            text = pa.types.is_string(kind) or (key != "id" and pa.types.is_null(kind))
             if key in TEXT and not text:
                 return None
             columns[key] = column
@@ -121,11 +138,11 @@ def _fast(table: Any) -> Block | None:
     )
 
 
-def _check(record: Any) -> str | None:
+def _check(record: Any, required: Sequence[str]) -> str | None:
     """Why ``record`` is not a log record (None: it is one)."""
     if not isinstance(record, dict):
         return "not a JSON object"
-    absent = [key for key in REQUIRED if key not in record]
+    absent = [key for key in required if key not in record]
     if absent:
         return f"no {', '.join(absent)}"
     if not isinstance(record["features"], dict):
@@ -139,7 +156,9 @@ def _objects(values: Sequence[Any]) -> npt.NDArray[Any]:
     return out
 
 
-def _slow(items: Sequence[tuple[str, Any]], lines: int) -> Block:
+def _slow(
+    items: Sequence[tuple[str, Any]], lines: int, required: Sequence[str] = REQUIRED
+) -> Block:
     """A block of records read one by one: (where, record or an exception)."""
     good: list[dict[str, Any]] = []
     stamps: list[int] = []
@@ -148,7 +167,7 @@ def _slow(items: Sequence[tuple[str, Any]], lines: int) -> Block:
         if isinstance(record, json.JSONDecodeError):
             malformed.append(f"{where}: not JSON ({record.msg})")
             continue
-        why = _check(record)
+        why = _check(record, required)
         if why is None:
             try:
                 stamp = parse_time(record["time"])
@@ -243,21 +262,57 @@ def jsonl_blocks(name: str, handle: IO[bytes], schema: Any) -> Iterator[Block]:
         yield block if block is not None else _parse_lines(name, chunk, first)
 
 
-def parquet_blocks(name: str, handle: IO[bytes]) -> Iterator[Block]:
+def _parquet_columns(file: Any, wanted: Wanted) -> tuple[list[str], list[str], list[str]]:
+    """(columns to read, of them the required ones, columns read as dictionaries) of a
+    Parquet log file."""
+    pa = _arrow()
+    schema = file.schema_arrow
+    names = set(schema.names)
+    columns = ["time", "prediction", "model", "version", "image_digest"]
+    required = ["time", "features", "prediction"]
+    if wanted.ids:
+        columns += ["id", "row"]
+        required.append("id")
+    if wanted.probabilities:
+        columns.append("probabilities")
+    found = [key for key in columns if key in names]
+    if "features" in names:
+        kind = schema.field("features").type
+        have = (
+            {kind.field(i).name for i in range(kind.num_fields)}
+            if pa.types.is_struct(kind)
+            else set()
+        )
+        inner = [name for name in wanted.features if name in have]
+        if inner and not any("." in name for name in inner):
+            found += [f"features.{name}" for name in inner]
+        else:  # a feature name with a dot cannot be a column path: the whole struct
+            found.append("features")
+    paths = {file.schema.column(i).path for i in range(len(file.schema))}
+    text = [f"features.{name}" for name in wanted.categorical] + ["model", "version"]
+    return found, required, [path for path in text if path in paths]
+
+
+def parquet_blocks(name: str, handle: IO[bytes], wanted: Wanted | None = None) -> Iterator[Block]:
     pa = _arrow()
     import pyarrow.parquet as pq
 
+    wanted = wanted or Wanted()
     try:
-        batches = pq.ParquetFile(handle).iter_batches(batch_size=BATCH)
+        probe = pq.ParquetFile(handle)
+        columns, required, dictionaries = _parquet_columns(probe, wanted)
+        file = pq.ParquetFile(handle, metadata=probe.metadata, read_dictionary=dictionaries)
+        batches = file.iter_batches(batch_size=BATCH, columns=columns)
         start = 1
         for batch in batches:
             table = pa.Table.from_batches([batch])
-            block = _fast(table)
+            block = _fast(table, required)
             if block is None:
                 rows = table.to_pylist()
                 block = _slow(
                     [(f"{name}:row {start + i}", record) for i, record in enumerate(rows)],
                     len(rows),
+                    required,
                 )
             start += table.num_rows
             yield block

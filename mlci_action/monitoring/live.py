@@ -10,7 +10,9 @@ few are named by file and line; the monitor never stops on one.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,13 +22,21 @@ import numpy as np
 import numpy.typing as npt
 
 from mlci_action.errors import InputError
-from mlci_action.monitoring.blocks import Block, json_schema, jsonl_blocks, parquet_blocks
+from mlci_action.monitoring.blocks import (
+    Block,
+    Wanted,
+    json_schema,
+    jsonl_blocks,
+    parquet_blocks,
+)
 from mlci_action.monitoring.drift import tally_for, tally_values
-from mlci_action.monitoring.profile import NumericProfile, Profile
+from mlci_action.monitoring.profile import CategoricalProfile, NumericProfile, Profile
 from mlci_action.monitoring.record import LogCounts
 from mlci_action.monitoring.tally import ConfidenceTally, NumericTally, Tally
 
 EXAMPLES = 5
+THREADS = min(4, os.cpu_count() or 1)
+"""Threads tallying a block's features."""
 SUFFIXES = (".jsonl", ".parquet")
 
 
@@ -136,7 +146,11 @@ def _add(tally: Tally, values: Any) -> None:
         import pyarrow.compute as pc
 
         kind = values.type
-        if pa.types.is_integer(kind):
+        if pa.types.is_dictionary(kind) and (
+            pa.types.is_string(kind.value_type) or pa.types.is_integer(kind.value_type)
+        ):  # counted on the codes; the level names are the dictionary's
+            kind = pa.string()
+        elif pa.types.is_integer(kind):
             values, kind = pc.cast(values, pa.string()), pa.string()
         if pa.types.is_string(kind) or pa.types.is_null(kind):
             found = pc.value_counts(values.drop_null()).to_pylist() if len(values) else []
@@ -180,8 +194,10 @@ class _Window:
     last: int | None = None
     models: set[str] = field(default_factory=set)
     kept: Kept | None = None
+    pool: ThreadPoolExecutor = field(init=False)
 
     def __post_init__(self) -> None:
+        self.pool = ThreadPoolExecutor(THREADS)
         self.features = {name: tally_for(ref) for name, ref in self.profile.features.items()}
         self.prediction = tally_for(self.profile.prediction)
         self.probabilities = None
@@ -216,13 +232,19 @@ class _Window:
         low, high = int(times.min()), int(times.max())
         self.first = low if self.first is None else min(self.first, low)
         self.last = high if self.last is None else max(self.last, high)
-        for name, tally in self.features.items():
+
+        def one(name: str, tally: Tally) -> None:
             if name in block.features:
                 _add(tally, pick(block.features[name]))
             elif isinstance(tally, NumericTally):
                 tally.add(np.full(size, np.nan))
             else:
                 tally.add({}, size)
+
+        # each tally in one thread at a time, every block's before the next: numpy's sort and
+        # pyarrow's kernels release the GIL, so the features of a block are tallied in parallel
+        for done in [self.pool.submit(one, n, t) for n, t in self.features.items()]:
+            done.result()
         prediction = pick(block.columns["prediction"])
         _add(self.prediction, prediction)
         proba = self._probabilities(block, pick, size)
@@ -248,6 +270,15 @@ class _Window:
 
     def _models(self, block: Block, pick: Any) -> None:
         keys = ("model", "version", "image_digest")
+        present = [block.columns[k] for k in keys if k in block.columns]
+        if present and all(_is_arrow(c) for c in present):
+            import pyarrow.compute as pc
+
+            distinct = {k: pc.unique(pick(block.columns[k])) for k in keys if k in block.columns}
+            if all(len(d) <= 1 for d in distinct.values()):  # one model: no row by row
+                one = [distinct[k][0].as_py() if len(distinct.get(k, ())) else None for k in keys]
+                self.models.add(" ".join(str(v or "") for v in one).strip())
+                return
         columns = [_list(pick(block.columns[k])) if k in block.columns else None for k in keys]
         size = len(next((c for c in columns if c is not None), []))
         rows = zip(*[c if c is not None else [None] * size for c in columns], strict=True)
@@ -317,16 +348,23 @@ def read_log(
     )
     numeric = [n for n, f in profile.features.items() if isinstance(f, NumericProfile)]
     schema = json_schema(numeric, list(profile.probabilities or {}))
+    wanted = Wanted(
+        features=list(profile.features),
+        categorical=[n for n, f in profile.features.items() if isinstance(f, CategoricalProfile)],
+        probabilities=bool(profile.probabilities),
+        ids=keep,
+    )
     files = log_files(sources, cutoff)
-    for name, fs in files:
-        handle = fs.open(name, "rb") if fs is not None else open(name, "rb")  # noqa: SIM115
-        with handle:
-            if name.endswith(".parquet"):
-                blocks = parquet_blocks(name, handle)
-            else:
-                blocks = jsonl_blocks(name, handle, schema)
-            for block in blocks:
-                window.add(block)
+    with window.pool:
+        for name, fs in files:
+            handle = fs.open(name, "rb") if fs is not None else open(name, "rb")  # noqa: SIM115
+            with handle:
+                if name.endswith(".parquet"):
+                    blocks = parquet_blocks(name, handle, wanted)
+                else:
+                    blocks = jsonl_blocks(name, handle, schema)
+                for block in blocks:
+                    window.add(block)
     return window.result(len(files))
 
 

@@ -12,7 +12,7 @@ import pytest
 from mlci_action.cli import main
 from mlci_action.monitoring.bins import bin_counts, psi
 from mlci_action.monitoring.profile import build_profile
-from tests.monitoring.world import frame, project, records, world, write_log
+from tests.monitoring.world import frame, project, records, world, write_log, write_parquet
 
 
 def run(root: Path, *args: str) -> tuple[int, dict, str]:
@@ -124,8 +124,10 @@ def test_an_unknown_drift_feature_names_its_line(
 HOSTILE = ["</details>", "-->", "`x`", '"]; click A href', "%%{init}%%", "<img src=x>", "@admin"]
 
 
-def test_log_strings_cannot_break_out_of_the_report(tmp_path: Path) -> None:
-    """Column names, category values and labels come from whoever calls the server."""
+@pytest.mark.parametrize("kind", ["jsonl", "parquet"])
+def test_log_strings_cannot_break_out_of_the_report(tmp_path: Path, kind: str) -> None:
+    """Column names, category values and labels come from whoever calls the server (Parquet:
+    read by column path, the categories as dictionaries)."""
     names = {f"f{i}{text}": text for i, text in enumerate(HOSTILE)}
     train = pd.DataFrame({name: ["a", "b"] * 300 for name in names} | {"y": [0, 1] * 300})
     classes = HOSTILE[:4]  # class labels too: each has a probability-drift row
@@ -150,9 +152,12 @@ def test_log_strings_cannot_break_out_of_the_report(tmp_path: Path) -> None:
         for i in range(600)
     ]
     log = tmp_path / "log"
-    path = write_log(log, items)
-    with path.open("a") as handle:
-        handle.write('{"id": "</details>-->", broken `x`\n')
+    if kind == "parquet":
+        write_parquet(log, items)
+    else:
+        path = write_log(log, items)
+        with path.open("a") as handle:
+            handle.write('{"id": "</details>-->", broken `x`\n')
     root = project(tmp_path, profile, log=log)
     code, record, report = run(root)
     assert code == 1 and {b["name"] for b in record["breaches"]} >= set(names)
@@ -160,7 +165,7 @@ def test_log_strings_cannot_break_out_of_the_report(tmp_path: Path) -> None:
     for text in HOSTILE[1:]:
         assert text not in report, text
     # the one collapsed section is the report's own (malformed lines): nothing else closes it
-    assert report.count("<details>") == report.count("</details>") == 1
+    assert report.count("<details>") == report.count("</details>") == (kind == "jsonl")
     assert "-->" not in report and "%%{" not in report and "`x`" not in report
 
 
