@@ -1,6 +1,6 @@
 """Live drift over a sliding window: the last N rows' bins per column, PSI against a reference.
 
-Pure numpy, for one process. Each column keeps a ring of N small integer codes (its bin, its
+Numpy (and ``pandas.factorize`` for categorical levels), for one process, a batch at a time. Each column keeps a ring of N small integer codes (its bin, its
 level, or "missing"); counts are a ``bincount`` of the ring, so memory is fixed by N whatever
 the traffic. Categorical levels the reference never saw get codes of their own, up to
 ``MAX_NEW_LEVELS`` per column; beyond that they count as "other", so a stream of distinct
@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from mlci_action.monitoring.bins import MISSING, bin_index, categorical_psi, numeric_psi
 
@@ -86,10 +87,7 @@ class CategoricalColumn:
         self.missing = self.other + 1
         self.ring = _Ring(size)
 
-    def _code(self, value: Any) -> int:
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            return self.missing
-        level = str(value)
+    def _code(self, level: str) -> int:
         code = self.levels.get(level)
         if code is None:
             if len(self.levels) >= self.other:
@@ -98,7 +96,11 @@ class CategoricalColumn:
         return code
 
     def add(self, values: Sequence[Any] | npt.NDArray[Any]) -> None:
-        self.ring.add(np.fromiter((self._code(v) for v in values), dtype=np.int32))
+        """A batch's values: each distinct one is coded once (``pandas.factorize``), then
+        the codes are taken for the rows; None and NaN are missing."""
+        found, distinct = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+        codes = np.array([self._code(str(v)) for v in distinct.tolist()] + [self.missing])
+        self.ring.add(codes[found].astype(np.int32))
 
     def psi(self) -> float:
         counts = self.ring.counts(self.missing + 1)
