@@ -94,3 +94,28 @@ print(metrics.exposition().decode())
     assert metric(text, "mlci_feature_drift_psi", feature="a", pid=pid) == 0.5
     assert metric(text, "mlci_inference_log_records_total", outcome="written") == 3
     assert metric(text, "mlci_predictions_total", **{"class": "yes"}) == 2
+
+
+def test_the_window_bins_each_value_as_bin_index_does() -> None:
+    """Values on the edges, beyond them, NaN, batches smaller and larger than the window: the
+    window's PSI is the one of the last N values binned by the shared rule (monitoring.bins)."""
+    rng = np.random.default_rng(5)
+    edges = (-2.0, -0.5, 0.0, 0.5, 3.0)
+    references = {
+        "x": NumericReference(edges, (5, 20, 20, 5), 1),
+        "y": NumericReference((0.0, 1.0), (7,), 0),  # one bin
+    }
+    window = Window(references, size=64)
+    seen: dict[str, list[float]] = {"x": [], "y": []}
+    for length in (3, 64, 1, 100, 17, 40):
+        batch = {
+            "x": rng.choice([*edges, -9.0, 9.0, np.nan, 0.25], size=length),
+            "y": rng.normal(size=length),
+        }
+        window.add(batch)
+        for name in seen:
+            seen[name] += batch[name].tolist()
+    for name, reference in references.items():
+        counts, missing = numeric_counts(reference.edges, np.array(seen[name][-64:]))
+        expected = numeric_psi(reference.counts, reference.missing, counts, missing)
+        assert window.psi()[name] == pytest.approx(expected), name

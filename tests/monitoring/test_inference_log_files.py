@@ -13,6 +13,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from mlci_action.serving.inference_log import jsonl
+from mlci_action.serving.inference_log.batch import Batch, batch_of
 from mlci_action.serving.inference_log.files import RotatingFiles
 from mlci_action.serving.inference_log.records import Entry, records
 from tests.monitoring.conftest import Project, sample
@@ -20,20 +22,22 @@ from tests.monitoring.conftest import Project, sample
 NAME = re.compile(r"inference-\d{8}T\d{6}-(\d+)-(\d+)\.(jsonl|parquet)")
 
 
-def made(project: Project, rows: int, seed: int, request_id: str) -> list[dict]:
+def made(project: Project, rows: int, seed: int, request_id: str) -> tuple[Batch, list[dict]]:
+    """One request's batch, and its records as the contract has them, one at a time."""
     frame = sample(rows, seed)
     frame.loc[0, "a"] = float("nan")  # a missing value travels as null
     prediction = project.model.predict(frame.fillna(0.0))
-    return records(Entry(request_id, 1_800_000_000.5, project.model, frame, prediction), "")
+    entry = Entry(request_id, 1_800_000_000.5, project.model, frame, prediction)
+    return batch_of([entry]), records(entry, "")
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
 def test_records_read_back_as_written(project: Project, tmp_path: Path, fmt: str) -> None:
     sink = RotatingFiles(str(tmp_path), fmt, rotate_bytes=1 << 30, rotate_seconds=3600)
-    first, second = made(project, 3, 1, "r1"), made(project, 2, 2, "r2")
-    sink.write(first, project.model)
+    (first, one), (second, two) = made(project, 3, 1, "r1"), made(project, 2, 2, "r2")
+    sink.write(first, "")
     assert [p.name.endswith(".tmp") for p in tmp_path.iterdir()] == [True]  # not yet readable
-    sink.write(second, project.model)
+    sink.write(second, "")
     sink.close()
     (path,) = tmp_path.iterdir()
     match = NAME.fullmatch(path.name)
@@ -42,16 +46,16 @@ def test_records_read_back_as_written(project: Project, tmp_path: Path, fmt: str
         back = [json.loads(line) for line in path.read_text().splitlines()]
     else:
         back = pq.read_table(path).to_pylist()
-    assert back == first + second
+    assert back == one + two
     assert back[0]["features"]["a"] is None and back[0]["time"] == "2027-01-15T08:00:00.500000Z"
 
 
 def test_a_file_is_closed_past_its_size(project: Project, tmp_path: Path) -> None:
-    one = made(project, 4, 3, "r")
-    size = len("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in one).encode())
+    one, _ = made(project, 4, 3, "r")
+    size = len(jsonl.encode(one, ""))
     sink = RotatingFiles(str(tmp_path), "jsonl", rotate_bytes=2 * size, rotate_seconds=3600)
     for _ in range(5):
-        sink.write(one, project.model)
+        sink.write(one, "")
     closed = sorted(p.name for p in tmp_path.glob("*.jsonl"))
     assert [NAME.fullmatch(n).group(2) for n in closed] == ["1", "2"]  # type: ignore[union-attr]
     assert len(list(tmp_path.glob("*.tmp"))) == 1  # the fifth write opened a third
@@ -65,7 +69,7 @@ def test_a_file_is_closed_past_its_age(project: Project, tmp_path: Path) -> None
     sink = RotatingFiles(
         str(tmp_path), "jsonl", rotate_bytes=1 << 30, rotate_seconds=60, clock=lambda: now[0]
     )
-    sink.write(made(project, 1, 4, "r"), project.model)
+    sink.write(made(project, 1, 4, "r")[0], "")
     now[0] += 59
     sink.tick()
     assert not list(tmp_path.glob("*.jsonl"))
@@ -76,8 +80,7 @@ def test_a_file_is_closed_past_its_age(project: Project, tmp_path: Path) -> None
 
 def test_an_fsspec_url(project: Project) -> None:
     sink = RotatingFiles("memory://mlci-logs/m", "jsonl", rotate_bytes=1 << 30, rotate_seconds=60)
-    rows = made(project, 2, 5, "r")
-    sink.write(rows, project.model)
+    sink.write(made(project, 2, 5, "r")[0], "")
     sink.close()
     fs = fsspec.filesystem("memory")
     (path,) = fs.glob("/mlci-logs/m/*.jsonl")

@@ -8,14 +8,14 @@ while idle). Each server process writes its own files (the pid in the name).
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from mlci_action.serving.model import ServedModel
+from mlci_action.serving.inference_log import jsonl
+from mlci_action.serving.inference_log.batch import Batch
 
 
 class _Local:
@@ -87,8 +87,8 @@ class RotatingFiles:
         self._size = 0
         self._parquet: Any = None
 
-    def write(self, records: Sequence[dict[str, Any]], model: ServedModel) -> None:
-        if not records:
+    def write(self, batch: Batch, image_digest: str) -> None:
+        if not batch.rows:
             return
         if self._file is None:
             self._open()
@@ -96,16 +96,13 @@ class RotatingFiles:
         if self.format == "parquet":
             from mlci_action.serving.inference_log.parquet import table_of, writer_for
 
-            table = table_of(records, model)
+            table = table_of(batch, image_digest)
             if self._parquet is None:
                 self._parquet = writer_for(self._file, table.schema)
             self._parquet.write_table(table)
             self._size += table.nbytes
         else:
-            data = "".join(
-                json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n"
-                for record in records
-            ).encode()
+            data = jsonl.encode(batch, image_digest)
             self._file.write(data)
             self._file.flush()
             self._size += len(data)

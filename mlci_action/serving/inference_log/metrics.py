@@ -16,9 +16,12 @@ process (prometheus_client's ``liveall`` mode).
 
 from __future__ import annotations
 
-from collections import Counter as CountOf
 from collections.abc import Sequence
+from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 DEFAULT_BUCKETS = (-1000.0, -100.0, -10.0, -1.0, 0.0, 1.0, 10.0, 100.0, 1000.0)
@@ -62,9 +65,11 @@ class LogMetrics:
         self.predictions: Counter | None = None
         self.prediction_value: Histogram | None = None
 
-    def count_predictions(self, labels: Sequence[object], classifier: bool) -> None:
+    def count_predictions(self, labels: npt.NDArray[Any], classifier: bool) -> None:
         """Into the class counter (a classifier) or the histogram (a regressor), made on
-        first use, when the model is known."""
+        first use, when the model is known; one increment per class or bucket, not per row."""
+        if not len(labels):
+            return
         if classifier:
             if self.predictions is None:
                 self.predictions = Counter(
@@ -73,7 +78,11 @@ class LogMetrics:
                     ["class"],
                     registry=self.registry,
                 )
-            for label, count in CountOf(map(str, labels)).items():
+            codes, uniques = pd.factorize(np.asarray(labels))
+            counted: dict[str, int] = {}
+            for label, count in zip(uniques.tolist(), np.bincount(codes[codes >= 0]), strict=False):
+                counted[str(label)] = counted.get(str(label), 0) + int(count)
+            for label, count in counted.items():
                 self.predictions.labels(label).inc(count)
             return
         if self.prediction_value is None:
@@ -83,5 +92,23 @@ class LogMetrics:
                 buckets=self.buckets,
                 registry=self.registry,
             )
-        for value in labels:
-            self.prediction_value.observe(float(value))  # type: ignore[arg-type]
+        observe_all(self.prediction_value, np.asarray(labels, dtype=np.float64))
+
+
+def observe_all(histogram: Histogram, values: npt.NDArray[np.float64]) -> None:
+    """``histogram.observe(v)`` for every value, as one increment per bucket: prometheus_client
+    has no bulk observe, so this adds to the histogram's own bucket and sum values (its
+    ``observe`` does the same, one value at a time); per value if those ever change."""
+    bounds = getattr(histogram, "_upper_bounds", None)
+    buckets = getattr(histogram, "_buckets", None)
+    total = getattr(histogram, "_sum", None)
+    if bounds is None or buckets is None or total is None or len(bounds) != len(buckets):
+        for value in values.tolist():
+            histogram.observe(value)
+        return
+    values = values[~np.isnan(values)]  # observe() puts a NaN in no bucket
+    index = np.searchsorted(np.asarray(bounds, dtype=np.float64), values, side="left")
+    for bucket, count in enumerate(np.bincount(index, minlength=len(buckets)).tolist()):
+        if count:
+            buckets[bucket].inc(count)
+    total.inc(sum(values.tolist()))  # in order, as observe() adds them

@@ -1,14 +1,17 @@
 """Log records as Parquet (pyarrow, imported only when MLCI_LOG_FORMAT=parquet): the JSON
-record's columns, ``features`` and ``probabilities`` as structs typed from the model."""
+record's columns, ``features`` and ``probabilities`` as structs typed from the model, built
+from a :class:`~.batch.Batch`'s arrays (no row at a time; pyarrow releases the GIL)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import IO, Any
+from typing import IO
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mlci_action.serving.inference_log.batch import Batch
+from mlci_action.serving.inference_log.records import VERSION, rfc3339
 from mlci_action.serving.model import ServedModel
 
 _TYPES = {"FP64": pa.float64(), "INT64": pa.int64(), "BOOL": pa.bool_(), "BYTES": pa.string()}
@@ -46,8 +49,41 @@ def schema_for(model: ServedModel) -> pa.Schema:
     )
 
 
-def table_of(records: Sequence[dict[str, Any]], model: ServedModel) -> pa.Table:
-    return pa.Table.from_pylist(list(records), schema=schema_for(model))
+def table_of(batch: Batch, image_digest: str) -> pa.Table:
+    schema = schema_for(batch.model)
+    rows, lengths = batch.rows, list(batch.lengths)
+    features_type = schema.field("features").type
+    features = pa.StructArray.from_arrays(
+        [
+            pa.array(batch.features[field.name], type=field.type, from_pandas=True)
+            for field in features_type
+        ],
+        fields=list(features_type),
+    )
+    proba_type = schema.field("probabilities").type
+    if batch.proba is None or batch.has_proba is None:
+        probabilities = pa.nulls(rows, type=proba_type)
+    else:
+        probabilities = pa.StructArray.from_arrays(
+            [pa.array(batch.proba[:, j], type=pa.float64()) for j in range(len(batch.classes))],
+            fields=list(proba_type),
+            mask=pa.array(~batch.has_proba),
+        )
+    columns = [
+        pa.array(np.repeat(np.array(batch.ids, dtype=object), lengths), type=pa.string()),
+        pa.array(batch.row_index),
+        pa.array(
+            np.repeat(np.array([rfc3339(t) for t in batch.times], dtype=object), lengths),
+            type=pa.string(),
+        ),
+        pa.array([batch.model.name] * rows, type=pa.string()),
+        pa.array([VERSION] * rows, type=pa.string()),
+        pa.array([image_digest] * rows, type=pa.string()),
+        features,
+        pa.array(batch.labels, type=schema.field("prediction").type, from_pandas=True),
+        probabilities,
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def writer_for(file: IO[bytes], schema: pa.Schema) -> pq.ParquetWriter:

@@ -2,8 +2,13 @@
 ``put_nowait``), a writer thread that does everything else.
 
 The request thread enqueues references to the frame and the model's arrays it already has
-(an :class:`Entry`); the writer builds the per-row records, writes them to the sinks, counts
-the outcome, updates the drift window and, after each batch it drains, the gauges. A full
+(an :class:`Entry`). The writer wakes rarely: it takes what is queued, and for up to
+``LINGER_S`` more whatever comes in (at most ``BATCH`` requests), makes one column-wise
+:class:`~.batch.Batch` of them, writes it to the file sink in one call (:mod:`.jsonl`,
+:mod:`.parquet`), counts the outcome, and bins each feature's column into the drift window;
+the gauges (a PSI per column) are recomputed at most every ``GAUGE_S``. Per row it does no
+Python work, so the time it takes from the event loop and predict (one GIL, two cores) stays
+small (benchmarks/README.md, "Inference logging on vs off"). A full
 queue drops the request's rows and counts them; a failing sink counts its rows as failed and
 is logged at most once a minute; neither ever reaches the client. One writer per server
 process, started in that process (after the fork).
@@ -16,7 +21,7 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
@@ -24,17 +29,23 @@ import pandas as pd
 from prometheus_client import CollectorRegistry
 
 from mlci_action.monitoring.sliding import NumericReference, Window
+from mlci_action.serving.inference_log.batch import Batch, batch_of
 from mlci_action.serving.inference_log.cloudevents import CloudEventsSink
 from mlci_action.serving.inference_log.files import RotatingFiles
 from mlci_action.serving.inference_log.metrics import LogMetrics
-from mlci_action.serving.inference_log.records import Entry, records
+from mlci_action.serving.inference_log.records import Entry
 from mlci_action.serving.inference_log.settings import LogSettings
 from mlci_action.serving.model import Prediction, ServedModel
 
 log = logging.getLogger("mlci.serving")
 
 BATCH = 256
-"""Entries the writer takes off the queue at once."""
+"""Requests the writer takes off the queue at once, at most..."""
+MAX_ROWS = 4096
+"""... or rows (a 1,000-row request is one entry)."""
+LINGER_S = 0.05
+"""How long the writer lets requests gather after the first, so that it wakes (and takes the
+GIL) once for many single-row requests rather than once for each."""
 GAUGE_S = 1.0
 """The drift gauges are recomputed at most this often while requests come in..."""
 IDLE_S = 0.2
@@ -45,7 +56,7 @@ _QUIET_S = 60.0
 class FileSink(Protocol):
     name: str
 
-    def write(self, records: Sequence[dict[str, Any]], model: ServedModel) -> None: ...
+    def write(self, batch: Batch, image_digest: str) -> None: ...
     def tick(self) -> None: ...
     def close(self) -> None: ...
 
@@ -135,12 +146,7 @@ class InferenceLog:
                     self._gauge()
                 self._guard("files", self._tick)
                 continue
-            batch = [first]
-            while len(batch) < BATCH:
-                try:
-                    batch.append(self.queue.get_nowait())
-                except queue.Empty:
-                    break
+            batch = self._drain(first)
             entries = [item for item in batch if isinstance(item, Entry)]
             stopping = len(entries) < len(batch)
             try:
@@ -152,15 +158,31 @@ class InferenceLog:
                     self.queue.task_done()
         self._guard("files", self._close_files)
 
+    def _drain(self, first: Entry | _Stop) -> list[Entry | _Stop]:
+        """``first`` and what else is queued after LINGER_S, up to BATCH requests or MAX_ROWS
+        rows, or up to the stop marker."""
+        batch = [first]
+        if isinstance(first, Entry) and self.queue.qsize() < BATCH - 1:
+            time.sleep(LINGER_S)  # one wake-up for the requests that come meanwhile
+        rows = first.rows if isinstance(first, Entry) else 0
+        while isinstance(batch[-1], Entry) and len(batch) < BATCH and rows < MAX_ROWS:
+            try:
+                item = self.queue.get_nowait()
+            except queue.Empty:
+                break
+            batch.append(item)
+            rows += item.rows if isinstance(item, Entry) else 0
+        return batch
+
     def _write(self, entries: list[Entry]) -> None:
         if not entries:
             return
-        rows = sum(entry.rows for entry in entries)
+        batch = batch_of(entries)
+        rows = batch.rows
         failed = 0
-        if self.files is not None:  # one model per server: one write per batch
-            made = [row for entry in entries for row in records(entry, self.settings.image_digest)]
-            if not self._guard("files", self.files.write, made, entries[0].model):
-                failed = rows
+        digest = self.settings.image_digest
+        if self.files is not None and not self._guard("files", self.files.write, batch, digest):
+            failed = rows  # one model per server: one write per batch
         if self.events is not None:
             for entry in entries:
                 if not self._guard("cloudevents", self.events.send, entry):
@@ -171,25 +193,17 @@ class InferenceLog:
                 self.metrics.records.labels("written").inc(rows - failed)
             if failed:
                 self.metrics.records.labels("failed").inc(failed)
-        self._observe(entries)
+        self._observe(batch)
 
-    def _observe(self, entries: list[Entry]) -> None:
-        """The prediction counts at once; the windows at once per batch; the gauges (a
-        bincount and a PSI per column) at most every GAUGE_S, or when the queue is idle."""
-        labels = np.concatenate([np.asarray(entry.prediction.labels) for entry in entries])
-        self.metrics.count_predictions(labels.tolist(), entries[0].model.classes is not None)
+    def _observe(self, batch: Batch) -> None:
+        """The prediction counts and the windows once per batch, a column at a time; the
+        gauges (a bincount and a PSI per column) at most every GAUGE_S, or when idle."""
+        self.metrics.count_predictions(batch.labels, batch.model.classes is not None)
         if self.features is not None:
-            names = entries[0].frame.columns
-            self.features.add(
-                {
-                    name: np.concatenate([entry.frame[name].to_numpy() for entry in entries])
-                    for name in names
-                    if name in self.features.columns
-                }
-            )
+            self.features.add(batch.features)
             self._stale = True
         if self.predicted is not None:
-            self.predicted.add({"prediction": labels})
+            self.predicted.add({"prediction": batch.labels})
             self._stale = True
         if time.monotonic() - self._gauged >= GAUGE_S:
             self._gauge()
