@@ -91,6 +91,31 @@ class DataTests(TaskRequest):
     schema_spec: dict[str, str] | None = None
     checks: dict[str, Any] = {}
     baseline_train_path: In | None = None
+    partitioned: bool = False
+    """train_path / test_path name Parquet partitions (a directory, glob or URL), checked one
+    at a time (mlci_action.worker.checks.partitioned_run)."""
+
+
+class DataPartition(TaskRequest):
+    """The data tests' share of one partition (the ``ray`` executor: one task each)."""
+
+    kind: ClassVar[str] = "data-partition"
+    project_dir: In
+    part_name: str
+    part_file: In | None = None
+    """A local partition: its bytes travel to the task."""
+    part_url: str | None = None
+    """A partition the task reads itself (file://, s3://, gs://)."""
+    dataset: Literal["train", "test"]
+    target: str
+    schema_spec: dict[str, str] | None = None
+    key_columns: list[str] | None = None
+    """The row keys' columns (leakage enabled), and those hashed as text."""
+    key_text: list[str] = []
+    train_keys: In | None = None
+    """A test partition: the training keys, sorted and distinct (.npy)."""
+    keys_path: Out | None = None
+    """A training partition: its row keys (.npy)."""
 
 
 class Bootstrap(BaseModel):
@@ -158,7 +183,7 @@ class ReferenceProfile(TaskRequest):
 
 TASKS: dict[str, type[TaskRequest]] = {
     model.kind: model
-    for model in (TrainEstimator, DataTests, Evaluate, ModelTests, ReferenceProfile)
+    for model in (TrainEstimator, DataTests, DataPartition, Evaluate, ModelTests, ReferenceProfile)
 }
 
 
