@@ -1,38 +1,34 @@
-"""The data tests of a partitioned data set on the ``ray`` executor: one Ray task per
+"""The data tests of a partitioned data set on the ``ray`` executor: one Ray (actor) task per
 partition, merged on the runner in file order.
 
-A local partition's bytes travel through Ray's object store (each file put once); a URL's
-partition (``file://``, ``s3://``, ``gs://``) is read by its task. The training partitions run
-first, each returning its rows' 64-bit keys (8 bytes a row, never the rows); the runner merges
-them into one sorted array, put once in the object store, which every test partition's task
-gets to count its leaked rows. The merge is the worker's own
+The training partitions go first, each returning its rows' 64-bit keys (8 bytes a row, never
+the rows); the runner merges them into one sorted array, put once in the object store, which
+every test partition's task gets to count its leaked rows. The merge is the worker's own
 (:mod:`mlci_action.worker.checks.partitioned`), so the result equals the local executor's,
 which loops over the same partitions in one process.
 """
 
 from __future__ import annotations
 
-import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
-
-import numpy as np
 
 from mlci_action.config import DataChecks
 from mlci_action.executors.base import Runtime
 from mlci_action.executors.tasks import DataPartition, DataTests
 from mlci_action.record import DataReport
-from mlci_action.worker.checks.partitioned import PartOutcome, TrainKeys, merged_checks
+from mlci_action.worker.checks.partitioned import TrainKeys, merged_checks
 from mlci_action.worker.checks.partitioned_run import first_checks
 from mlci_action.worker.partitions import Partition, partitions
 
-PARALLEL = 16
-"""Partitions in flight at once (Ray queues what the cluster's CPUs cannot take yet)."""
 
+def data_tests(runtime: Runtime, request: DataTests) -> DataReport:
+    from mlci_action.executors.ray_cluster.partitions import Checkers
+    from mlci_action.executors.ray_cluster.runtime import RayRuntime
 
-def data_tests(runtime: Runtime, request: DataTests, cwd: Path, log: Path | None) -> DataReport:
+    if not isinstance(runtime, RayRuntime):
+        raise TypeError("partitioned data tests on the cluster need the ray executor's runtime")
     started = time.perf_counter()
     project = Path(request.project_dir)
     settings = DataChecks.model_validate(request.checks)
@@ -40,39 +36,31 @@ def data_tests(runtime: Runtime, request: DataTests, cwd: Path, log: Path | None
     train = partitions(names[0], project, setting="data.train")
     test = partitions(names[1], project, setting="data.test")
     checks, keys = first_checks(train, test, names, settings)
-    with tempfile.TemporaryDirectory(prefix="mlci-partitions-") as scratch:
-        folder = Path(scratch)
 
-        def one(
-            at: int, part: Partition, dataset: Literal["train", "test"], train_keys: Path | None
-        ) -> PartOutcome:
-            local = "://" not in part.uri
-            keys_path = folder / f"keys-{at}.npy" if dataset == "train" and keys else None
-            task = DataPartition(
-                project_dir=request.project_dir,
-                part_name=part.name,
-                part_file=part.uri if local else None,
-                part_url=None if local else part.uri,
-                dataset=dataset,
-                target=request.target,
-                schema_spec=request.schema_spec,
-                key_columns=None if keys is None else keys.columns,
-                key_text=[] if keys is None else keys.text,
-                train_keys=None if train_keys is None else str(train_keys),
-                keys_path=None if keys_path is None else str(keys_path),
-            )
-            result = runtime.call(task, cwd=cwd, lane="project", log=_log(log, dataset, at))
-            hashes = np.load(keys_path) if keys_path is not None else None
-            return PartOutcome.from_json(result, hashes)
+    def asked(
+        part: Partition, dataset: Literal["train", "test"]
+    ) -> tuple[DataPartition, Path | None]:
+        local = "://" not in part.uri
+        return DataPartition(
+            part_name=part.name,
+            part_url=None if local else part.uri,
+            dataset=dataset,
+            target=request.target,
+            schema_spec=request.schema_spec,
+            key_columns=None if keys is None else keys.columns,
+            key_text=[] if keys is None else keys.text,
+        ), Path(part.uri) if local else None
 
-        with ThreadPoolExecutor(min(PARALLEL, max(len(train), len(test)))) as pool:
-            train_out = list(pool.map(lambda a: one(a[0], a[1], "train", None), enumerate(train)))
-            train_keys = TrainKeys.merge(train_out) if keys is not None else None
-            merged = None
-            if train_keys is not None:
-                merged = folder / "train-keys.npy"
-                np.save(merged, train_keys.keys, allow_pickle=False)
-            test_out = list(pool.map(lambda a: one(a[0], a[1], "test", merged), enumerate(test)))
+    checkers = Checkers(runtime, max(len(train), len(test)))
+    try:
+        train_out = checkers.run([asked(part, "train") for part in train])
+        train_keys = TrainKeys.merge(train_out) if keys is not None else None
+        test_out = checkers.run(
+            [asked(part, "test") for part in test],
+            None if train_keys is None else train_keys.keys,
+        )
+    finally:
+        checkers.close()
     checks += merged_checks(
         train_out,
         test_out,
@@ -86,7 +74,3 @@ def data_tests(runtime: Runtime, request: DataTests, cwd: Path, log: Path | None
         checks=checks,
         seconds=round(time.perf_counter() - started, 3),
     )
-
-
-def _log(log: Path | None, dataset: str, at: int) -> Path | None:
-    return None if log is None else log.with_name(f"{log.stem}-{dataset}-{at:04d}{log.suffix}")

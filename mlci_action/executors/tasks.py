@@ -96,26 +96,20 @@ class DataTests(TaskRequest):
     at a time (mlci_action.worker.checks.partitioned_run)."""
 
 
-class DataPartition(TaskRequest):
-    """The data tests' share of one partition (the ``ray`` executor: one task each)."""
+class DataPartition(BaseModel):
+    """The data tests' share of one partition (the ``ray`` executor: one checker-actor call
+    each, mlci_action.executors.ray_cluster.partitions)."""
 
-    kind: ClassVar[str] = "data-partition"
-    project_dir: In
+    model_config = ConfigDict(frozen=True, extra="forbid")
     part_name: str
-    part_file: In | None = None
-    """A local partition: its bytes travel to the task."""
     part_url: str | None = None
-    """A partition the task reads itself (file://, s3://, gs://)."""
+    """A partition the task reads itself (file://, s3://, gs://); else its bytes travel."""
     dataset: Literal["train", "test"]
     target: str
     schema_spec: dict[str, str] | None = None
     key_columns: list[str] | None = None
     """The row keys' columns (leakage enabled), and those hashed as text."""
     key_text: list[str] = []
-    train_keys: In | None = None
-    """A test partition: the training keys, sorted and distinct (.npy)."""
-    keys_path: Out | None = None
-    """A training partition: its row keys (.npy)."""
 
 
 class Bootstrap(BaseModel):
@@ -183,7 +177,7 @@ class ReferenceProfile(TaskRequest):
 
 TASKS: dict[str, type[TaskRequest]] = {
     model.kind: model
-    for model in (TrainEstimator, DataTests, DataPartition, Evaluate, ModelTests, ReferenceProfile)
+    for model in (TrainEstimator, DataTests, Evaluate, ModelTests, ReferenceProfile)
 }
 
 

@@ -53,7 +53,7 @@ class DataTests:
         )
         log = ctx.log_path("data-tests")
         if partitioned and side.runtime.info.executor == "ray":  # a task per partition
-            report = partitioned_data_tests(side.runtime, request, side.project, log)
+            report = partitioned_data_tests(side.runtime, request)
         else:
             # a Python schema is the project's code: never in the process that scores the models
             result = side.runtime.call(request, cwd=side.project, lane="project", log=log)

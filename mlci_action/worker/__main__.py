@@ -27,7 +27,6 @@ Task = Callable[[dict[str, Any]], dict[str, Any]]
 MODULES: dict[str, str] = {
     "train-estimator": "mlci_action.worker.train_estimator",
     "data-tests": "mlci_action.worker.checks",
-    "data-partition": "mlci_action.worker.checks.partition_task",
     "evaluate": "mlci_action.worker.evaluate",
     "model-tests": "mlci_action.worker.model_tests",
     "reference-profile": "mlci_action.monitoring.reference_task",

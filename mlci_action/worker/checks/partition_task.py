@@ -1,40 +1,56 @@
-"""The worker task "data-partition": the data tests' share of one partition (one Ray task)."""
+"""The data tests' share of one partition as the ``ray`` executor runs it: in a checker actor
+on a node (:mod:`mlci_action.executors.ray_cluster.partitions`), given the partition's bytes
+(a local file's, through the object store) or its URL (read here)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import io
+import os
+from functools import cache
 from typing import Any
 
 import numpy as np
+import pandas as pd
+import pandera.pandas as pa
 
-from mlci_action.worker.checks.partitioned import RowKeys, check_part
+from mlci_action.executors.tasks import DataPartition
+from mlci_action.worker.checks.partitioned import PartOutcome, RowKeys, check_part
 from mlci_action.worker.frames import split_xy
 from mlci_action.worker.partitions import Partition, read_partition
 from mlci_action.worker.schema_loader import load_schema
 
 
-def run(request: dict[str, Any]) -> dict[str, Any]:
-    name: str = request["part_name"]
-    part = Partition(name, request["part_file"] or request["part_url"])
-    spec: dict[str, Any] | None = request.get("schema_spec")
-    project = request["project_dir"]
-    schema = load_schema(spec, project) if spec else None
-    frame = read_partition(part)
-    split_xy(frame, request["target"], name)
-    columns = request.get("key_columns")
-    keys = None if columns is None else RowKeys(columns, request.get("key_text") or [])
-    train_keys = np.load(request["train_keys"]) if request.get("train_keys") else None
-    outcome = check_part(
+@cache
+def _schema(kind: str, path: str, name: str, project: str) -> pa.DataFrameSchema:
+    return load_schema({"kind": kind, "path": path, "name": name}, project)
+
+
+def read(request: DataPartition, data: bytes | None) -> pd.DataFrame:
+    if data is None:
+        return read_partition(Partition(request.part_name, request.part_url or ""))
+    import pyarrow.parquet as pq
+
+    return pq.read_table(io.BytesIO(data)).to_pandas().reset_index(drop=True)
+
+
+def check(request: DataPartition, data: bytes | None, train_keys: np.ndarray | None) -> PartOutcome:
+    """The partition's outcome; the project (its schema file) is the working directory."""
+    frame = read(request, data)
+    split_xy(frame, request.target, request.part_name)
+    spec = request.schema_spec
+    project = os.getcwd()
+    schema = _schema(spec["kind"], spec["path"], spec.get("name", ""), project) if spec else None
+    columns = request.key_columns
+    return check_part(
         frame,
-        name,
-        request["dataset"],
+        request.part_name,
+        request.dataset,
         schema=schema,
-        schema_file=str(Path(project) / spec["path"]) if spec else "",
-        keys=keys,
+        schema_file=os.path.join(project, spec["path"]) if spec else "",
+        keys=None if columns is None else RowKeys(columns, request.key_text),
         train_keys=train_keys,
-        path=part.uri,
     )
-    if request.get("keys_path") and outcome.keys is not None:
-        with open(request["keys_path"], "wb") as handle:
-            np.save(handle, outcome.keys, allow_pickle=False)
-    return outcome.to_json()
+
+
+def outcome_of(result: dict[str, Any], keys: np.ndarray | None) -> PartOutcome:
+    return PartOutcome.from_json(result, keys)
