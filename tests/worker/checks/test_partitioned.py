@@ -112,3 +112,24 @@ def test_a_test_set_of_one_csv_file_against_partitioned_training_data(tmp_path: 
         run(request(tmp_path, "data/train", "data/test.csv", partitioned=True))
     )
     assert by_check(report)["leakage", "train→test"].statistic == LEAKED
+
+
+def test_partition_names_and_values_cannot_break_out_of_the_report(tmp_path: Path) -> None:
+    from mlci_action.report.render import render_markdown
+    from tests.test_report import EVIL, _cells, _data_section, record
+
+    write(tmp_path, files=3)
+    # a file name holds no "/": the values hold `</details>` (partitioned_data.frames)
+    hostile = f'0-->"]; click x%%{{init}}%%{EVIL.replace("/", "")}.parquet'
+    folder = tmp_path / "data" / "test"
+    (folder / "part-00.parquet").rename(folder / hostile)  # the first in file order
+    report = DataReport.model_validate(
+        run(request(tmp_path, "data/train", "data/test", partitioned=True))
+    )
+    shown = " ".join(e for c in report.checks for f in c.failures for e in f.examples)
+    assert "</details>" in shown and hostile in shown  # the hostile text reaches the report
+    section = _data_section(render_markdown(record(data=report)))
+    assert "<img" not in section and "-->" not in section and "%%{init}%%" not in section
+    assert section.count("<details>") == section.count("</details>")
+    for row in (row for row in section.splitlines() if row.startswith("|")):
+        assert _cells(row) in (4, 5), row
