@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import os
 from functools import cache
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -50,7 +49,3 @@ def check(request: DataPartition, data: bytes | None, train_keys: np.ndarray | N
         keys=None if columns is None else RowKeys(columns, request.key_text),
         train_keys=train_keys,
     )
-
-
-def outcome_of(result: dict[str, Any], keys: np.ndarray | None) -> PartOutcome:
-    return PartOutcome.from_json(result, keys)
