@@ -2,7 +2,8 @@
 
 A commit trained as the candidate and later checked out as the baseline gets the same key,
 so the run cache's model is reused instead of retrained. The key covers the code (every file
-git would track, mlci.yaml aside), the data files (even when git ignores them), the resolved
+git would track, mlci.yaml aside), the data files (even when git ignores them; a partitioned data set as
+:func:`mlci_action.dataset.data_digest` keys it), the resolved
 training parameters, the settings that decide training, the environment (the executor's key)
 and mlci's version; never which commit, branch or role.
 """
@@ -13,9 +14,10 @@ from pathlib import Path
 
 from mlci_action import __version__
 from mlci_action.config import CONFIG_FILE, Config
+from mlci_action.dataset import data_digest
 from mlci_action.errors import MlciError
 from mlci_action.executors import Executor
-from mlci_action.hashing import file_digest, tree_digest, value_digest
+from mlci_action.hashing import tree_digest, value_digest
 from mlci_action.params import load_params
 
 
@@ -46,8 +48,7 @@ def side_key(project: Path, config: Config, executor: Executor) -> str:
             # mlci.yaml itself is left out: its training settings are in, its gates are not
             "code": tree_digest(project, skip=(CONFIG_FILE,)),
             "data": {
-                name: file_digest(project / name) if (project / name).is_file() else None
-                for name in (config.data.train, config.data.test)
+                name: data_digest(project, name) for name in (config.data.train, config.data.test)
             },
             "params": params,
             "settings": training_settings(config),

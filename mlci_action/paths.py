@@ -168,4 +168,22 @@ def check_paths(project: Path, config: Config, doc: YamlDocument | None = None) 
     if doc is None:
         doc = project_document(project)
     for key, value, written in path_keys(config):
+        if key in ("data.train", "data.test"):
+            if "://" in value:
+                continue  # a URL: read where it lives (file:// on the cluster's shared mount)
+            value = glob_root(value)  # a glob: the folder it lists must be inside
         confined(project, value, key, doc, written=written)
+
+
+def glob_root(value: str) -> str:
+    """The folders of ``value`` above its first glob character (``.`` when it starts with one)."""
+    parts = PurePath(value).parts
+    for at, part in enumerate(parts):
+        if set("*?[") & set(part):
+            return PurePath(*parts[:at]).as_posix() if at else "."
+    return value
+
+
+def located(project: Path, key: str, value: str) -> str:
+    """``.../mlci.yaml:LINE: key``, for a message about the setting ``key`` set to ``value``."""
+    return f"{_where(project, project_document(project), _loc(key), value)}: {key}"

@@ -12,11 +12,12 @@ import yaml
 
 from mlci_action import git
 from mlci_action.config import CONFIG_FILE, Config
+from mlci_action.dataset import check_partitioned, is_partitioned
 from mlci_action.errors import ConfigError, InputError
 from mlci_action.executors.base import check_environment_files
 from mlci_action.metrics import CATALOG
 from mlci_action.params import load_params
-from mlci_action.paths import check_paths
+from mlci_action.paths import check_paths, located
 from mlci_action.worker.positive import resolve_positive
 from mlci_action.yamlfile import yaml_problem
 
@@ -193,6 +194,8 @@ def check_positive_class(project: Path, config: Config) -> None:
     binary = [name for name in evaluation.metric_names if CATALOG[name].needs_positive]
     if not binary and evaluation.positive_class is None:
         return
+    if is_partitioned(project, config.data.train):
+        return  # the worker resolves it against the partitions' labels
     path, target = project / config.data.train, config.data.target
     labels = _target_labels(path, target)
     if labels is None:
@@ -215,8 +218,11 @@ def check_inputs(project: Path, config: Config) -> None:
     outside the project directory is ever opened."""
     check_paths(project, config)
     data = config.data
-    check_data_file(project, data.train, "data.train", data.target)
-    check_data_file(project, data.test, "data.test", data.target)
+    for key, spec in (("data.train", data.train), ("data.test", data.test)):
+        if is_partitioned(project, spec):
+            check_partitioned(project, spec, located(project, key, spec), data.target)
+        else:
+            check_data_file(project, spec, key, data.target)
     if data.schema_:
         check_schema_file(project, data.schema_)
     check_positive_class(project, config)

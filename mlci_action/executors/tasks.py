@@ -91,6 +91,25 @@ class DataTests(TaskRequest):
     schema_spec: dict[str, str] | None = None
     checks: dict[str, Any] = {}
     baseline_train_path: In | None = None
+    partitioned: bool = False
+    """train_path / test_path name Parquet partitions (a directory, glob or URL), checked one
+    at a time (mlci_action.worker.checks.partitioned_run)."""
+
+
+class DataPartition(BaseModel):
+    """The data tests' share of one partition (the ``ray`` executor: one checker-actor call
+    each, mlci_action.executors.ray_cluster.partitions)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    part_name: str
+    part_url: str | None = None
+    """A partition the task reads itself (file://, s3://, gs://); else its bytes travel."""
+    dataset: Literal["train", "test"]
+    target: str
+    schema_spec: dict[str, str] | None = None
+    key_columns: list[str] | None = None
+    """The row keys' columns (leakage enabled), and those hashed as text."""
+    key_text: list[str] = []
 
 
 class Bootstrap(BaseModel):

@@ -12,6 +12,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from mlci_action import __version__
 from mlci_action.config import Config
+from mlci_action.dataset import data_digest
 from mlci_action.hashing import file_digest, value_digest
 from mlci_action.images.docker_api import BuildContext, Docker, LogSink
 from mlci_action.layout import REFERENCE_IN_IMAGE
@@ -85,7 +86,7 @@ def oci_labels(
 
 def data_hash(project: Path, config: Config) -> str:
     return value_digest(
-        [file_digest(project / config.data.train), file_digest(project / config.data.test)]
+        [data_digest(project, config.data.train), data_digest(project, config.data.test)]
     )
 
 

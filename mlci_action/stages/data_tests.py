@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from mlci_action.config import Data
+from mlci_action.dataset import is_partitioned
 from mlci_action.errors import StageFailure
 from mlci_action.executors.tasks import DataTests as DataTestsRequest
+from mlci_action.partitioned import data_tests as partitioned_data_tests
 from mlci_action.pipeline import RunContext, RunState, StageOutput
 from mlci_action.record import DataReport, Status
 
@@ -37,6 +39,7 @@ class DataTests:
             and (base.project / base.config.data.train).is_file()
         ):
             baseline_train = str((base.project / base.config.data.train).resolve())
+        partitioned = any(is_partitioned(side.project, s) for s in (data.train, data.test))
         request = DataTestsRequest(
             project_dir=str(side.project.resolve()),
             train_path=data.train,
@@ -46,12 +49,15 @@ class DataTests:
             schema_spec=schema_spec(data),
             checks=data.checks.model_dump(mode="json"),
             baseline_train_path=baseline_train,
+            partitioned=partitioned,
         )
-        # a Python schema is the project's code: never in the process that scores the models
-        result = side.runtime.call(
-            request, cwd=side.project, lane="project", log=ctx.log_path("data-tests")
-        )
-        report = DataReport.model_validate(result)
+        log = ctx.log_path("data-tests")
+        if partitioned and side.runtime.info.executor == "ray":  # a task per partition
+            report = partitioned_data_tests(side.runtime, request)
+        else:
+            # a Python schema is the project's code: never in the process that scores the models
+            result = side.runtime.call(request, cwd=side.project, lane="project", log=log)
+            report = DataReport.model_validate(result)
         state = replace(state, data=report)
         failed = report.failed_checks
         if failed:

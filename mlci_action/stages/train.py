@@ -22,9 +22,14 @@ from mlci_action.record import ClusterTask
 def data_env(side: Side, runtime: Runtime, test_project: Path | None = None) -> dict[str, str]:
     """The variables every command run by mlci sees, with paths as ``runtime`` sees them."""
     data = side.config.data
+
+    def where(project: Path, spec: str) -> str:
+        # a URL as written; a directory or glob as the runtime sees the project's path
+        return spec if "://" in spec else runtime.where((project / spec).resolve())
+
     return {
-        "MLCI_TRAIN_PATH": runtime.where((side.project / data.train).resolve()),
-        "MLCI_TEST_PATH": runtime.where(((test_project or side.project) / data.test).resolve()),
+        "MLCI_TRAIN_PATH": where(side.project, data.train),
+        "MLCI_TEST_PATH": where(test_project or side.project, data.test),
         "MLCI_TARGET": data.target,
         "MLCI_SEED": str(side.config.training.seed),
         "MLCI_TASK": side.config.evaluation.task,

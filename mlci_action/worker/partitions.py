@@ -85,8 +85,14 @@ def partitions(spec: str, project: Path, *, setting: str) -> list[Partition]:
 
 
 def read_partition(part: Partition) -> pd.DataFrame:
-    """One partition's rows (pyarrow reads local paths and URLs alike), indexed from 0."""
+    """One partition's rows (pyarrow reads local paths and URLs alike), indexed from 0; a
+    single CSV/TSV file (the other data set partitioned) as the worker reads any data file."""
     import pyarrow.parquet as pq
+
+    if "://" not in part.uri and not part.uri.lower().endswith(PARQUET):
+        from mlci_action.worker.frames import read_table
+
+        return read_table(part.uri, what=part.name).reset_index(drop=True)
 
     try:
         return pq.read_table(part.uri).to_pandas().reset_index(drop=True)

@@ -41,7 +41,8 @@ def excludes(project: Path, config: Config, ray: Ray) -> list[str]:
     """gitignore-style patterns kept out of the working directory."""
     patterns = [f"{name}/" for name in sorted(SKIP)]
     for name in (config.data.train, config.data.test):
-        patterns.append("/" + name.lstrip("./"))
+        if "://" not in name:  # a file, a directory or a glob of the project's
+            patterns.append("/" + name.lstrip("./"))
     for item in walk(project):
         if item.is_file() and not item.is_symlink() and item.stat().st_size >= LARGE_BYTES:
             patterns.append("/" + item.relative_to(project).as_posix())

@@ -148,10 +148,13 @@ class RayRuntime:
                     shipped[self.where(item)] = self._put(item)
         return shipped
 
-    def _data(self, project: Path) -> list[Path]:
-        """The data files mlci.yaml names, which stay out of the working directory."""
+    def _data(self, project: Path, *, folders: bool = True) -> list[Path]:
+        """The data files mlci.yaml names, which stay out of the working directory; a directory
+        of partitions only with ``folders`` (the training command reads it whole; a worker
+        task gets its partitions as declared inputs)."""
         data = self.config.data
-        return [p for p in (project / data.train, project / data.test) if p.exists()]
+        paths = (project / data.train, project / data.test)
+        return [p for p in paths if p.is_file() or (folders and p.is_dir())]
 
     # -------------------------------------------------------------------- running
 
@@ -297,7 +300,9 @@ class RayRuntime:
         files = list(request.files())
         inputs_paths = [Path(v) for _, role, v in files if role is Role.INPUT]
         outputs = [self.where(Path(v)) for _, role, v in files if role is Role.OUTPUT]
-        inputs = self._files([*self._data(cwd), *(p for p in inputs_paths if p != cwd)])
+        inputs = self._files(
+            [*self._data(cwd, folders=False), *(p for p in inputs_paths if p != cwd)]
+        )
         spec = {
             "task": request.kind,
             "request": request.translated(self.where),

@@ -19,17 +19,7 @@ def leakage_check(train: Table, test: Table, limits: LeakageCheck) -> DataCheck:
     test_hashes = _hashes(right, test)
     leaked = pd.Series(test_hashes).isin(train_hashes).to_numpy()  # a hash table, not a sort
     count = int(leaked.sum())
-    passed = count <= limits.max_rows
-    detail = (
-        f"{plural(count, 'row')} of {test.name} also in {train.name} "
-        f"(at most {limits.max_rows} allowed)"
-    )
-    if not passed:
-        detail += (
-            ": remove them from one of the files; if the data genuinely repeats rows (few "
-            f"distinct values), allow them with data.checks.leakage.max_rows: {count}"
-        )
-    failures = []
+    examples: list[str] = []
     if count:
         rows = np.flatnonzero(leaked)[:EXAMPLES]
         # the first training row with the same content, for each example
@@ -43,8 +33,25 @@ def leakage_check(train: Table, test: Table, limits: LeakageCheck) -> DataCheck:
                 strict=True,
             )
         ]
+    return leakage_result(count, examples, train.name, test.name, limits)
+
+
+def leakage_result(
+    count: int, examples: list[str], train: str, test: str, limits: LeakageCheck
+) -> DataCheck:
+    """The check from the count of test rows found in the training data and the first of them
+    (``train``/``test``: the data as mlci.yaml names it: a file, or a partitioned data set)."""
+    passed = count <= limits.max_rows
+    detail = f"{plural(count, 'row')} of {test} also in {train} (at most {limits.max_rows} allowed)"
+    if not passed:
+        detail += (
+            ": remove them from one of the files; if the data genuinely repeats rows (few "
+            f"distinct values), allow them with data.checks.leakage.max_rows: {count}"
+        )
+    failures = []
+    if count:
         failures.append(
-            CheckFailure(check="rows_in_both", count=count, examples=examples, file=test.name)
+            CheckFailure(check="rows_in_both", count=count, examples=examples, file=test)
         )
     return make_check(
         name="leakage",

@@ -27,6 +27,10 @@ from mlci_action.worker.schema_loader import load_schema
 
 
 def run(request: dict[str, Any]) -> dict[str, Any]:
+    if request.get("partitioned"):
+        from mlci_action.worker.checks.partitioned_run import run_partitioned
+
+        return run_partitioned(request)
     started = time.perf_counter()
     project = Path(request["project_dir"])
     target: str = request["target"]

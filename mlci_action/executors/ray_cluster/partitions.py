@@ -1,0 +1,118 @@
+"""A partitioned data set's data tests on the cluster: one Ray actor task per partition.
+
+Checker actors (one CPU each, as many as the cluster has CPUs, at most one per partition) run
+in the project's runtime environment with the project as working directory; each imports
+pandas and pandera once and then checks the partitions it is handed, one at a time. They run
+nothing else: the project's schema code never shares a process with the scoring, and the
+actors are ended when the data tests end. A local partition's bytes go through the object
+store (each file put once); a URL's partition is read by its actor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlci_action.errors import InputError, StageFailure
+from mlci_action.executors.ray_cluster.runtime import RayRuntime
+from mlci_action.executors.tasks import DataPartition
+from mlci_action.record import ClusterTask
+from mlci_action.worker.checks.partitioned import PartOutcome
+
+MAX_ACTORS = 16
+
+
+class Checker:
+    """The actor (made with ``ray.remote`` on the cluster)."""
+
+    def check(
+        self, request: dict[str, Any], data: bytes | None, train_keys: np.ndarray | None
+    ) -> tuple[dict[str, Any], np.ndarray | None, dict[str, Any]] | dict[str, str]:
+        """The outcome, the training keys, and where and how long it ran."""
+        import os
+        import time
+
+        import ray
+
+        from mlci_action.errors import MlciError
+        from mlci_action.worker.checks.partition_task import check
+
+        started = time.perf_counter()
+        try:
+            outcome = check(DataPartition.model_validate(request), data, train_keys)
+        except MlciError as exc:  # the project's input: its message comes back as is
+            return {"message": exc.message, "hint": exc.hint or ""}
+        placed = {
+            "node_id": ray.get_runtime_context().get_node_id(),
+            "pid": os.getpid(),
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+        return outcome.to_json(), outcome.keys, placed
+
+
+class Checkers:
+    """The run's checker actors, for one data-tests stage."""
+
+    def __init__(self, runtime: RayRuntime, partitions: int) -> None:
+        import ray
+
+        self.runtime = runtime
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        actor = ray.remote(Checker).options(
+            num_cpus=1,
+            runtime_env=runtime.env,
+            max_restarts=runtime.max_retries,
+            max_task_retries=runtime.max_retries,
+        )
+        count = max(1, min(cpus, partitions, MAX_ACTORS))
+        self.actors: list[Any] = [actor.remote() for _ in range(count)]
+        self._next = 0
+
+    def run(
+        self,
+        requests: Sequence[tuple[DataPartition, Path | None]],
+        train_keys: np.ndarray | None = None,
+    ) -> list[PartOutcome]:
+        """Each (request, local file or None) checked, the outcomes in the requests' order."""
+        import ray
+
+        keys_ref = ray.put(train_keys) if train_keys is not None else None
+        refs = []
+        for request, local in requests:
+            actor = self.actors[self._next % len(self.actors)]
+            self._next += 1
+            data = self.runtime._put(local) if local is not None else None
+            refs.append(actor.check.remote(request.model_dump(mode="json"), data, keys_ref))
+        outcomes = []
+        for (request, _), ref in zip(requests, refs, strict=True):
+            found = self._get(request.part_name, ref)
+            if isinstance(found, dict):
+                raise InputError(found["message"], hint=found["hint"] or None)
+            result, keys, placed = found
+            outcomes.append(PartOutcome.from_json(result, keys))
+            with self.runtime._lock:  # run.json's cluster tasks
+                self.runtime.placements.append(
+                    ClusterTask(name=f"data-tests {request.part_name}", **placed)
+                )
+        return outcomes
+
+    def _get(self, name: str, ref: Any) -> Any:
+        import ray.exceptions as errors
+
+        try:
+            return self.runtime._wait(ref)
+        except errors.RayError as exc:
+            raise StageFailure(
+                f"the data tests of {name} failed on the cluster: {exc.__class__.__name__}",
+                log_tail=str(exc)[-4000:],
+                hint="a lost node is retried environment.ray.max_retries times",
+            ) from None
+
+    def close(self) -> None:
+        import ray
+
+        for actor in self.actors:
+            ray.kill(actor)

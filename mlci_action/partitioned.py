@@ -1,0 +1,76 @@
+"""The data tests of a partitioned data set on the ``ray`` executor: one Ray (actor) task per
+partition, merged on the runner in file order.
+
+The training partitions go first, each returning its rows' 64-bit keys (8 bytes a row, never
+the rows); the runner merges them into one sorted array, put once in the object store, which
+every test partition's task gets to count its leaked rows. The merge is the worker's own
+(:mod:`mlci_action.worker.checks.partitioned`), so the result equals the local executor's,
+which loops over the same partitions in one process.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Literal
+
+from mlci_action.config import DataChecks
+from mlci_action.executors.base import Runtime
+from mlci_action.executors.tasks import DataPartition, DataTests
+from mlci_action.record import DataReport
+from mlci_action.worker.checks.partitioned import TrainKeys, merged_checks
+from mlci_action.worker.checks.partitioned_run import first_checks
+from mlci_action.worker.partitions import Partition, partitions
+
+
+def data_tests(runtime: Runtime, request: DataTests) -> DataReport:
+    from mlci_action.executors.ray_cluster.partitions import Checkers
+    from mlci_action.executors.ray_cluster.runtime import RayRuntime
+
+    if not isinstance(runtime, RayRuntime):
+        raise TypeError("partitioned data tests on the cluster need the ray executor's runtime")
+    started = time.perf_counter()
+    project = Path(request.project_dir)
+    settings = DataChecks.model_validate(request.checks)
+    names = (request.train_path, request.test_path)
+    train = partitions(names[0], project, setting="data.train")
+    test = partitions(names[1], project, setting="data.test")
+    checks, keys = first_checks(train, test, names, settings)
+
+    def asked(
+        part: Partition, dataset: Literal["train", "test"]
+    ) -> tuple[DataPartition, Path | None]:
+        local = "://" not in part.uri
+        return DataPartition(
+            part_name=part.name,
+            part_url=None if local else part.uri,
+            dataset=dataset,
+            target=request.target,
+            schema_spec=request.schema_spec,
+            key_columns=None if keys is None else keys.columns,
+            key_text=[] if keys is None else keys.text,
+        ), Path(part.uri) if local else None
+
+    checkers = Checkers(runtime, max(len(train), len(test)))
+    try:
+        train_out = checkers.run([asked(part, "train") for part in train])
+        train_keys = TrainKeys.merge(train_out) if keys is not None else None
+        test_out = checkers.run(
+            [asked(part, "test") for part in test],
+            None if train_keys is None else train_keys.keys,
+        )
+    finally:
+        checkers.close()
+    checks += merged_checks(
+        train_out,
+        test_out,
+        names=names,
+        train_keys=train_keys,
+        leakage=settings.leakage if settings.leakage.enabled else None,
+    )
+    return DataReport(
+        passed=all(check.passed for check in checks if check.severity == "error"),
+        rows={"train": sum(p.rows for p in train_out), "test": sum(p.rows for p in test_out)},
+        checks=checks,
+        seconds=round(time.perf_counter() - started, 3),
+    )

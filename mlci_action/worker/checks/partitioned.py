@@ -1,0 +1,211 @@
+"""Data tests of a partitioned data set: one partition at a time, merged exactly in file order.
+
+Each partition (:mod:`mlci_action.worker.partitions`) is read alone, by one process: the
+worker looping over them (local and docker executors) or one Ray task each (the ``ray``
+executor, :mod:`mlci_action.partitioned`). Memory is bounded by the largest partition plus
+8 bytes per training row (the row keys). What runs, and how it merges:
+
+* ``columns``: from the first partitions' Parquet schemas (no rows read);
+* ``schema``: each partition's failures, merged by :func:`.merge.merge_schema` (counts summed,
+  the first examples in file order);
+* ``leakage``: every row hashed to a 64-bit key over the columns both data sets share
+  (numbers as float64, so a partition whose integer column has a null hashes like the
+  others); the training partitions first, their keys merged into one sorted array, then each
+  test partition counts its rows whose key is in it and shows the first few.
+
+The other checks (duplicates, constant, categories, target, drift) need the whole data set in
+one place and are not run on a partitioned one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from mlci_action.config import LeakageCheck
+from mlci_action.record import DataCheck
+from mlci_action.worker.checks.common import EXAMPLES, is_numeric, show_row
+from mlci_action.worker.checks.leakage import leakage_result
+from mlci_action.worker.checks.merge import PartSchema, merge_schema
+from mlci_action.worker.checks.schema import schema_failures
+from mlci_action.worker.checks.table import Table
+from mlci_action.worker.partitions import PARQUET, Partition, read_partition
+
+
+def empty_frame(part: Partition) -> pd.DataFrame:
+    """A partition's columns and types, from its Parquet footer (no rows read)."""
+    import pyarrow.parquet as pq
+
+    if "://" not in part.uri and not part.uri.lower().endswith(PARQUET):
+        return read_partition(part).iloc[:0]  # one CSV/TSV file, the other data set partitioned
+    return pq.read_schema(part.uri).empty_table().to_pandas()
+
+
+@dataclass(frozen=True)
+class RowKeys:
+    """How a row becomes its 64-bit key: the columns both data sets share (in the training
+    data's order), numbers as float64, and text for a column whose types differ otherwise."""
+
+    columns: list[str]
+    text: list[str] = field(default_factory=list)
+
+    @classmethod
+    def shared(cls, train: pd.DataFrame, test: pd.DataFrame) -> RowKeys:
+        columns = [str(c) for c in train.columns if c in test.columns]
+        text = [
+            c
+            for c in columns
+            if train[c].dtype != test[c].dtype
+            and not (is_numeric(train[c]) and is_numeric(test[c]))
+        ]
+        return cls(columns, text)
+
+    def frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        keyed = frame[self.columns]
+        changes = {
+            column: keyed[column].astype(str if column in self.text else "float64")
+            for column in self.columns
+            if column in self.text or is_numeric(keyed[column])
+        }
+        return keyed.assign(**changes) if changes else keyed
+
+    def hashes(self, frame: pd.DataFrame) -> np.ndarray:
+        return pd.util.hash_pandas_object(self.frame(frame), index=False).to_numpy()
+
+
+@dataclass(frozen=True)
+class PartOutcome:
+    """One partition's share of the checks."""
+
+    name: str
+    rows: int
+    schema: PartSchema | None = None
+    keys: np.ndarray | None = None
+    """A training partition's row keys, in row order."""
+    leaked: int = 0
+    """A test partition's rows whose key is among the training keys."""
+    leaks: list[tuple[int, int, str]] = field(default_factory=list)
+    """(row from 0, key, the row shown) of its first leaked rows."""
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything but the keys (which travel as a .npy file)."""
+        return {
+            "name": self.name,
+            "rows": self.rows,
+            "schema": None
+            if self.schema is None
+            else {
+                "failures": [f.model_dump(mode="json") for f in self.schema.failures],
+                "rows": self.schema.rows,
+            },
+            "leaked": self.leaked,
+            "leaks": [list(leak) for leak in self.leaks],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], keys: np.ndarray | None = None) -> PartOutcome:
+        from mlci_action.record import CheckFailure
+
+        schema = data["schema"]
+        return cls(
+            name=data["name"],
+            rows=data["rows"],
+            schema=None
+            if schema is None
+            else PartSchema(
+                data["name"],
+                [CheckFailure.model_validate(f) for f in schema["failures"]],
+                schema["rows"],
+            ),
+            keys=keys,
+            leaked=data["leaked"],
+            leaks=[(int(r), int(k), str(s)) for r, k, s in data["leaks"]],
+        )
+
+
+def check_part(
+    frame: pd.DataFrame,
+    name: str,
+    dataset: str,
+    *,
+    schema: pa.DataFrameSchema | None,
+    schema_file: str,
+    keys: RowKeys | None,
+    train_keys: np.ndarray | None = None,
+    path: str | None = None,
+) -> PartOutcome:
+    """The checks of one partition; ``train_keys`` (sorted, distinct): a test partition's
+    leakage against them; ``path``: where it was read (a CSV file's rows are named by line)."""
+    table = Table(frame, Path(path or name), name)
+    part_schema = None
+    if schema is not None:
+        failures, rows = schema_failures(schema, table, dataset, schema_file)
+        part_schema = PartSchema(name, failures, rows)
+    if keys is None:
+        return PartOutcome(name, len(frame), part_schema)
+    hashes = keys.hashes(frame)
+    if train_keys is None:
+        return PartOutcome(name, len(frame), part_schema, keys=hashes)
+    at = np.searchsorted(train_keys, hashes).clip(0, max(len(train_keys) - 1, 0))
+    leaked = train_keys[at] == hashes if len(train_keys) else np.zeros(len(hashes), bool)
+    first = np.flatnonzero(leaked)[:EXAMPLES]
+    shown = frame[keys.columns].iloc[first].itertuples(index=False)
+    leaks = [(int(r), int(hashes[r]), show_row(v)) for r, v in zip(first, shown, strict=True)]
+    return PartOutcome(name, len(frame), part_schema, leaked=int(leaked.sum()), leaks=leaks)
+
+
+@dataclass(frozen=True)
+class TrainKeys:
+    """The training partitions' keys: sorted and distinct, each with its first row."""
+
+    keys: np.ndarray
+    first: np.ndarray
+    """Position of each key's first row in the partitions' rows, in file order."""
+    ends: np.ndarray
+    names: list[str]
+
+    @classmethod
+    def merge(cls, parts: Sequence[PartOutcome]) -> TrainKeys:
+        every = [p.keys if p.keys is not None else np.empty(0, np.uint64) for p in parts]
+        keys, first = np.unique(np.concatenate(every), return_index=True)
+        ends = np.cumsum([len(k) for k in every])
+        return cls(keys, first, ends, [p.name for p in parts])
+
+    def where(self, key: int) -> str:
+        """``data/train/part-3.parquet row 14``: the first training row with this key."""
+        position = int(self.first[np.searchsorted(self.keys, np.uint64(key))])
+        part = int(np.searchsorted(self.ends, position, side="right"))
+        start = int(self.ends[part - 1]) if part else 0
+        return f"{self.names[part]} row {position - start + 1}"
+
+
+def merged_checks(
+    train: Sequence[PartOutcome],
+    test: Sequence[PartOutcome],
+    *,
+    names: tuple[str, str],
+    train_keys: TrainKeys | None,
+    leakage: LeakageCheck | None,
+) -> list[DataCheck]:
+    """The schema checks of both data sets and the leakage check, from their partitions'
+    outcomes in file order; ``names``: data.train and data.test as mlci.yaml gives them."""
+    checks = []
+    for parts, name, dataset in ((train, names[0], "train"), (test, names[1], "test")):
+        schemas = [p.schema for p in parts if p.schema is not None]
+        if schemas:
+            checks.append(merge_schema(schemas, name, dataset))
+    if leakage is not None and train_keys is not None:
+        examples = [
+            f"{part.name} row {row + 1} = {train_keys.where(key)}: {shown}"
+            for part in test
+            for row, key, shown in part.leaks
+        ][:EXAMPLES]
+        count = sum(part.leaked for part in test)
+        checks.append(leakage_result(count, examples, names[0], names[1], leakage))
+    return checks

@@ -1,0 +1,87 @@
+"""The worker task "data-tests" on a partitioned data set: one partition at a time, in this
+process (the local and docker executors; the ``ray`` executor runs one task per partition
+instead, :mod:`mlci_action.partitioned`, and merges the same way)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from mlci_action.config import DataChecks
+from mlci_action.record import DataCheck, DataReport
+from mlci_action.worker.checks.columns import columns_check
+from mlci_action.worker.checks.partitioned import (
+    PartOutcome,
+    RowKeys,
+    TrainKeys,
+    check_part,
+    empty_frame,
+    merged_checks,
+)
+from mlci_action.worker.checks.table import Table
+from mlci_action.worker.frames import split_xy
+from mlci_action.worker.partitions import Partition, partitions, read_partition
+from mlci_action.worker.schema_loader import load_schema
+
+
+def first_checks(
+    train: list[Partition], test: list[Partition], names: tuple[str, str], settings: DataChecks
+) -> tuple[list[DataCheck], RowKeys | None]:
+    """The columns check and the row keys' plan, from the first partitions' footers."""
+    train0, test0 = empty_frame(train[0]), empty_frame(test[0])
+    checks = []
+    if settings.columns.enabled:
+        checks.append(
+            columns_check(
+                Table(train0, Path(names[0]), names[0]),
+                Table(test0, Path(names[1]), names[1]),
+                settings.columns,
+            )
+        )
+    return checks, RowKeys.shared(train0, test0) if settings.leakage.enabled else None
+
+
+def run_partitioned(request: dict[str, Any]) -> dict[str, Any]:
+    started = time.perf_counter()
+    project = Path(request["project_dir"])
+    target: str = request["target"]
+    settings = DataChecks.model_validate(request.get("checks") or {})
+    spec: dict[str, Any] | None = request.get("schema_spec")
+    schema = load_schema(spec, str(project)) if spec else None
+    label = str(project / spec["path"]) if spec else ""
+    names = (request["train_path"], request["test_path"])
+    train = partitions(names[0], project, setting="data.train")
+    test = partitions(names[1], project, setting="data.test")
+    checks, keys = first_checks(train, test, names, settings)
+
+    def outcome(part: Partition, dataset: str, train_keys: TrainKeys | None) -> PartOutcome:
+        frame = read_partition(part)  # one partition in memory at a time
+        split_xy(frame, target, part.name)  # the target is in every partition, or an InputError
+        return check_part(
+            frame,
+            part.name,
+            dataset,
+            schema=schema,
+            schema_file=label,
+            keys=keys,
+            train_keys=None if train_keys is None else train_keys.keys,
+            path=part.uri,
+        )
+
+    train_out = [outcome(part, "train", None) for part in train]
+    train_keys = TrainKeys.merge(train_out) if keys is not None else None
+    test_out = [outcome(part, "test", train_keys) for part in test]
+    checks += merged_checks(
+        train_out,
+        test_out,
+        names=names,
+        train_keys=train_keys,
+        leakage=settings.leakage if settings.leakage.enabled else None,
+    )
+    return DataReport(
+        passed=all(check.passed for check in checks if check.severity == "error"),
+        rows={"train": sum(p.rows for p in train_out), "test": sum(p.rows for p in test_out)},
+        checks=checks,
+        seconds=round(time.perf_counter() - started, 3),
+    ).model_dump(mode="json")

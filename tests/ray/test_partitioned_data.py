@@ -1,0 +1,57 @@
+"""The data tests of a Parquet data set split in many files, on the two-node cluster: one Ray
+task per partition (a local partition's bytes through the object store, never a shared
+filesystem), merged on the runner to exactly what the local executor's one worker gives."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import yaml
+
+from mlci_action.config import load_config
+from mlci_action.executors import create
+from mlci_action.executors.tasks import DataTests
+from mlci_action.partitioned import data_tests
+from mlci_action.record import DataReport
+from mlci_action.worker.checks import run
+from tests.conftest import EXAMPLES
+from tests.worker.checks.partitioned_data import LEAKED, request, write
+
+pytestmark = pytest.mark.ray
+
+
+def test_partitioned_data_tests_on_the_cluster_equal_the_local_ones(ray_cluster, tmp_path):
+    project = tmp_path / "repo"
+    project.mkdir()
+    write(project, files=6)
+    shutil.copy(EXAMPLES / "classification" / "requirements.txt", project)
+    config = yaml.safe_load((EXAMPLES / "classification" / "mlci.yaml").read_text())
+    config["data"] = {"train": "data/train", "test": "data/test/*.parquet", "target": "label"}
+    config["environment"]["executor"] = "ray"
+    (project / "mlci.yaml").write_text(yaml.safe_dump(config))
+    (project / "data" / "train.parquet").unlink()  # only the partitions go to the cluster
+    (project / "data" / "test.parquet").unlink()
+
+    asked = request(project, "data/train", "data/test/*.parquet", partitioned=True)
+    local = DataReport.model_validate(run(asked))
+
+    executor = create(
+        load_config(project), tmp_path / "cache", {"RAY_ADDRESS": ray_cluster.address}
+    )
+    runtime = executor.prepare(project, load_config(project), tmp_path / "logs" / "env.log")
+    try:
+        found = data_tests(runtime, DataTests.model_validate(asked))
+        placed = [task for task in runtime.tasks() if task.name.startswith("data-tests ")]
+    finally:
+        runtime.close()
+
+    assert found.model_dump(exclude={"seconds"}) == local.model_dump(exclude={"seconds"})
+    leakage = next(check for check in found.checks if check.name == "leakage")
+    assert leakage.statistic == LEAKED
+    # one task per partition (the names as mlci.yaml's data.train finds them), on both nodes
+    assert sorted(task.name for task in placed) == sorted(
+        [f"data-tests data/train/part-{i:02d}.parquet" for i in range(6)]
+        + [f"data-tests data/test/part-{i:02d}.parquet" for i in range(6)]
+    )
+    assert len({task.node_id for task in placed}) == 2
