@@ -97,3 +97,25 @@ def test_the_key_follows_every_partitions_content(project: Path) -> None:
     assert data_digest(project, "data/train") not in (None, before)
     (project / "data" / "train" / "part-005.parquet").write_bytes(last.read_bytes())
     assert len({before, data_digest(project, "data/train")}) == 2
+
+
+def test_a_pull_request_cannot_point_the_data_at_a_url_of_its_choosing(project: Path) -> None:
+    """A URL is read with the runner's filesystem and credentials: a pull request may move its
+    data inside the checkout (what is tested), never to a URL the base does not name (where)."""
+    from mlci_action.github.trust import apply
+
+    base_text = (project / "mlci.yaml").read_text()
+    configure(project, train="data/train", test="file:///etc/mlci-attacker/")
+    head = load_config(project)
+    trusted, report = apply(head, base_text, "main @ base")
+    assert trusted.data.train == "data/train"  # a path in the checkout: the PR's
+    assert trusted.data.test == yaml.safe_load(base_text)["data"]["test"]  # the URL: the base's
+    assert "data.test" in {change.key for change in report.ignored}
+    # the same URL on the base is the base's choice, and stays
+    configure(project, test="s3://team-bucket/test/")
+    same = (project / "mlci.yaml").read_text()
+    assert apply(load_config(project), same, "main @ base")[0].data.test == "s3://team-bucket/test/"
+    # a PR that adds mlci has no base value to fall back on: refused, naming the setting
+    with pytest.raises(InputError, match=r"data\.test is a URL \(s3://\.\.\.\)") as refused:
+        apply(load_config(project), None, "main @ base")
+    assert "team-bucket" not in refused.value.message

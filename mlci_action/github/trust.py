@@ -42,6 +42,10 @@ TRUSTED = (
 )
 """The settings a pull request cannot change for its own run (training.resources choose the
 nodes of a Ray cluster: where, not what)."""
+DATA_LOCATIONS = ("train", "test")
+"""``data.train`` / ``data.test``: a path in the checkout is the PR's to choose (what is
+trained); a URL (``file://``, ``s3://``, ``gs://``) is read with the runner's own filesystem
+and credentials, so a URL the base does not name is where, not what: the base's value wins."""
 SANDBOXED = ("docker", "auto")
 """Executors that run a pull request's code in a container (auto: docker, or an error)."""
 CLUSTER = ("ray",)
@@ -136,10 +140,40 @@ def _base_monitoring(text: str | None) -> tuple[Monitoring, Prepare | None]:
     )
 
 
+def _is_url(value: object) -> bool:
+    return isinstance(value, str) and "://" in value
+
+
+def _data_locations(head: Config, base_text: str | None) -> dict[str, str]:
+    """The data locations the PR's run uses: the PR's own, except a URL the base does not
+    name, for which the base's value (InputError where the base has no value to use)."""
+    try:
+        raw = yaml.safe_load(base_text) if base_text else {}
+    except yaml.YAMLError:
+        raw = {}
+    data = _section(raw if isinstance(raw, dict) else {}, "data")
+    kept: dict[str, str] = {}
+    for key in DATA_LOCATIONS:
+        value, base = getattr(head.data, key), data.get(key)
+        if not _is_url(value) or value == base:
+            kept[key] = value
+        elif isinstance(base, str) and base:
+            kept[key] = base
+        else:
+            raise InputError(
+                f"mlci.yaml: data.{key} is a URL ({value.split('://', 1)[0]}://...) that the "
+                "pull request sets and its base branch does not: mlci reads URLs with the "
+                "runner's credentials, so only the base branch may name one",
+                hint=f"commit the data under the project, or set data.{key} on the base branch",
+            )
+    return kept
+
+
 def apply(head: Config, base_text: str | None, base_label: str) -> tuple[Config, TrustReport]:
     """``head`` with the trusted settings of the base's mlci.yaml (``base_text``)."""
     env, deploy, types, gates, resources = _base_settings(base_text)
     monitoring, prepare = _base_monitoring(base_text)
+    locations = _data_locations(head, base_text)
     base_values = {
         "deploy": deploy,
         **{f"environment.{k}": getattr(env, k) for k in ENVIRONMENT_KEYS},
@@ -159,7 +193,15 @@ def apply(head: Config, base_text: str | None, base_label: str) -> tuple[Config,
     ignored = _changes(
         {k: v for key, value in base_values.items() for k, v in _flat(value, key).items()},
         {k: v for key, value in head_values.items() for k, v in _flat(value, key).items()},
-    )
+    ) + [
+        SettingChange(
+            key=f"data.{key}",
+            base=json.dumps(locations[key]),
+            head=json.dumps(getattr(head.data, key)),
+        )
+        for key in DATA_LOCATIONS
+        if locations[key] != getattr(head.data, key)
+    ]
     gate_changes = _changes(
         {k: v for name, gate in gates.items() for k, v in _flat(gate, f"gates.{name}").items()},
         {
@@ -177,7 +219,7 @@ def apply(head: Config, base_text: str | None, base_label: str) -> tuple[Config,
             "evaluation": head.evaluation.model_copy(update={"trusted_types": types}),
             "training": head.training.model_copy(update={"resources": resources}),
             "monitoring": monitoring,
-            "data": head.data.model_copy(update={"prepare": prepare}),
+            "data": head.data.model_copy(update={"prepare": prepare, **locations}),
         }
     )
     return trusted, TrustReport(base=base_label, ignored=ignored, gates=gate_changes)
