@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from mlci_action import git
+from mlci_action.column_values import column_values
 from mlci_action.config import CONFIG_FILE, Config
 from mlci_action.dataset import check_partitioned, is_partitioned
 from mlci_action.errors import ConfigError, InputError
@@ -177,11 +178,7 @@ def _target_labels(path: Path, target: str) -> list[Any] | None:
             ) from None
         return list(column.to_pylist())
     # the header was checked by check_data_file: the target is one of its columns
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle, delimiter="\t" if suffix == ".tsv" else ",")
-        header = next(reader, [])
-        index = header.index(target)
-        values = {row[index] for row in reader if len(row) > index}
+    values = column_values(path, target, "\t" if suffix == ".tsv" else ",")
     return _typed(values - _NA_VALUES)
 
 

@@ -236,3 +236,30 @@ def test_own_container_id_is_read_from_docker_s_bind_mounts(tmp_path):
     mountinfo.write_text("1 0 0:1 / / rw - ext4 /dev/sda1 rw\n")
     assert own_container_id(mountinfo) is None
     assert own_container_id(tmp_path / "absent") is None
+
+
+def test_file_digest_is_sha256_and_hashed_once_per_content_within_a_run(tmp_path, monkeypatch):
+    import hashlib
+
+    from mlci_action import hashing
+
+    data = tmp_path / "train.csv"
+    data.write_bytes(b"a,b\n1,2\n")
+    reads: list[Path] = []
+    real = hashing._read_digest
+    monkeypatch.setattr(hashing, "_read_digest", lambda path: reads.append(path) or real(path))
+    assert hashing.file_digest(data) == hashlib.sha256(b"a,b\n1,2\n").hexdigest()
+    assert hashing.file_digest(data) and len(reads) == 2  # outside a run: no memo
+    with hashing.remembered():
+        first = hashing.file_digest(data)
+        tree = tree_digest(tmp_path)  # the tree key names the same file
+        assert hashing.file_digest(data) == first and len(reads) == 3
+        # same size, same mtime, new bytes: the ctime still tells
+        stat = data.stat()
+        data.write_bytes(b"a,b\n3,4\n")
+        os.utime(data, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        assert hashing.file_digest(data) == hashlib.sha256(b"a,b\n3,4\n").hexdigest()
+        assert tree_digest(tmp_path) != tree
+    with hashing.remembered():  # a new run remembers nothing of the last
+        hashing.file_digest(data)
+    assert len(reads) == 5

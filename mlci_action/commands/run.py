@@ -18,7 +18,7 @@ from mlci_action.cache import CachedRun, RunCache, atomic_copy, atomic_write
 from mlci_action.config import Config, load_config
 from mlci_action.errors import MlciError
 from mlci_action.executors import create
-from mlci_action.hashing import file_digest, tree_digest, value_digest
+from mlci_action.hashing import file_digest, remembered, tree_digest, value_digest
 from mlci_action.layout import BASELINE_MODEL, CANDIDATE_MODEL, PREDICTIONS, SMOKE_CASES
 from mlci_action.params import diff, load_params
 from mlci_action.paths import check_paths, path_keys
@@ -423,6 +423,7 @@ def begin(
     check_paths(project, config) if prepare else check_inputs(project, config)
     executor = create(config, options.cache_dir, environ)
     with ExitStack() as stack:
+        stack.enter_context(remembered())  # each data file hashed once, whatever names it
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlci-run-")))
         if prepare:  # before the data is checked and hashed
             progress.note(run_prepare(project, config, executor, workdir / "logs" / "prepare.log"))

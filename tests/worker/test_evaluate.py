@@ -361,3 +361,41 @@ def test_a_slice_the_test_file_cannot_make(
         return
     with pytest.raises(InputError, match=words):
         evaluate.run(request(test, tmp_path, good, dummy, slices=[spec]))
+
+
+class TieBreakingForest:
+    """Stands for a subclass or a look-alike: not on the argmax list, whatever its name."""
+
+
+@pytest.mark.parametrize("labels", [None, ["cat", "dog", "owl"]])
+def test_labels_from_probabilities_equal_the_models_own_predict(labels):
+    from sklearn.ensemble import (
+        ExtraTreesClassifier,
+        HistGradientBoostingClassifier,
+        RandomForestClassifier,
+    )
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = make_classification(
+        n_samples=600, n_features=6, n_informative=4, n_classes=3, random_state=1
+    )
+    target = np.asarray(labels, dtype=object)[y] if labels else y
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(6)])
+    fit, test = frame.iloc[:400], frame.iloc[400:]
+    models = [
+        HistGradientBoostingClassifier(max_iter=20, random_state=0),
+        RandomForestClassifier(n_estimators=15, random_state=0),
+        ExtraTreesClassifier(n_estimators=15, random_state=0),
+        make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=15, random_state=0)),
+    ]
+    for model in models:
+        model.fit(fit, target[:400])
+        assert evaluate._argmax_predicts(model)
+        side = evaluate._predict(model, "candidate", test, ["roc_auc"], True)
+        np.testing.assert_array_equal(side.labels, model.predict(test))
+        assert side.labels.dtype == model.predict(test).dtype
+        np.testing.assert_array_equal(side.proba, model.predict_proba(test))
+    logistic = LogisticRegression(max_iter=500).fit(fit, target[:400])
+    assert not evaluate._argmax_predicts(logistic)  # its predict is the decision function's
+    assert not evaluate._argmax_predicts(TieBreakingForest())
