@@ -228,9 +228,9 @@ def _predict(
         raise StageFailure(f"the {role} model ({name}) has no predict method")
     has_proba = hasattr(model, "predict_proba")
     if classify and has_proba and (proba_metrics or need_proba) and _argmax_predicts(model):
-        proba, classes = _proba(model, role, features)
-        # what its predict computes, without running the model a second time
-        return Predictions(role, classes.take(proba.argmax(axis=1)), proba, classes)
+        one_pass = _one_pass(model, role, features)
+        if one_pass is not None:  # what its predict computes, without a second pass
+            return Predictions(role, *one_pass)
     labels = np.asarray(_call(predict, features, role, name, "predict"))
     if labels.ndim != 1 or len(labels) != len(features):
         raise StageFailure(
@@ -267,17 +267,49 @@ def _proba(model: Any, role: str, features: pd.DataFrame) -> tuple[Array, Array]
     return proba, classes
 
 
+HGB = "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier"
 _ARGMAX_PREDICT = frozenset(
     {
-        "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+        HGB,
         "sklearn.ensemble._forest.RandomForestClassifier",
         "sklearn.ensemble._forest.ExtraTreesClassifier",
     }
 )
-"""Classifiers whose predict is, in scikit-learn's code, ``classes_[argmax(predict_proba)]``
-(one target column): their labels come from the probabilities, not from a second pass of
-every tree (half the evaluation's model time at scale). Exact classes only: a subclass may
-predict otherwise."""
+"""Classifiers whose labels and probabilities one pass of the trees gives, in scikit-learn's
+own code (one target column): a forest's predict is ``classes_[argmax(predict_proba)]``;
+HistGradientBoosting's predict and predict_proba both start from ``_raw_predict`` (labels:
+``raw > 0`` for two classes, else the raw argmax; probabilities: its loss's inverse link).
+Half the evaluation's model time at scale. Exact classes only: a subclass may predict
+otherwise."""
+CHECKED_ROWS = 64
+"""Rows on which the one-pass labels are compared with the model's own predict first: a
+scikit-learn that computes them otherwise falls back to the two calls."""
+
+
+def _one_pass(model: Any, role: str, features: pd.DataFrame) -> tuple[Array, Array, Array] | None:
+    """Labels, probabilities and classes from one pass, or None where a check on the first
+    :data:`CHECKED_ROWS` rows finds them unequal to ``predict``'s (or the private API gone)."""
+    final, rows = model, features
+    if _qualified(model) == "sklearn.pipeline.Pipeline":
+        final = model.steps[-1][1]
+    if _qualified(final) == HGB:
+        try:
+            if final is not model:
+                rows = model[:-1].transform(features)
+            raw = np.asarray(final._raw_predict(rows))
+            proba = np.asarray(final._loss.predict_proba(raw), dtype=float)
+        except Exception:  # internals gone, or bad rows: the two calls below say which
+            return None
+        encoded = (raw.ravel() > 0).astype(int) if raw.shape[1] == 1 else raw.argmax(axis=1)
+        classes = np.asarray(final.classes_)
+        labels = classes.take(encoded)
+    else:
+        proba, classes = _proba(model, role, features)
+        labels = classes.take(proba.argmax(axis=1))
+    head = np.asarray(model.predict(features.iloc[:CHECKED_ROWS]))
+    if head.shape != labels[:CHECKED_ROWS].shape or not (head == labels[:CHECKED_ROWS]).all():
+        return None
+    return labels, proba, classes
 
 
 def _argmax_predicts(model: object) -> bool:

@@ -388,6 +388,7 @@ def test_labels_from_probabilities_equal_the_models_own_predict(labels):
         RandomForestClassifier(n_estimators=15, random_state=0),
         ExtraTreesClassifier(n_estimators=15, random_state=0),
         make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=15, random_state=0)),
+        make_pipeline(StandardScaler(), HistGradientBoostingClassifier(max_iter=20)),
     ]
     for model in models:
         model.fit(fit, target[:400])
@@ -399,3 +400,34 @@ def test_labels_from_probabilities_equal_the_models_own_predict(labels):
     logistic = LogisticRegression(max_iter=500).fit(fit, target[:400])
     assert not evaluate._argmax_predicts(logistic)  # its predict is the decision function's
     assert not evaluate._argmax_predicts(TieBreakingForest())
+
+
+def test_boosting_labels_follow_its_raw_scores_where_probabilities_tie():
+    """HistGradientBoosting's predict is ``raw > 0`` for two classes: a raw score of 1e-17 is
+    class 1, though its probabilities round to [0.5, 0.5], whose argmax is class 0. The one
+    pass keeps the model's own rule, so the evaluation's labels are predict's, bit for bit."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = make_classification(n_samples=300, n_features=4, random_state=2)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(4)])
+    model = HistGradientBoostingClassifier(max_iter=10).fit(frame, y)
+    tiny = np.where(np.arange(len(frame)) % 2 == 0, 1e-17, -1e-17)[:, None]
+    model._raw_predict = lambda rows: tiny[: len(rows)]  # predict and predict_proba use it
+    assert (model.predict_proba(frame)[::2] == 0.5).all()  # a tie in the probabilities
+    side = evaluate._predict(model, "candidate", frame, ["roc_auc"], True)
+    np.testing.assert_array_equal(side.labels, model.predict(frame))
+    assert side.labels[0] == 1 and side.labels[1] == 0
+
+
+def test_a_model_whose_predict_disagrees_gets_the_two_calls():
+    """Where the one pass disagrees with predict on the first rows (a scikit-learn that
+    changed its rule), the evaluation falls back to predict and predict_proba."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = make_classification(n_samples=300, n_features=4, random_state=3)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(4)])
+    model = RandomForestClassifier(n_estimators=5, random_state=0).fit(frame, y)
+    flipped = 1 - RandomForestClassifier.predict(model, frame)
+    model.predict = lambda rows: flipped[: len(rows)]
+    side = evaluate._predict(model, "candidate", frame, ["roc_auc"], True)
+    np.testing.assert_array_equal(side.labels, flipped)
