@@ -9,7 +9,11 @@ same leaf values, summed in the same order as scikit-learn (a cumulative sum fro
 baseline, iteration by iteration), so the raw scores are bit for bit scikit-learn's and
 the labels and probabilities come from the model's own link functions. For large batches
 scikit-learn's compiled loop is faster: :data:`SMALL_BATCH` rows is where the walk stops
-paying (measured in benchmarks/README.md).
+paying (measured in benchmarks/README.md), and past it the raw scores are scikit-learn's own
+(``_raw_predict``). Either way a request for labels and probabilities computes the raw scores
+once, where ``predict`` and ``predict_proba`` would each compute them: the labels are derived
+as ``predict`` derives them, the probabilities as ``predict_proba`` does, so both are
+scikit-learn's bit for bit at half the cost.
 
 Only plain ``HistGradientBoostingClassifier`` / ``HistGradientBoostingRegressor`` models
 without categorical features are compiled; anything else predicts through scikit-learn.
@@ -50,8 +54,12 @@ class TreeEnsemble:
     """The number of features the model was fitted on."""
 
     def takes(self, X: Array) -> bool:
-        """Whether to walk these rows (few enough, and as many columns as in training)."""
-        return X.ndim == 2 and len(X) <= SMALL_BATCH and X.shape[1] == self.width
+        """Whether these rows are for :meth:`predict` (a 2-D array as wide as in training)."""
+        return X.ndim == 2 and X.shape[1] == self.width
+
+    def walks(self, X: Array) -> bool:
+        """Whether to walk these rows with numpy (few enough) rather than call scikit-learn."""
+        return self.takes(X) and len(X) <= SMALL_BATCH
 
     def raw(self, X: Array) -> Array:
         """(rows, trees per iteration) raw scores, equal to ``model._raw_predict(X)``."""
@@ -82,11 +90,13 @@ class TreeEnsemble:
         return bool(np.array_equal(self.raw(X), expected.reshape(len(X), -1), equal_nan=True))
 
     def predict(self, X: Array, *, proba: bool) -> tuple[Array, Array | None]:
-        """Labels and, for a classifier asked for them, probabilities, as the model gives them."""
-        raw = self.raw(X)
+        """Labels and, for a classifier asked for them, probabilities, as the model gives them,
+        from one computation of the raw scores (walked for small batches, scikit-learn's else)."""
+        raw = self.raw(X) if self.walks(X) else np.asarray(self.model._raw_predict(X))
         if not self.classifier:
             return np.asarray(self.model._loss.link.inverse(raw.ravel())), None
-        # as scikit-learn decides: "> 0" for two classes (a tie is the first), argmax for more
+        # as scikit-learn's predict decides: "> 0" for two classes (a tie is the first), argmax
+        # for more; and predict_proba is the loss's predict_proba of the same raw scores
         encoded = (raw.ravel() > 0).astype(int) if raw.shape[1] == 1 else np.argmax(raw, axis=1)
         labels = self.model.classes_[encoded]
         probabilities = self.model._loss.predict_proba(raw) if proba else None

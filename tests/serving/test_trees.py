@@ -61,11 +61,38 @@ def test_the_walk_equals_scikit_learn_bit_for_bit(kind: str) -> None:
             assert proba is None
 
 
-def test_large_batches_and_other_widths_are_left_to_scikit_learn() -> None:
+def test_large_batches_are_scored_by_scikit_learn_and_other_widths_are_refused() -> None:
     trees = compile_trees(MODELS["binary"]())
     assert trees is not None
-    assert not trees.takes(_data(SMALL_BATCH + 1, seed=3))
-    assert not trees.takes(np.zeros((1, 7)))
+    assert trees.takes(_data(SMALL_BATCH + 1, seed=3))
+    assert not trees.walks(_data(SMALL_BATCH + 1, seed=3))
+    assert not trees.takes(np.zeros((1, 7))) and not trees.walks(np.zeros((1, 7)))
+
+
+@pytest.mark.parametrize("kind", MODELS, ids=list(MODELS))
+def test_large_batches_give_labels_and_probabilities_from_one_scoring(kind: str) -> None:
+    """Past the walk, labels and probabilities come from one call of scikit-learn's raw
+    scores, and equal its predict and predict_proba bit for bit (dtype included)."""
+    model = MODELS[kind]()
+    trees = compile_trees(model)
+    assert trees is not None
+    for rows in (SMALL_BATCH + 1, 300):
+        batch = _data(rows, seed=rows)
+        calls = []
+        original = model._raw_predict
+        model._raw_predict = lambda X, n_threads=None: calls.append(1) or original(X, n_threads)
+        try:
+            labels, proba = trees.predict(batch, proba=True)
+        finally:
+            del model._raw_predict
+        assert len(calls) == 1
+        expected = model.predict(batch)
+        np.testing.assert_array_equal(labels, expected)
+        assert labels.dtype == expected.dtype
+        if hasattr(model, "predict_proba"):
+            np.testing.assert_array_equal(proba, model.predict_proba(batch))
+        else:
+            assert proba is None
 
 
 def test_models_it_does_not_walk() -> None:
