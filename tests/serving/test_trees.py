@@ -79,13 +79,14 @@ def test_large_batches_give_labels_and_probabilities_from_one_scoring(kind: str)
     for rows in (SMALL_BATCH + 1, 300):
         batch = _data(rows, seed=rows)
         calls = []
-        original = model._raw_predict
-        model._raw_predict = lambda X, n_threads=None: calls.append(1) or original(X, n_threads)
+        original = model._predict_iterations
+        model._predict_iterations = lambda *args: calls.append(1) or original(*args)
         try:
             labels, proba = trees.predict(batch, proba=True)
         finally:
-            del model._raw_predict
+            del model._predict_iterations
         assert len(calls) == 1
+        np.testing.assert_array_equal(trees.scored(batch), model._raw_predict(batch))
         expected = model.predict(batch)
         np.testing.assert_array_equal(labels, expected)
         assert labels.dtype == expected.dtype
@@ -126,3 +127,6 @@ def test_a_tree_layout_it_does_not_know_is_left_to_scikit_learn() -> None:
     assert walked is not None
     predictor.nodes = shifted  # what scikit-learn now predicts differs from the compiled walk
     assert not walked.agrees(np.zeros((2, TRAIN.shape[1])))
+    predictor.nodes = nodes
+    model._predict_iterations = None  # a release without the loop the large batches call
+    assert compile_trees(model) is None
