@@ -43,7 +43,6 @@ class Features(pa.DataFrameModel):
 """
 
 
-
 @pytest.fixture(scope="session", autouse=True)
 def one_native_thread() -> Iterator[None]:
     """One OpenMP/BLAS thread for fitting and predicting in the test process, as the server
@@ -51,6 +50,7 @@ def one_native_thread() -> Iterator[None]:
     other jobs (the tree tests took 295 s with every core's threads against 9 s with one)."""
     with threadpool_limits(1):
         yield
+
 
 @dataclass(frozen=True)
 class Served:
