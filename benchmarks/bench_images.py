@@ -333,12 +333,14 @@ def main() -> int:
         registry = Registry(engine, Credentials(REGISTRY_USERNAME, REGISTRY_PASSWORD))
         started = time.perf_counter()
         first_statuses: list[str] = []
-        registry.publish(first["image_id"], repository, ["v1"], [], first_statuses.append)
+        registry.publish(
+            first["image_id"], repository, ["v1"], [], lambda e: first_statuses.append(e.text)
+        )
         push1_s = time.perf_counter() - started
         made_tags.append(f"{repository}:v1")
         statuses: list[str] = []
         started = time.perf_counter()
-        registry.publish(second.image_id, repository, ["v2"], [], statuses.append)
+        registry.publish(second.image_id, repository, ["v2"], [], lambda e: statuses.append(e.text))
         push2_s = time.perf_counter() - started
         made_tags.append(f"{repository}:v2")
         m1, m2 = manifest(repo, "v1"), manifest(repo, "v2")
