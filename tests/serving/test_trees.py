@@ -80,7 +80,9 @@ def test_large_batches_give_labels_and_probabilities_from_one_scoring(kind: str)
         batch = _data(rows, seed=rows)
         calls = []
         original = model._predict_iterations
-        model._predict_iterations = lambda *args: calls.append(1) or original(*args)
+        model._predict_iterations = lambda *args, calls=calls, original=original: (
+            calls.append(1) or original(*args)
+        )
         try:
             labels, proba = trees.predict(batch, proba=True)
         finally:
