@@ -16,7 +16,12 @@ environment image), then measures:
 3. the serving image's size against its parts: base, environment image minus base
    (dependencies + mlci), model layer, and the rest;
 4. the server's speed through the V2 client (tritonclient.http): p50/p99 of single-row
-   requests and rows/s of a 1,000-row batch.
+   requests and rows/s of a 1,000-row batch;
+5. the package stage's smoke test of ``--smoke-rows`` rows (default 1,000: the run's own
+   smoke cases, the example's test rows, repeated to that many), as ``mlci run --package``
+   runs it (``stages.package.smoke_test``: start the serving container, wait for readiness,
+   every row in batches plus 50 single-row requests, compare with evaluation, remove the
+   container), wall time from start to verdict, median of N; goal <= 10 s (issue 11).
 
 It prints a markdown section. Containers, serving images and registry tags it made are
 removed locally at the end; the environment image stays (it is the content-keyed cache every
@@ -133,6 +138,57 @@ def layer_name(created_by: str) -> str:
     return next((name for key, name in known if key in created_by), created_by[-60:].strip())
 
 
+_CASES_SCRIPT = """
+import sys, numpy as np, pandas as pd
+from mlci_action.worker import smoke_cases
+from mlci_action.worker.modelio import load_model
+rows, target, test, trusted = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
+model = load_model("/out/models/candidate.skops", trusted)
+features = pd.read_csv("/project/" + test).drop(columns=[target])
+features = features.iloc[np.arange(rows) % len(features)].reset_index(drop=True)
+proba = model.predict_proba(features) if hasattr(model, "predict_proba") else None
+classes = getattr(model, "classes_", None)
+smoke_cases.write("/cases/smoke-cases.json", features, np.asarray(model.predict(features)),
+                  proba, None if classes is None else np.asarray(classes), rows)
+"""
+
+
+def smoke_tests(
+    engine: Any, config: Any, env_tag: str, tag: str, project: Path, rows: int, repeats: int
+) -> tuple[list[float], list[Any]]:
+    """``repeats`` runs of the package stage's smoke test of ``tag`` on ``rows`` rows: the
+    test rows repeated to ``rows``, answered by the candidate model in its environment image
+    (as the evaluate task writes the cases: ``mlci_action.worker.smoke_cases``)."""
+    from types import SimpleNamespace
+
+    from mlci_action.stages.package import smoke_test
+
+    workdir = project.parent / "smoke-bench"
+    workdir.mkdir(exist_ok=True)
+    engine.client.containers.run(
+        env_tag,
+        [
+            *("python", "-c", _CASES_SCRIPT, str(rows), config.data.target, config.data.test),
+            *config.evaluation.trusted_types,
+        ],
+        volumes={
+            str(project): {"bind": "/project", "mode": "ro"},
+            str(project / ".mlci" / "out"): {"bind": "/out", "mode": "ro"},
+            str(workdir): {"bind": "/cases", "mode": "rw"},
+        },
+        network_mode="none",
+        remove=True,
+    )
+    ctx = SimpleNamespace(config=config, workdir=workdir)  # what smoke_test reads of the run
+    seconds, results = [], []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = smoke_test(ctx, engine, None, SimpleNamespace(tag=tag))  # type: ignore[arg-type]
+        seconds.append(time.perf_counter() - started)
+        results.append(result)
+    return seconds, results
+
+
 def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
@@ -143,6 +199,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=500, help="single-row requests")
     parser.add_argument("--batch-rows", type=int, default=1000)
     parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--smoke-rows", type=int, default=1000)
     args = parser.parse_args()
     reason = services_missing()
     if reason:
@@ -276,12 +333,14 @@ def main() -> int:
         registry = Registry(engine, Credentials(REGISTRY_USERNAME, REGISTRY_PASSWORD))
         started = time.perf_counter()
         first_statuses: list[str] = []
-        registry.publish(first["image_id"], repository, ["v1"], [], first_statuses.append)
+        registry.publish(
+            first["image_id"], repository, ["v1"], [], lambda e: first_statuses.append(e.text)
+        )
         push1_s = time.perf_counter() - started
         made_tags.append(f"{repository}:v1")
         statuses: list[str] = []
         started = time.perf_counter()
-        registry.publish(second.image_id, repository, ["v2"], [], statuses.append)
+        registry.publish(second.image_id, repository, ["v2"], [], lambda e: statuses.append(e.text))
         push2_s = time.perf_counter() - started
         made_tags.append(f"{repository}:v2")
         m1, m2 = manifest(repo, "v1"), manifest(repo, "v2")
@@ -378,6 +437,11 @@ def main() -> int:
             1 for j, row in enumerate(picks) if row in single and answers[j] != single[row]
         )
         v2c.close()
+
+        # 5. the package stage's smoke test of --smoke-rows rows, start to verdict
+        smoke_s, smoke_results = smoke_tests(
+            engine, config, env_tag, first["tag"], project, args.smoke_rows, args.repeats
+        )
     finally:
         for container in containers:
             container.remove(force=True)
@@ -474,6 +538,33 @@ def main() -> int:
         f"{min(batch_rps):,.0f} / {max(batch_rps):,.0f} rows/s |"
     )
     print(f"\nbatch answers that differ from the single-row answers: {mismatches}\n")
+    print(f"### 5. The package stage's smoke test of {args.smoke_rows:,} rows (start to verdict)\n")
+    print("| measurement | value |")
+    print("|:--|--:|")
+    smoke_median = statistics.median(smoke_s)
+    last = smoke_results[-1]
+    print(
+        f"| container start, readiness, {last.rows:,} rows in batches + single-row requests, "
+        f"compare, remove: median of {len(smoke_s)} | {smoke_median:.2f} s |"
+    )
+    print(f"| fastest / slowest | {min(smoke_s):.2f} / {max(smoke_s):.2f} s |")
+    print(
+        f"| batches: rows/s (median of runs) | "
+        f"{statistics.median(r.batch_rows_per_s for r in smoke_results):,.0f} |"
+    )
+    print(
+        f"| single rows: p50 / p99 ms (median of runs) | "
+        f"{statistics.median(r.p50_ms for r in smoke_results):.2f} / "
+        f"{statistics.median(r.p99_ms for r in smoke_results):.2f} |"
+    )
+    print(
+        f"| rows whose answers differ from evaluation's | "
+        f"{max(r.mismatches for r in smoke_results)} |"
+    )
+    print(
+        f"\ngoal: smoke test of 1,000 rows <= 10 s; measured {smoke_median:.2f} s: "
+        f"{'met' if smoke_median <= 10 else 'NOT met'}\n"
+    )
     return 0
 
 

@@ -60,7 +60,8 @@ class ServedModel:
     numeric: NumericPath | None = None
     """The fast path from request to array, for all-numeric models (serving.numeric)."""
     trees: TreeEnsemble | None = None
-    """The model's trees walked with numpy, for small batches (serving.trees)."""
+    """The model's trees (serving.trees): walked with numpy for small batches; for any batch,
+    labels and probabilities from one computation of the raw scores."""
 
     @property
     def feature_names(self) -> list[str]:

@@ -112,19 +112,20 @@ class NumericPath:
             if len(first.shape) != 2 or first.shape[1] != width:
                 return None
             any_whole = any(column.whole for column in self.columns)
-            values = _floats(first.data, whole=any_whole)
+            values = _floats(first.data, first.kinds, whole=any_whole)
             return None if values is None else values.reshape(first.shape)
         if len(inputs) != width or any(
             len(tensor.shape) > 2 or (len(tensor.shape) == 2 and tensor.shape[1] != 1)
             for tensor in inputs
         ):
             return None
-        by_name = {tensor.name: tensor.data for tensor in inputs}
-        if set(by_name) != set(self.names) or len({len(v) for v in by_name.values()}) != 1:
+        by_name = {tensor.name: tensor for tensor in inputs}
+        if set(by_name) != set(self.names) or len({len(t.data) for t in inputs}) != 1:
             return None
         columns = []
         for name, column in zip(self.names, self.columns, strict=True):
-            values = _floats(by_name[name], whole=column.whole)
+            tensor = by_name[name]
+            values = _floats(tensor.data, tensor.kinds, whole=column.whole)
             if values is None:
                 return None
             columns.append(values)
@@ -135,10 +136,11 @@ _EXACT = 2**53
 """Integers up to this size are exact in float64."""
 
 
-def _floats(data: Values, *, whole: bool) -> Array | None:
+def _floats(data: Values, kinds: frozenset[type] | None, *, whole: bool) -> Array | None:
     """The values as float64, or None when the general path would refuse or type them
     otherwise (a null, a bool, a string; a float tensor for an INT64 column; integers too
-    large to be exact in float64, which the general path keeps as int64)."""
+    large to be exact in float64, which the general path keeps as int64). ``kinds``: the
+    types of a JSON list's elements, as the parser found them (one scan, not two)."""
     if isinstance(data, np.ndarray):  # the binary extension
         kind = data.dtype.kind
         if kind not in ("iu" if whole else "iuf"):
@@ -150,7 +152,7 @@ def _floats(data: Values, *, whole: bool) -> Array | None:
         ):
             return None
         return data.astype(np.float64)
-    if not set(map(type, data)) <= _NUMBERS:
+    if not (set(map(type, data)) if kinds is None else kinds) <= _NUMBERS:
         return None
     return np.array(data, dtype=np.float64)
 

@@ -60,6 +60,9 @@ class Tensor:
     shape: tuple[int, ...]
     datatype: str
     data: Values
+    kinds: frozenset[type] | None = None
+    """The Python types of a JSON list's elements (one scan at parsing, which the numeric
+    fast path reuses); None when not known (binary data is an array)."""
 
 
 @dataclass(frozen=True)
@@ -275,27 +278,40 @@ def _tensor(raw: Any, position: int, binary: bytes, offset: int) -> tuple[Tensor
     parameters = raw.get("parameters") or {}
     binary_size = parameters.get("binary_data_size") if isinstance(parameters, dict) else None
     data: Values
+    kinds: frozenset[type] | None = None
     if binary_size is not None:
         if not isinstance(binary_size, int) or offset + binary_size > len(binary):
             raise RequestError(400, f"input {name!r}: binary_data_size runs past the body")
         data = _decode_binary(name, datatype, binary[offset : offset + binary_size])
         offset += binary_size
     elif "data" in raw:
-        data = _flatten(raw["data"])
+        data, kinds = _flat(raw["data"])
     else:
         raise RequestError(400, f"input {name!r} has no 'data'")
     if len(data) != size:
         raise RequestError(
             400, f"input {name!r}: shape {shape} holds {size} elements but 'data' has {len(data)}"
         )
-    return Tensor(name, tuple(shape), datatype, data), offset
+    return Tensor(name, tuple(shape), datatype, data, kinds), offset
+
+
+def _flat(data: Any) -> tuple[list[Any], frozenset[type]]:
+    """The data flat, and its elements' types: one scan when it is flat already (a subclass
+    of list cannot come from JSON), two when it was nested."""
+    if not isinstance(data, list):
+        return [data], frozenset((type(data),))
+    kinds = frozenset(map(type, data))
+    if list not in kinds:
+        return data, kinds
+    flat = _flatten(data)
+    return flat, frozenset(map(type, flat))
 
 
 def _flatten(data: Any) -> list[Any]:
     """V2 allows the data nested by shape or flat (row-major); always hand back flat."""
     if not isinstance(data, list):
         return [data]
-    if list not in set(map(type, data)):  # flat already (a subclass of list cannot come from JSON)
+    if list not in set(map(type, data)):
         return data
     flat: list[Any] = []
     for item in data:

@@ -9,7 +9,11 @@ same leaf values, summed in the same order as scikit-learn (a cumulative sum fro
 baseline, iteration by iteration), so the raw scores are bit for bit scikit-learn's and
 the labels and probabilities come from the model's own link functions. For large batches
 scikit-learn's compiled loop is faster: :data:`SMALL_BATCH` rows is where the walk stops
-paying (measured in benchmarks/README.md).
+paying (measured in benchmarks/README.md), and past it the raw scores are scikit-learn's own
+(``_raw_predict``). Either way a request for labels and probabilities computes the raw scores
+once, where ``predict`` and ``predict_proba`` would each compute them: the labels are derived
+as ``predict`` derives them, the probabilities as ``predict_proba`` does, so both are
+scikit-learn's bit for bit at half the cost.
 
 Only plain ``HistGradientBoostingClassifier`` / ``HistGradientBoostingRegressor`` models
 without categorical features are compiled; anything else predicts through scikit-learn.
@@ -50,8 +54,12 @@ class TreeEnsemble:
     """The number of features the model was fitted on."""
 
     def takes(self, X: Array) -> bool:
-        """Whether to walk these rows (few enough, and as many columns as in training)."""
-        return X.ndim == 2 and len(X) <= SMALL_BATCH and X.shape[1] == self.width
+        """Whether these rows are for :meth:`predict` (a 2-D array as wide as in training)."""
+        return X.ndim == 2 and X.shape[1] == self.width
+
+    def walks(self, X: Array) -> bool:
+        """Whether to walk these rows with numpy (few enough) rather than call scikit-learn."""
+        return self.takes(X) and len(X) <= SMALL_BATCH
 
     def raw(self, X: Array) -> Array:
         """(rows, trees per iteration) raw scores, equal to ``model._raw_predict(X)``."""
@@ -74,37 +82,64 @@ class TreeEnsemble:
         # sum adds in the same order (np.sum would pair them, rounding differently)
         return np.cumsum(np.concatenate([start, per_tree], axis=1), axis=1)[:, -1, :]
 
+    def scored(self, X: Array) -> Array:
+        """scikit-learn's raw scores, as ``_raw_predict`` computes them (its compiled loop over
+        the trees, from the baseline), without its input checks for a float64 array: the
+        server's rows were checked (serving.numeric), and on 1,000 rows the checks cost about
+        a tenth of the prediction. Anything else goes through ``_raw_predict``."""
+        model = self.model
+        if X.dtype != np.float64:
+            return np.asarray(model._raw_predict(X))
+        raw = np.zeros((len(X), self.roots.shape[1]), dtype=self.baseline.dtype, order="F")
+        raw += model._baseline_prediction
+        model._predict_iterations(X, model._predictors, raw, False, _openmp_threads())
+        return raw
+
     def agrees(self, X: Array) -> bool:
-        """Whether the walk gives scikit-learn's raw scores, bit for bit, on these rows."""
+        """Whether the walk and :meth:`scored` give scikit-learn's raw scores, bit for bit,
+        on these rows."""
         with warnings.catch_warnings():  # a model fitted on a frame warns about the names
             warnings.simplefilter("ignore", UserWarning)
-            expected = np.asarray(self.model._raw_predict(X))
-        return bool(np.array_equal(self.raw(X), expected.reshape(len(X), -1), equal_nan=True))
+            expected = np.asarray(self.model._raw_predict(X)).reshape(len(X), -1)
+        return all(
+            np.array_equal(got, expected, equal_nan=True)
+            for got in (self.raw(X), self.scored(X), self.scored(np.asfortranarray(X)))
+        )
 
     def predict(self, X: Array, *, proba: bool) -> tuple[Array, Array | None]:
-        """Labels and, for a classifier asked for them, probabilities, as the model gives them."""
-        raw = self.raw(X)
+        """Labels and, for a classifier asked for them, probabilities, as the model gives them,
+        from one computation of the raw scores (walked for small batches, scikit-learn's else)."""
+        raw = self.raw(X) if self.walks(X) else self.scored(X)
         if not self.classifier:
             return np.asarray(self.model._loss.link.inverse(raw.ravel())), None
-        # as scikit-learn decides: "> 0" for two classes (a tie is the first), argmax for more
+        # as scikit-learn's predict decides: "> 0" for two classes (a tie is the first), argmax
+        # for more; and predict_proba is the loss's predict_proba of the same raw scores
         encoded = (raw.ravel() > 0).astype(int) if raw.shape[1] == 1 else np.argmax(raw, axis=1)
         labels = self.model.classes_[encoded]
         probabilities = self.model._loss.predict_proba(raw) if proba else None
         return labels, probabilities
 
 
+def _openmp_threads() -> int:
+    """The OpenMP threads scikit-learn would use on this thread (MLCI_SERVE_THREADS)."""
+    from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+    return int(_openmp_effective_n_threads())
+
+
 def compile_trees(model: Any) -> TreeEnsemble | None:
     """The model's trees, or None when it is not a model this module walks.
 
-    The walk reads scikit-learn's private tree layout, which a scikit-learn release may
-    change: a layout it does not find, or a probe whose answers differ from scikit-learn's
-    by a single bit, leaves the model to scikit-learn.
+    The walk reads scikit-learn's private tree layout, and :meth:`TreeEnsemble.scored` its
+    private prediction loop, which a scikit-learn release may change: a layout or method it
+    does not find, or a probe whose answers differ from scikit-learn's by a single bit, leaves
+    the model to scikit-learn.
     """
     try:
         trees = _compile(model)
+        if trees is None or not trees.agrees(_probe(model)):
+            return None
     except (AttributeError, KeyError, IndexError, TypeError, ValueError):
-        return None
-    if trees is None or not trees.agrees(_probe(model)):
         return None
     return trees
 

@@ -25,6 +25,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
+from threadpoolctl import threadpool_limits
 
 from mlci_action.worker.modelio import save_model
 
@@ -40,6 +41,15 @@ class Features(pa.DataFrameModel):
     color: Series[str] = pa.Field(isin=["red", "green", "blue"])
     label: Series[str]
 """
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_native_thread() -> Iterator[None]:
+    """One OpenMP/BLAS thread for fitting and predicting in the test process, as the server
+    has (MLCI_SERVE_THREADS=1): on a loaded machine an OpenMP team per call spins against the
+    other jobs (the tree tests took 295 s with every core's threads against 9 s with one)."""
+    with threadpool_limits(1):
+        yield
 
 
 @dataclass(frozen=True)

@@ -61,11 +61,41 @@ def test_the_walk_equals_scikit_learn_bit_for_bit(kind: str) -> None:
             assert proba is None
 
 
-def test_large_batches_and_other_widths_are_left_to_scikit_learn() -> None:
+def test_large_batches_are_scored_by_scikit_learn_and_other_widths_are_refused() -> None:
     trees = compile_trees(MODELS["binary"]())
     assert trees is not None
-    assert not trees.takes(_data(SMALL_BATCH + 1, seed=3))
-    assert not trees.takes(np.zeros((1, 7)))
+    assert trees.takes(_data(SMALL_BATCH + 1, seed=3))
+    assert not trees.walks(_data(SMALL_BATCH + 1, seed=3))
+    assert not trees.takes(np.zeros((1, 7))) and not trees.walks(np.zeros((1, 7)))
+
+
+@pytest.mark.parametrize("kind", MODELS, ids=list(MODELS))
+def test_large_batches_give_labels_and_probabilities_from_one_scoring(kind: str) -> None:
+    """Past the walk, labels and probabilities come from one call of scikit-learn's raw
+    scores, and equal its predict and predict_proba bit for bit (dtype included)."""
+    model = MODELS[kind]()
+    trees = compile_trees(model)
+    assert trees is not None
+    for rows in (SMALL_BATCH + 1, 300):
+        batch = _data(rows, seed=rows)
+        calls = []
+        original = model._predict_iterations
+        model._predict_iterations = lambda *args, calls=calls, original=original: (
+            calls.append(1) or original(*args)
+        )
+        try:
+            labels, proba = trees.predict(batch, proba=True)
+        finally:
+            del model._predict_iterations
+        assert len(calls) == 1
+        np.testing.assert_array_equal(trees.scored(batch), model._raw_predict(batch))
+        expected = model.predict(batch)
+        np.testing.assert_array_equal(labels, expected)
+        assert labels.dtype == expected.dtype
+        if hasattr(model, "predict_proba"):
+            np.testing.assert_array_equal(proba, model.predict_proba(batch))
+        else:
+            assert proba is None
 
 
 def test_models_it_does_not_walk() -> None:
@@ -99,3 +129,6 @@ def test_a_tree_layout_it_does_not_know_is_left_to_scikit_learn() -> None:
     assert walked is not None
     predictor.nodes = shifted  # what scikit-learn now predicts differs from the compiled walk
     assert not walked.agrees(np.zeros((2, TRAIN.shape[1])))
+    predictor.nodes = nodes
+    model._predict_iterations = None  # a release without the loop the large batches call
+    assert compile_trees(model) is None
