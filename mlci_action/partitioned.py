@@ -18,7 +18,7 @@ from mlci_action.config import DataChecks
 from mlci_action.executors.base import Runtime
 from mlci_action.executors.tasks import DataPartition, DataTests
 from mlci_action.record import DataReport
-from mlci_action.worker.checks.partitioned import TrainKeys, merged_checks
+from mlci_action.worker.checks.partitioned import TrainKeys, merged_report
 from mlci_action.worker.checks.partitioned_run import first_checks
 from mlci_action.worker.partitions import Partition, partitions
 
@@ -61,16 +61,12 @@ def data_tests(runtime: Runtime, request: DataTests) -> DataReport:
         )
     finally:
         checkers.close()
-    checks += merged_checks(
+    return merged_report(
+        checks,
         train_out,
         test_out,
         names=names,
         train_keys=train_keys,
         leakage=settings.leakage if settings.leakage.enabled else None,
-    )
-    return DataReport(
-        passed=all(check.passed for check in checks if check.severity == "error"),
-        rows={"train": sum(p.rows for p in train_out), "test": sum(p.rows for p in test_out)},
-        checks=checks,
-        seconds=round(time.perf_counter() - started, 3),
+        started=started,
     )

@@ -19,6 +19,7 @@ one place and are not run on a partitioned one.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from mlci_action.config import LeakageCheck
-from mlci_action.record import DataCheck
+from mlci_action.record import DataCheck, DataReport
 from mlci_action.worker.checks.common import EXAMPLES, is_numeric, show_row
 from mlci_action.worker.checks.leakage import leakage_result
 from mlci_action.worker.checks.merge import PartSchema, merge_schema
@@ -209,3 +210,28 @@ def merged_checks(
         count = sum(part.leaked for part in test)
         checks.append(leakage_result(count, examples, names[0], names[1], leakage))
     return checks
+
+
+def merged_report(
+    checks: list[DataCheck],
+    train: Sequence[PartOutcome],
+    test: Sequence[PartOutcome],
+    *,
+    names: tuple[str, str],
+    train_keys: TrainKeys | None,
+    leakage: LeakageCheck | None,
+    started: float,
+) -> DataReport:
+    """The data report of a partitioned data set: the ``checks`` made on its first files,
+    then :func:`merged_checks`; rows summed over the partitions; seconds since ``started``
+    (a ``time.perf_counter()``)."""
+    checks = [
+        *checks,
+        *merged_checks(train, test, names=names, train_keys=train_keys, leakage=leakage),
+    ]
+    return DataReport(
+        passed=all(check.passed for check in checks if check.severity == "error"),
+        rows={"train": sum(p.rows for p in train), "test": sum(p.rows for p in test)},
+        checks=checks,
+        seconds=round(time.perf_counter() - started, 3),
+    )

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mlci_action.config import DataChecks
-from mlci_action.record import DataCheck, DataReport
+from mlci_action.record import DataCheck
 from mlci_action.worker.checks.columns import columns_check
 from mlci_action.worker.checks.partitioned import (
     PartOutcome,
@@ -17,7 +17,7 @@ from mlci_action.worker.checks.partitioned import (
     TrainKeys,
     check_part,
     empty_frame,
-    merged_checks,
+    merged_report,
 )
 from mlci_action.worker.checks.table import Table
 from mlci_action.worker.frames import split_xy
@@ -72,16 +72,12 @@ def run_partitioned(request: dict[str, Any]) -> dict[str, Any]:
     train_out = [outcome(part, "train", None) for part in train]
     train_keys = TrainKeys.merge(train_out) if keys is not None else None
     test_out = [outcome(part, "test", train_keys) for part in test]
-    checks += merged_checks(
+    return merged_report(
+        checks,
         train_out,
         test_out,
         names=names,
         train_keys=train_keys,
         leakage=settings.leakage if settings.leakage.enabled else None,
-    )
-    return DataReport(
-        passed=all(check.passed for check in checks if check.severity == "error"),
-        rows={"train": sum(p.rows for p in train_out), "test": sum(p.rows for p in test_out)},
-        checks=checks,
-        seconds=round(time.perf_counter() - started, 3),
+        started=started,
     ).model_dump(mode="json")
