@@ -8,7 +8,6 @@ from mlci_action.config import Data
 from mlci_action.dataset import is_partitioned
 from mlci_action.errors import StageFailure
 from mlci_action.executors.tasks import DataTests as DataTestsRequest
-from mlci_action.partitioned import data_tests as partitioned_data_tests
 from mlci_action.pipeline import RunContext, RunState, StageOutput
 from mlci_action.record import DataReport, Status
 
@@ -53,6 +52,9 @@ class DataTests:
         )
         log = ctx.log_path("data-tests")
         if partitioned and side.runtime.info.executor == "ray":  # a task per partition
+            # merged here, with numpy: imported only on this path (the action image has none)
+            from mlci_action.partitioned import data_tests as partitioned_data_tests
+
             report = partitioned_data_tests(side.runtime, request)
         else:
             # a Python schema is the project's code: never in the process that scores the models

@@ -11,10 +11,12 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from mlci_action.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PARQUET = (".parquet", ".pq")
 _GLOB = set("*?[")
@@ -38,11 +40,55 @@ def _glob_root(path: str) -> tuple[str, str]:
     return path, ""
 
 
+def _kept(below: str, pattern: str) -> bool:
+    """A file ``below`` the root is a partition: not hidden or partial (Spark's _SUCCESS),
+    and matching the glob, or a Parquet file where there is no glob."""
+    if any(p.startswith((".", "_")) for p in below.split("/")):
+        return False
+    return fnmatch.fnmatchcase(below, pattern) if pattern else below.lower().endswith(PARQUET)
+
+
+def _local(spec: str, project: Path, setting: str) -> list[Partition]:
+    """:func:`partitions` of a path in the project without pyarrow (the action image has
+    none: it lists files, and the project's environment reads them)."""
+    root, pattern = _glob_root((project / spec).as_posix())
+    prefix = spec[: len(spec) - len(pattern)].rstrip("/") if pattern else spec.rstrip("/")
+    top = Path(root)
+    if top.is_file() and not pattern:
+        return [Partition(spec, top.as_posix())]
+    if not top.is_dir():
+        raise InputError(
+            f"{setting}: {spec!r} not found",
+            hint="name a data file, a directory of Parquet files, or a glob such as "
+            "data/train/*.parquet",
+        )
+    found = [
+        Partition(f"{prefix}/{below}", item.as_posix())
+        for item in top.rglob("*")
+        if item.is_file() and _kept(below := item.relative_to(top).as_posix(), pattern)
+    ]
+    if not found:
+        raise InputError(
+            f"{setting}: {spec!r} holds no Parquet files",
+            hint="a directory's .parquet files (in its subdirectories too) are its partitions",
+        )
+    return sorted(found, key=lambda part: part.name)
+
+
 def partitions(spec: str, project: Path, *, setting: str) -> list[Partition]:
     """The files ``spec`` names, in file order; an InputError naming ``setting`` when none."""
-    from pyarrow import fs
-
     scheme = "://" in spec
+    try:
+        from pyarrow import fs
+    except ImportError:
+        if scheme:
+            raise InputError(
+                f"{setting}: {spec!r} is a URL, and pyarrow, which reads URLs, is not installed "
+                "where mlci runs (the action image does not carry it)",
+                hint="sync the data into the checkout in a step before mlci and name the "
+                "folder, or run `mlci run` where pyarrow is installed",
+            ) from None
+        return _local(spec, project, setting)
     try:
         filesystem, path = (
             fs.FileSystem.from_uri(spec)
@@ -68,11 +114,7 @@ def partitions(spec: str, project: Path, *, setting: str) -> list[Partition]:
     found = []
     for item in filesystem.get_file_info(fs.FileSelector(root, recursive=True)):
         below = PurePosixPath(item.path).relative_to(PurePosixPath(root).as_posix()).as_posix()
-        if item.type != fs.FileType.File or any(p.startswith((".", "_")) for p in below.split("/")):
-            continue  # Spark's _SUCCESS, hidden and partial files
-        if pattern and not fnmatch.fnmatchcase(below, pattern):
-            continue
-        if not pattern and not below.lower().endswith(PARQUET):
+        if item.type != fs.FileType.File or not _kept(below, pattern):
             continue
         uri = f"{spec.split('://', 1)[0]}://{item.path}" if scheme else item.path
         found.append(Partition(f"{prefix}/{below}", uri))

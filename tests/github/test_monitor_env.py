@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import sys
 
 import pytest
 
@@ -88,3 +89,47 @@ def test_the_runner_installs_into_the_configured_folder(tmp_path, monkeypatch):
     assert isinstance(made, monitor_env.OwnEnvironment)
     assert made.target == tmp_path / ".mlci" / "monitor-env"
     assert made.requirements == monitor_env.IN_SOURCE  # no image copy on this machine
+
+
+BLOCKER = """
+import importlib, pkgutil, sys
+
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {blocked!r}:
+            raise ImportError("not in the action image: " + name)
+
+sys.meta_path.insert(0, Block())
+import mlci_action.stages
+modules = {modules!r} + [
+    m.name for m in pkgutil.iter_modules(mlci_action.stages.__path__, "mlci_action.stages.")
+]
+for name in modules:
+    importlib.import_module(name)
+print("imported", len(modules))
+"""
+
+
+def test_the_actions_own_modules_import_without_the_monitors_dependencies():
+    """What the action image runs on every pull request (the action, the pipeline, its stages,
+    the entry checks, the executors, the report) imports without numpy, pandas, scipy,
+    scikit-learn, pyarrow, pandera or skops, which only the project's environment has."""
+    import subprocess
+
+    modules = [
+        "mlci_action.github.action",
+        "mlci_action.cli",
+        "mlci_action.commands.run",
+        "mlci_action.pipeline",
+        "mlci_action.preflight",
+        "mlci_action.dataset",
+        "mlci_action.executors.docker",
+        "mlci_action.executors.local",
+        "mlci_action.images.serving_image",
+        "mlci_action.report.render",
+    ]
+    blocked = {"numpy", "pandas", "scipy", "sklearn", "pyarrow", "fsspec", "pandera", "skops"}
+    script = BLOCKER.format(blocked=blocked, modules=modules)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "imported" in done.stdout

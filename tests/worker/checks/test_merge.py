@@ -4,6 +4,7 @@ partition merged exactly (equal to one process reading every file)."""
 from __future__ import annotations
 
 import itertools
+import sys
 
 import numpy as np
 import pandas as pd
@@ -160,3 +161,26 @@ def test_partition_names_and_values_from_the_pr_cannot_break_out_of_the_report(t
     assert text.count("<details>") == text.count("</details>")
     assert "<b>x</b>" not in text and "-->" not in text
     assert '"]; click' not in text and "%%{init" not in text
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "data/train",
+        "data/train/",
+        "data/train/*.parquet",
+        "data/train/part-0002.parquet",
+        "data/train/late",
+    ],
+)
+def test_without_pyarrow_the_same_partitions_are_listed(dataset, spec, monkeypatch):
+    """The action image has no pyarrow: it lists a path in the checkout itself, with the same
+    files in the same order; a URL there is unusable input that says why."""
+    project, _ = dataset
+    with_pyarrow = partitions(spec, project, setting="data.train")
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # `from pyarrow import fs` fails
+    assert partitions(spec, project, setting="data.train") == with_pyarrow
+    with pytest.raises(InputError, match=r"data\.train: .* pyarrow"):
+        partitions((project / "data" / "train").as_uri(), project, setting="data.train")
+    with pytest.raises(InputError, match="not found"):
+        partitions("data/nothing", project, setting="data.train")
