@@ -24,8 +24,8 @@ from mlci_action.worker.partitions import Partition, partitions
 
 
 def data_tests(runtime: Runtime, request: DataTests) -> DataReport:
-    from mlci_action.executors.ray_cluster.partitions import Checkers
     from mlci_action.executors.ray_cluster.runtime import RayRuntime
+    from mlci_action.partition_checkers import Checkers
 
     if not isinstance(runtime, RayRuntime):
         raise TypeError("partitioned data tests on the cluster need the ray executor's runtime")

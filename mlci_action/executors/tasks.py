@@ -98,7 +98,7 @@ class DataTests(TaskRequest):
 
 class DataPartition(BaseModel):
     """The data tests' share of one partition (the ``ray`` executor: one checker-actor call
-    each, mlci_action.executors.ray_cluster.partitions)."""
+    each, mlci_action.partition_checkers)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     part_name: str

@@ -1,5 +1,5 @@
 """The data tests' share of one partition as the ``ray`` executor runs it: in a checker actor
-on a node (:mod:`mlci_action.executors.ray_cluster.partitions`), given the partition's bytes
+on a node (:mod:`mlci_action.partition_checkers`), given the partition's bytes
 (a local file's, through the object store) or its URL (read here)."""
 
 from __future__ import annotations
