@@ -35,7 +35,7 @@ def data_tests(runtime: Runtime, request: DataTests) -> DataReport:
     names = (request.train_path, request.test_path)
     train = partitions(names[0], project, setting="data.train")
     test = partitions(names[1], project, setting="data.test")
-    checks, keys = first_checks(train, test, names, settings)
+    checks, keys, plan = first_checks(train, test, names, settings, request.target, request.task)
 
     def asked(
         part: Partition, dataset: Literal["train", "test"]
@@ -49,6 +49,7 @@ def data_tests(runtime: Runtime, request: DataTests) -> DataReport:
             schema_spec=request.schema_spec,
             key_columns=None if keys is None else keys.columns,
             key_text=[] if keys is None else keys.text,
+            tally_plan=None if plan is None else plan.to_json(),
         ), Path(part.uri) if local else None
 
     checkers = Checkers(runtime, max(len(train), len(test)))
@@ -67,6 +68,7 @@ def data_tests(runtime: Runtime, request: DataTests) -> DataReport:
         test_out,
         names=names,
         train_keys=train_keys,
-        leakage=settings.leakage if settings.leakage.enabled else None,
+        settings=settings,
+        plan=plan,
         started=started,
     )
