@@ -3,7 +3,9 @@ partition, merged on the runner in file order.
 
 The training partitions go first, each returning its rows' 64-bit keys (8 bytes a row, never
 the rows); the runner merges them into one sorted array, put once in the object store, which
-every test partition's task gets to count its leaked rows. The merge is the worker's own
+every test partition's task gets to count its leaked rows. Every task also returns its small
+per-column tallies and (duplicates) its rows' keys over all its columns, the training keys
+themselves when those are the same columns. The merge is the worker's own
 (:mod:`mlci_action.worker.checks.partitioned`), so the result equals the local executor's,
 which loops over the same partitions in one process.
 """

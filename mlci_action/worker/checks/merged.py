@@ -47,7 +47,9 @@ def _where(parts: Sequence[Part], positions: np.ndarray) -> list[str]:
 def duplicates(
     parts: Sequence[Part], name: str, dataset: str, limits: DuplicatesCheck
 ) -> DataCheck:
-    keys = np.concatenate([p.row_keys for p in parts if p.row_keys is not None] or [np.empty(0, np.uint64)])
+    keys = np.concatenate(
+        [p.row_keys for p in parts if p.row_keys is not None] or [np.empty(0, np.uint64)]
+    )
     repeat = pd.Index(keys).duplicated(keep="first")
     count = int(repeat.sum())
     examples = []

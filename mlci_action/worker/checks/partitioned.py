@@ -3,7 +3,7 @@
 Each partition (:mod:`mlci_action.worker.partitions`) is read alone, by one process: the
 worker looping over them (local and docker executors) or one Ray task each (the ``ray``
 executor, :mod:`mlci_action.partitioned`). Memory is bounded by the largest partition plus
-8 bytes per training row (the row keys). What runs, and how it merges:
+8 bytes per row of each data set (the row keys) and the tallies. What runs, and how it merges:
 
 * ``columns``: from the first partitions' Parquet schemas (no rows read);
 * ``schema``: each partition's failures, merged by :func:`.merge.merge_schema` (counts summed,
@@ -13,8 +13,12 @@ executor, :mod:`mlci_action.partitioned`). Memory is bounded by the largest part
   others); the training partitions first, their keys merged into one sorted array, then each
   test partition counts its rows whose key is in it and shows the first few.
 
-The other checks (duplicates, constant, categories, target, drift) need the whole data set in
-one place and are not run on a partitioned one.
+* ``duplicates``, ``constant``, ``categories``, ``target``: each partition's row keys over
+  all its columns (``keys`` itself when those are the leakage columns) and small per-column
+  tallies (:mod:`.tally`), merged by :mod:`.merged` to the one-file checks' figures.
+
+Not merged: drift (against the baseline's training data, one file) and a regression's
+target shift (a KS statistic over every value).
 """
 
 from __future__ import annotations
