@@ -30,8 +30,11 @@ class Checker:
 
     def check(
         self, request: dict[str, Any], data: bytes | None, train_keys: np.ndarray | None
-    ) -> tuple[dict[str, Any], np.ndarray | None, dict[str, Any]] | dict[str, str]:
-        """The outcome, the training keys, and where and how long it ran."""
+    ) -> (
+        tuple[dict[str, Any], np.ndarray | None, np.ndarray | None, dict[str, Any]] | dict[str, str]
+    ):
+        """The outcome, the training keys, the duplicates' row keys (None when they are the
+        training keys), and where and how long it ran."""
         import os
         import time
 
@@ -50,7 +53,8 @@ class Checker:
             "pid": os.getpid(),
             "seconds": round(time.perf_counter() - started, 3),
         }
-        return outcome.to_json(), outcome.keys, placed
+        row_keys = None if outcome.row_keys is outcome.keys else outcome.row_keys
+        return outcome.to_json(), outcome.keys, row_keys, placed
 
 
 class Checkers:
@@ -91,8 +95,8 @@ class Checkers:
             found = self._get(request.part_name, ref)
             if isinstance(found, dict):
                 raise InputError(found["message"], hint=found["hint"] or None)
-            result, keys, placed = found
-            outcomes.append(PartOutcome.from_json(result, keys))
+            result, keys, row_keys, placed = found
+            outcomes.append(PartOutcome.from_json(result, keys, row_keys))
             with self.runtime._lock:  # run.json's cluster tasks
                 self.runtime.placements.append(
                     ClusterTask(name=f"data-tests {request.part_name}", **placed)

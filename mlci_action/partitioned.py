@@ -3,7 +3,9 @@ partition, merged on the runner in file order.
 
 The training partitions go first, each returning its rows' 64-bit keys (8 bytes a row, never
 the rows); the runner merges them into one sorted array, put once in the object store, which
-every test partition's task gets to count its leaked rows. The merge is the worker's own
+every test partition's task gets to count its leaked rows. Every task also returns its small
+per-column tallies and (duplicates) its rows' keys over all its columns, the training keys
+themselves when those are the same columns. The merge is the worker's own
 (:mod:`mlci_action.worker.checks.partitioned`), so the result equals the local executor's,
 which loops over the same partitions in one process.
 """
@@ -35,7 +37,7 @@ def data_tests(runtime: Runtime, request: DataTests) -> DataReport:
     names = (request.train_path, request.test_path)
     train = partitions(names[0], project, setting="data.train")
     test = partitions(names[1], project, setting="data.test")
-    checks, keys = first_checks(train, test, names, settings)
+    checks, keys, plan = first_checks(train, test, names, settings, request.target, request.task)
 
     def asked(
         part: Partition, dataset: Literal["train", "test"]
@@ -49,6 +51,7 @@ def data_tests(runtime: Runtime, request: DataTests) -> DataReport:
             schema_spec=request.schema_spec,
             key_columns=None if keys is None else keys.columns,
             key_text=[] if keys is None else keys.text,
+            tally_plan=None if plan is None else plan.to_json(),
         ), Path(part.uri) if local else None
 
     checkers = Checkers(runtime, max(len(train), len(test)))
@@ -67,6 +70,7 @@ def data_tests(runtime: Runtime, request: DataTests) -> DataReport:
         test_out,
         names=names,
         train_keys=train_keys,
-        leakage=settings.leakage if settings.leakage.enabled else None,
+        settings=settings,
+        plan=plan,
         started=started,
     )

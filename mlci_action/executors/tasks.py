@@ -110,6 +110,9 @@ class DataPartition(BaseModel):
     key_columns: list[str] | None = None
     """The row keys' columns (leakage enabled), and those hashed as text."""
     key_text: list[str] = []
+    tally_plan: dict[str, Any] | None = None
+    """What the partition tallies for the whole-data-set checks
+    (mlci_action.worker.checks.tally.TallyPlan as JSON)."""
 
 
 class Bootstrap(BaseModel):

@@ -49,6 +49,9 @@ def test_partitioned_data_tests_on_the_cluster_equal_the_local_ones(ray_cluster,
     assert found.model_dump(exclude={"seconds"}) == local.model_dump(exclude={"seconds"})
     leakage = next(check for check in found.checks if check.name == "leakage")
     assert leakage.statistic == LEAKED
+    # the whole-data-set checks, merged from the actors' row keys and tallies
+    failed = {check.name for check in found.checks if not check.passed}
+    assert {"duplicates", "constant", "categories"} <= failed
     # one task per partition (the names as mlci.yaml's data.train finds them), on both nodes
     assert sorted(task.name for task in placed) == sorted(
         [f"data-tests data/train/part-{i:02d}.parquet" for i in range(6)]

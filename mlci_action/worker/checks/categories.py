@@ -40,7 +40,9 @@ def categorical_columns(
         if column not in right.frame.columns:
             continue
         a, b = left.frame[column], right.frame[column]
-        if not (_categorical(a) or _categorical(b) or (column == target and task != "regression")):
+        if not (
+            is_categorical(a) or is_categorical(b) or (column == target and task != "regression")
+        ):
             continue
         levels = len(pd.unique(pd.concat([a.dropna(), b.dropna()], ignore_index=True)))
         (compared if levels <= limits.max_levels else skipped).append(str(column))
@@ -63,14 +65,26 @@ def categories_check(
         failures += _only_in(train, test, column, "not_in_test")
         if column not in skipped:
             failures += _only_in(test, train, column, "not_in_train")
+    return categories_result(failures, columns, train.name, test.name, limits)
+
+
+def categories_result(
+    failures: list[CheckFailure],
+    columns: Columns,
+    train: str,
+    test: str,
+    limits: CategoriesCheck,
+) -> DataCheck:
+    """The check from its failures (one per column and side, train's first); ``train`` and
+    ``test``: the data as mlci.yaml names it."""
     rows = sum(f.count for f in failures)
     passed = rows <= limits.max_rows
     detail = (
-        f"{plural(rows, 'row')} with a category that only {train.name} or only {test.name} has, "
+        f"{plural(rows, 'row')} with a category that only {train} or only {test} has, "
         f"in {plural(len({f.column for f in failures}), 'column')} "
         f"(at most {limits.max_rows} allowed)"
         if failures
-        else f"every category is in both {train.name} and {test.name}"
+        else f"every category is in both {train} and {test}"
     )
     detail += _coverage(columns, limits)
     return make_check(
@@ -146,7 +160,7 @@ def _comparable(a: pd.Series, b: pd.Series) -> tuple[pd.Series, pd.Series]:
     return a.astype(str).where(a.notna()), b.astype(str).where(b.notna())
 
 
-def _categorical(values: pd.Series) -> bool:
+def is_categorical(values: pd.Series) -> bool:
     dtype = values.dtype
     return bool(
         pd.api.types.is_object_dtype(dtype)

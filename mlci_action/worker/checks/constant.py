@@ -15,30 +15,38 @@ def constant_check(train: Table, target: str) -> DataCheck:
     frame = train.frame
     features = [column for column in frame.columns if column != target]
     rows = len(frame)
-    constant = [column for column in features if rows > 1 and _constant(frame[column])]
+    constant = [column for column in features if rows > 1 and is_constant(frame[column])]
+    span = f"{train.where([0])[0]} to {train.where([rows - 1])[0]}" if rows else ""
+    found = [(str(column), show(frame[column].iloc[0])) for column in constant]
+    return constant_result(found, rows, len(features), span, train.name)
+
+
+def constant_result(
+    constant: list[tuple[str, str]], rows: int, features: int, span: str, name: str
+) -> DataCheck:
+    """The check from its constant columns (each with its value shown), the training rows,
+    how many features there are, where the rows are (``row 1 to row 90``) and the data's
+    name in mlci.yaml."""
     failures = [
         CheckFailure(
             check="one_value",
-            column=str(column),
+            column=column,
             count=rows,
-            examples=[
-                f"every row, {train.where([0])[0]} to {train.where([rows - 1])[0]}: "
-                f"{show(frame[column].iloc[0])}"
-            ],
-            file=train.name,
+            examples=[f"every row, {span}: {value}"],
+            file=name,
         )
-        for column in constant
+        for column, value in constant
     ]
     if constant:
         detail = (
-            f"{train.name}: {plural(len(constant), 'feature column')} with one value in every "
-            f"row: {', '.join(show(str(c)) for c in constant)}; such a column cannot inform the "
+            f"{name}: {plural(len(constant), 'feature column')} with one value in every "
+            f"row: {', '.join(show(c) for c, _ in constant)}; such a column cannot inform the "
             "model, and often means a join or an export went wrong"
         )
     elif rows > 1:
-        detail = f"{train.name}: no constant column among {plural(len(features), 'feature')}"
+        detail = f"{name}: no constant column among {plural(features, 'feature')}"
     else:
-        detail = f"{train.name}: one row, too few to tell"
+        detail = f"{name}: one row, too few to tell"
     return make_check(
         name="constant",
         kind="constant",
@@ -52,7 +60,7 @@ def constant_check(train: Table, target: str) -> DataCheck:
     )
 
 
-def _constant(values: pd.Series) -> bool:
+def is_constant(values: pd.Series) -> bool:
     first = values.iloc[0]
     if not pd.api.types.is_scalar(first):  # lists or arrays in a Parquet cell: not compared
         return False

@@ -17,21 +17,25 @@ def duplicates_check(table: Table, dataset: str, limits: DuplicatesCheck) -> Dat
     hashes = table.row_hashes
     repeat = pd.Index(hashes).duplicated(keep="first")
     count = int(repeat.sum())
-    share = count / len(hashes) if len(hashes) else 0.0
+    examples = _copies(table, hashes, np.flatnonzero(repeat)) if count else []
+    return duplicates_result(count, len(hashes), examples, table.name, dataset, limits)
+
+
+def duplicates_result(
+    count: int, rows: int, examples: list[str], name: str, dataset: str, limits: DuplicatesCheck
+) -> DataCheck:
+    """The check from the count of ``rows`` that repeat an earlier one and the first of them
+    (``name``: the data as mlci.yaml names it: a file, or a partitioned data set)."""
+    share = count / rows if rows else 0.0
     passed = share <= limits.max_share
     detail = (
-        f"{table.name}: {plural(count, 'row')} repeat an earlier row exactly ({share:.1%}, "
+        f"{name}: {plural(count, 'row')} repeat an earlier row exactly ({share:.1%}, "
         f"at most {limits.max_share:.1%} allowed)"
     )
     failures = []
     if count:
         failures.append(
-            CheckFailure(
-                check="duplicate_rows",
-                count=count,
-                examples=_copies(table, hashes, np.flatnonzero(repeat)),
-                file=table.name,
-            )
+            CheckFailure(check="duplicate_rows", count=count, examples=examples, file=name)
         )
     return make_check(
         name="duplicates",

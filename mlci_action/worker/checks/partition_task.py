@@ -14,6 +14,7 @@ import pandera.pandas as pa
 
 from mlci_action.executors.tasks import DataPartition
 from mlci_action.worker.checks.partitioned import PartOutcome, RowKeys, check_part
+from mlci_action.worker.checks.tally import TallyPlan
 from mlci_action.worker.frames import split_xy
 from mlci_action.worker.partitions import Partition, read_partition
 from mlci_action.worker.schema_loader import load_schema
@@ -48,4 +49,5 @@ def check(request: DataPartition, data: bytes | None, train_keys: np.ndarray | N
         schema_file=os.path.join(project, spec["path"]) if spec else "",
         keys=None if columns is None else RowKeys(columns, request.key_text),
         train_keys=train_keys,
+        plan=None if request.tally_plan is None else TallyPlan.from_json(request.tally_plan),
     )

@@ -3,7 +3,7 @@
 Each partition (:mod:`mlci_action.worker.partitions`) is read alone, by one process: the
 worker looping over them (local and docker executors) or one Ray task each (the ``ray``
 executor, :mod:`mlci_action.partitioned`). Memory is bounded by the largest partition plus
-8 bytes per training row (the row keys). What runs, and how it merges:
+8 bytes per row of each data set (the row keys) and the tallies. What runs, and how it merges:
 
 * ``columns``: from the first partitions' Parquet schemas (no rows read);
 * ``schema``: each partition's failures, merged by :func:`.merge.merge_schema` (counts summed,
@@ -13,15 +13,19 @@ executor, :mod:`mlci_action.partitioned`). Memory is bounded by the largest part
   others); the training partitions first, their keys merged into one sorted array, then each
   test partition counts its rows whose key is in it and shows the first few.
 
-The other checks (duplicates, constant, categories, target, drift) need the whole data set in
-one place and are not run on a partitioned one.
+* ``duplicates``, ``constant``, ``categories``, ``target``: each partition's row keys over
+  all its columns (``keys`` itself when those are the leakage columns) and small per-column
+  tallies (:mod:`.tally`), merged by :mod:`.merged` to the one-file checks' figures.
+
+Not merged: drift (against the baseline's training data, one file) and a regression's
+target shift (a KS statistic over every value).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +33,16 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from mlci_action.config import LeakageCheck
+from mlci_action.config import DataChecks
 from mlci_action.record import DataCheck, DataReport
+from mlci_action.worker.checks import merged
 from mlci_action.worker.checks.common import EXAMPLES, is_numeric, show_row
 from mlci_action.worker.checks.leakage import leakage_result
 from mlci_action.worker.checks.merge import PartSchema, merge_schema
+from mlci_action.worker.checks.merged import Part
 from mlci_action.worker.checks.schema import schema_failures
 from mlci_action.worker.checks.table import Table
+from mlci_action.worker.checks.tally import PartTally, TallyPlan, tally
 from mlci_action.worker.partitions import PARQUET, Partition, read_partition
 
 
@@ -93,6 +100,15 @@ class PartOutcome:
     """A test partition's rows whose key is among the training keys."""
     leaks: list[tuple[int, int, str]] = field(default_factory=list)
     """(row from 0, key, the row shown) of its first leaked rows."""
+    tally: PartTally | None = None
+    """Its columns' tallies (constant, categories, target)."""
+    row_keys: np.ndarray | None = None
+    """Its rows' keys over all its columns, for the duplicates (``keys`` itself when those
+    are the same columns)."""
+
+    @property
+    def part(self) -> Part:
+        return Part(self.name, self.rows, self.tally, self.row_keys)
 
     def to_json(self) -> dict[str, Any]:
         """Everything but the keys (which travel as a .npy file)."""
@@ -107,10 +123,18 @@ class PartOutcome:
             },
             "leaked": self.leaked,
             "leaks": [list(leak) for leak in self.leaks],
+            "tally": None if self.tally is None else self.tally.to_json(),
+            "row_keys_are_keys": self.row_keys is not None and self.row_keys is self.keys,
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], keys: np.ndarray | None = None) -> PartOutcome:
+    def from_json(
+        cls,
+        data: dict[str, Any],
+        keys: np.ndarray | None = None,
+        row_keys: np.ndarray | None = None,
+    ) -> PartOutcome:
+        """``row_keys``: when they are not ``keys`` (``to_json`` says)."""
         from mlci_action.record import CheckFailure
 
         schema = data["schema"]
@@ -127,6 +151,8 @@ class PartOutcome:
             keys=keys,
             leaked=data["leaked"],
             leaks=[(int(r), int(k), str(s)) for r, k, s in data["leaks"]],
+            tally=None if data["tally"] is None else PartTally.from_json(data["tally"]),
+            row_keys=keys if data["row_keys_are_keys"] else row_keys,
         )
 
 
@@ -140,25 +166,34 @@ def check_part(
     keys: RowKeys | None,
     train_keys: np.ndarray | None = None,
     path: str | None = None,
+    plan: TallyPlan | None = None,
 ) -> PartOutcome:
     """The checks of one partition; ``train_keys`` (sorted, distinct): a test partition's
-    leakage against them; ``path``: where it was read (a CSV file's rows are named by line)."""
+    leakage against them; ``path``: where it was read (a CSV file's rows are named by line);
+    ``plan``: the tallies and row keys the whole-data-set checks merge."""
     table = Table(frame, Path(path or name), name)
     part_schema = None
     if schema is not None:
         failures, rows = schema_failures(schema, table, dataset, schema_file)
         part_schema = PartSchema(name, failures, rows)
-    if keys is None:
-        return PartOutcome(name, len(frame), part_schema)
-    hashes = keys.hashes(frame)
+    tallied = None if plan is None else tally(frame, dataset, plan, name)
+    hashes = None if keys is None else keys.hashes(frame)
+    row_keys = None
+    if plan is not None and plan.duplicates:
+        every = RowKeys([str(c) for c in frame.columns])
+        same = keys is not None and keys.columns == every.columns and not keys.text
+        row_keys = hashes if same else every.hashes(frame)
+    outcome = PartOutcome(name, len(frame), part_schema, tally=tallied, row_keys=row_keys)
+    if keys is None or hashes is None:
+        return outcome
     if train_keys is None:
-        return PartOutcome(name, len(frame), part_schema, keys=hashes)
+        return replace(outcome, keys=hashes)
     at = np.searchsorted(train_keys, hashes).clip(0, max(len(train_keys) - 1, 0))
     leaked = train_keys[at] == hashes if len(train_keys) else np.zeros(len(hashes), bool)
     first = np.flatnonzero(leaked)[:EXAMPLES]
     shown = frame[keys.columns].iloc[first].itertuples(index=False)
     leaks = [(int(r), int(hashes[r]), show_row(v)) for r, v in zip(first, shown, strict=True)]
-    return PartOutcome(name, len(frame), part_schema, leaked=int(leaked.sum()), leaks=leaks)
+    return replace(outcome, leaked=int(leaked.sum()), leaks=leaks)
 
 
 @dataclass(frozen=True)
@@ -192,23 +227,34 @@ def merged_checks(
     *,
     names: tuple[str, str],
     train_keys: TrainKeys | None,
-    leakage: LeakageCheck | None,
+    settings: DataChecks,
+    plan: TallyPlan | None,
 ) -> list[DataCheck]:
-    """The schema checks of both data sets and the leakage check, from their partitions'
-    outcomes in file order; ``names``: data.train and data.test as mlci.yaml gives them."""
+    """The checks of both data sets from their partitions' outcomes in file order, in the
+    one-file checks' order; ``names``: data.train and data.test as mlci.yaml gives them."""
     checks = []
     for parts, name, dataset in ((train, names[0], "train"), (test, names[1], "test")):
         schemas = [p.schema for p in parts if p.schema is not None]
         if schemas:
             checks.append(merge_schema(schemas, name, dataset))
-    if leakage is not None and train_keys is not None:
+    left, right = [p.part for p in train], [p.part for p in test]
+    if plan is not None and settings.duplicates.enabled:
+        checks.append(merged.duplicates(left, names[0], "train", settings.duplicates))
+        checks.append(merged.duplicates(right, names[1], "test", settings.duplicates))
+    if plan is not None and settings.constant.enabled:
+        checks.append(merged.constant(left, plan, names[0]))
+    if settings.leakage.enabled and train_keys is not None:
         examples = [
             f"{part.name} row {row + 1} = {train_keys.where(key)}: {shown}"
             for part in test
             for row, key, shown in part.leaks
         ][:EXAMPLES]
         count = sum(part.leaked for part in test)
-        checks.append(leakage_result(count, examples, names[0], names[1], leakage))
+        checks.append(leakage_result(count, examples, names[0], names[1], settings.leakage))
+    if plan is not None and settings.categories.enabled:
+        checks.append(merged.categories(left, right, plan, names, settings.categories))
+    if plan is not None and settings.target.enabled:
+        checks.extend(merged.target(left, right, plan, names, settings.target))
     return checks
 
 
@@ -219,7 +265,8 @@ def merged_report(
     *,
     names: tuple[str, str],
     train_keys: TrainKeys | None,
-    leakage: LeakageCheck | None,
+    settings: DataChecks,
+    plan: TallyPlan | None,
     started: float,
 ) -> DataReport:
     """The data report of a partitioned data set: the ``checks`` made on its first files,
@@ -227,7 +274,9 @@ def merged_report(
     (a ``time.perf_counter()``)."""
     checks = [
         *checks,
-        *merged_checks(train, test, names=names, train_keys=train_keys, leakage=leakage),
+        *merged_checks(
+            train, test, names=names, train_keys=train_keys, settings=settings, plan=plan
+        ),
     ]
     return DataReport(
         passed=all(check.passed for check in checks if check.severity == "error"),

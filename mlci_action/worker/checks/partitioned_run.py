@@ -8,8 +8,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from mlci_action.config import DataChecks
 from mlci_action.record import DataCheck
+from mlci_action.worker.checks.categories import is_categorical
 from mlci_action.worker.checks.columns import columns_check
 from mlci_action.worker.checks.partitioned import (
     PartOutcome,
@@ -20,15 +23,22 @@ from mlci_action.worker.checks.partitioned import (
     merged_report,
 )
 from mlci_action.worker.checks.table import Table
+from mlci_action.worker.checks.tally import TallyPlan
 from mlci_action.worker.frames import split_xy
 from mlci_action.worker.partitions import Partition, partitions, read_partition
 from mlci_action.worker.schema_loader import load_schema
 
 
 def first_checks(
-    train: list[Partition], test: list[Partition], names: tuple[str, str], settings: DataChecks
-) -> tuple[list[DataCheck], RowKeys | None]:
-    """The columns check and the row keys' plan, from the first partitions' footers."""
+    train: list[Partition],
+    test: list[Partition],
+    names: tuple[str, str],
+    settings: DataChecks,
+    target: str,
+    task: str,
+) -> tuple[list[DataCheck], RowKeys | None, TallyPlan | None]:
+    """The columns check, the row keys' plan and the tallies' plan, from the first partitions'
+    footers."""
     train0, test0 = empty_frame(train[0]), empty_frame(test[0])
     checks = []
     if settings.columns.enabled:
@@ -39,7 +49,47 @@ def first_checks(
                 settings.columns,
             )
         )
-    return checks, RowKeys.shared(train0, test0) if settings.leakage.enabled else None
+    keys = RowKeys.shared(train0, test0) if settings.leakage.enabled else None
+    return checks, keys, tally_plan(train0, test0, target, task, settings)
+
+
+def tally_plan(
+    train: pd.DataFrame, test: pd.DataFrame, target: str, task: str, settings: DataChecks
+) -> TallyPlan | None:
+    """What the partitions tally for the whole-data-set checks (None: those are all off)."""
+    wanted = (
+        settings.duplicates.enabled,
+        settings.constant.enabled,
+        settings.categories.enabled,
+        settings.target.enabled,
+    )
+    if not any(wanted):
+        return None
+    levels = [
+        str(column)
+        for column in train.columns
+        if column in test.columns
+        and (
+            (
+                settings.categories.enabled
+                and (is_categorical(train[column]) or is_categorical(test[column]))
+            )
+            or (column == target and task != "regression")
+        )
+        and (settings.categories.enabled or column == target)
+    ]
+    return TallyPlan(
+        target=target,
+        task=task,
+        constant=[str(c) for c in train.columns if c != target]
+        if settings.constant.enabled
+        else [],
+        levels=levels,
+        text=[c for c in levels if train[c].dtype != test[c].dtype],
+        max_levels=settings.categories.max_levels,
+        target_checks=settings.target.enabled,
+        duplicates=settings.duplicates.enabled,
+    )
 
 
 def run_partitioned(request: dict[str, Any]) -> dict[str, Any]:
@@ -53,7 +103,7 @@ def run_partitioned(request: dict[str, Any]) -> dict[str, Any]:
     names = (request["train_path"], request["test_path"])
     train = partitions(names[0], project, setting="data.train")
     test = partitions(names[1], project, setting="data.test")
-    checks, keys = first_checks(train, test, names, settings)
+    checks, keys, plan = first_checks(train, test, names, settings, target, request["task"])
 
     def outcome(part: Partition, dataset: str, train_keys: TrainKeys | None) -> PartOutcome:
         frame = read_partition(part)  # one partition in memory at a time
@@ -67,6 +117,7 @@ def run_partitioned(request: dict[str, Any]) -> dict[str, Any]:
             keys=keys,
             train_keys=None if train_keys is None else train_keys.keys,
             path=part.uri,
+            plan=plan,
         )
 
     train_out = [outcome(part, "train", None) for part in train]
@@ -78,6 +129,7 @@ def run_partitioned(request: dict[str, Any]) -> dict[str, Any]:
         test_out,
         names=names,
         train_keys=train_keys,
-        leakage=settings.leakage if settings.leakage.enabled else None,
+        settings=settings,
+        plan=plan,
         started=started,
     ).model_dump(mode="json")

@@ -4,6 +4,8 @@ data."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -116,18 +118,28 @@ def _require_numeric(y: pd.Series, table: Table) -> None:
 
 def _missing(table: Table, target: str, dataset: str, limits: TargetCheck) -> DataCheck:
     missing = table.frame[target].isna().to_numpy()
+    at = np.flatnonzero(missing)[:EXAMPLES]
+    examples = [f"{where}: (missing)" for where in table.where(at)]
     count = int(missing.sum())
-    share = count / len(missing) if len(missing) else 0.0
+    return missing_result(count, len(missing), examples, table.name, dataset, target, limits)
+
+
+def missing_result(
+    count: int,
+    rows: int,
+    examples: list[str],
+    name: str,
+    dataset: str,
+    target: str,
+    limits: TargetCheck,
+) -> DataCheck:
+    """The check from the rows without a target and the first of them."""
+    share = count / rows if rows else 0.0
     failures = []
     if count:
-        at = np.flatnonzero(missing)[:EXAMPLES]
         failures.append(
             CheckFailure(
-                check="missing_target",
-                column=target,
-                count=count,
-                examples=[f"{where}: (missing)" for where in table.where(at)],
-                file=table.name,
+                check="missing_target", column=target, count=count, examples=examples, file=name
             )
         )
     return make_check(
@@ -136,7 +148,7 @@ def _missing(table: Table, target: str, dataset: str, limits: TargetCheck) -> Da
         dataset=dataset,
         column=target,
         passed=share <= limits.max_missing,
-        detail=f"{table.name}: {plural(count, 'row')} without a target ({share:.1%})",
+        detail=f"{name}: {plural(count, 'row')} without a target ({share:.1%})",
         setting=f"{_SETTINGS}.max_missing",
         statistic=share,
         threshold=limits.max_missing,
@@ -176,25 +188,47 @@ def _class_checks(
     train: pd.Series, test_table: Table, target: str, limits: TargetCheck
 ) -> list[DataCheck]:
     test_all = test_table.frame[target]
-    test = test_all.dropna()
-    train_share = train.value_counts(normalize=True)
-    test_counts = test.value_counts()
+
+    def unseen_rows(classes: pd.Index) -> list[str]:
+        at = np.flatnonzero((test_all.notna() & test_all.isin(classes)).to_numpy())[:EXAMPLES]
+        return [
+            f"{where}: {show(value)}"
+            for where, value in zip(test_table.where(at), test_all.iloc[at], strict=True)
+        ]
+
+    return class_checks(
+        train.value_counts(),
+        test_all.dropna().value_counts(),
+        unseen_rows,
+        target,
+        test_table.name,
+        limits,
+    )
+
+
+def class_checks(
+    train_counts: pd.Series,
+    test_counts: pd.Series,
+    unseen_rows: Callable[[pd.Index], list[str]],
+    target: str,
+    test_name: str,
+    limits: TargetCheck,
+) -> list[DataCheck]:
+    """Unseen classes, class balance and the shift of the class shares, from each data set's
+    class counts as ``value_counts()`` gives them (largest first) and a function giving the
+    first test rows (shown) whose class is among the given ones."""
+    train_share = train_counts / train_counts.sum()
     unseen = test_counts[~test_counts.index.isin(train_share.index)]
-    unseen_rows = int(unseen.sum())
+    unseen_rows_count = int(unseen.sum())
     failures = []
     if len(unseen):
-        at = np.flatnonzero((test_all.notna() & test_all.isin(unseen.index)).to_numpy())
-        at = at[:EXAMPLES]
         failures.append(
             CheckFailure(
                 check="unseen_class",
                 column=target,
-                count=unseen_rows,
-                examples=[
-                    f"{where}: {show(value)}"
-                    for where, value in zip(test_table.where(at), test_all.iloc[at], strict=True)
-                ],
-                file=test_table.name,
+                count=unseen_rows_count,
+                examples=unseen_rows(unseen.index),
+                file=test_name,
             )
         )
     checks = [
@@ -206,7 +240,7 @@ def _class_checks(
             passed=unseen.empty,
             detail=(
                 f"{plural(len(unseen), 'class', 'classes')} of the test data not in the "
-                f"training data ({plural(unseen_rows, 'test row')}): a model cannot predict "
+                f"training data ({plural(unseen_rows_count, 'test row')}): a model cannot predict "
                 "a class it never saw"
                 if len(unseen)
                 else f"every test class is in the training data ({len(train_share)} classes)"
@@ -244,7 +278,7 @@ def _class_checks(
             else [],
         )
     )
-    distance = tvd(train_share, test.value_counts(normalize=True))
+    distance = tvd(train_share, test_counts / test_counts.sum())
     checks.append(
         make_check(
             name="target_shift",

@@ -24,6 +24,11 @@ class Rows(pa.DataFrameModel):
         return frame["radius"] < frame["label"] + 30
 """
 LEAKED = 13
+DUPLICATED = 17
+"""Rows of each data set that repeat another of its rows (at most: a leaked row may land
+on one)."""
+UNSEEN = 8
+"""Test rows whose site the training data never has."""
 
 
 def frames(rows: int = 3000, test_rows: int = 900) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -40,9 +45,19 @@ def frames(rows: int = 3000, test_rows: int = 900) -> tuple[pd.DataFrame, pd.Dat
         bad = generator.choice(n, n // 40, replace=False)
         frame.loc[bad, "radius"] = -generator.uniform(0.5, 2, len(bad)).round(6)
         frame.loc[generator.choice(n, n // 90, replace=False), "kind"] = "`</details>` -->"
+        frame["site"] = generator.choice(["north", "south", "east"], n).astype(object)
+        frame["source"] = "export-7"  # one value in every row: the constant check
+        # rows repeated, spread over the files (the duplicates check)
+        copies = generator.choice(n, 2 * DUPLICATED, replace=False)
+        frame.iloc[copies[DUPLICATED:]] = frame.iloc[copies[:DUPLICATED]].to_numpy()
         return frame
 
     train, test = make(rows), make(test_rows)
+    # categories only the test data has (one of them hostile), spread over its files
+    test.loc[generator.choice(test_rows, UNSEEN, replace=False), "site"] = [
+        "west",
+        '"]; click x %%{init}%%',
+    ] * (UNSEEN // 2)
     # leaked rows, spread over the test set, copied from rows spread over the training set
     test.iloc[generator.choice(test_rows, LEAKED, replace=False)] = train.iloc[
         generator.choice(rows, LEAKED, replace=False)
@@ -73,9 +88,8 @@ def write(project: Path, files: int = 8) -> tuple[dict[str, list[int]], pd.DataF
 
 
 def request(project: Path, train: str, test: str, partitioned: bool) -> dict[str, object]:
-    """A data-tests request with the checks a partitioned data set runs (columns, schema,
-    leakage) and no others."""
-    off = {"enabled": False}
+    """A data-tests request with the checks a partitioned data set runs (all but drift,
+    which compares against a baseline)."""
     return {
         "project_dir": str(project),
         "train_path": train,
@@ -83,14 +97,7 @@ def request(project: Path, train: str, test: str, partitioned: bool) -> dict[str
         "target": "label",
         "task": "classification",
         "schema_spec": {"kind": "python", "path": "schema.py", "name": "Rows"},
-        "checks": {
-            "duplicates": off,
-            "constant": off,
-            "categories": off,
-            "target": off,
-            "drift": off,
-            "leakage": {"max_rows": 0},
-        },
+        "checks": {"drift": {"enabled": False}, "leakage": {"max_rows": 0}},
         "partitioned": partitioned,
     }
 
