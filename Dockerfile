@@ -6,7 +6,7 @@
 # 270 MB, benchmarks/README.md). The nightly `mlci monitor` installs its own dependencies
 # (requirements/monitor.txt: numpy, pandas, scipy, scikit-learn, pyarrow, fsspec, ~420 MB) with
 # uv when it first runs, and a run with `executor: ray` the Ray Client and the partitioned merges'
-# (requirements/ray.txt: ray[client], numpy, pandas, pandera, pyarrow, ~510 MB), so the pull
+# (requirements/ray.txt: ray[client], numpy, pandas, pandera, pyarrow, ~540 MB), so the pull
 # requests' jobs do not pull them (mlci_action/github/own_env.py).
 FROM python:3.12-slim AS build
 # Extra CAs (.github/certs/*.crt) for builds behind a TLS-intercepting proxy.
