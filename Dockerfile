@@ -5,7 +5,9 @@
 # else. Training, tests and scoring run in the project's own environment image, never here (about
 # 270 MB, benchmarks/README.md). The nightly `mlci monitor` installs its own dependencies
 # (requirements/monitor.txt: numpy, pandas, scipy, scikit-learn, pyarrow, fsspec, ~420 MB) with
-# uv when it first runs, so the pull requests' jobs do not pull them.
+# uv when it first runs, and a run with `executor: ray` the Ray Client and the partitioned merges'
+# (requirements/ray.txt: ray[client], numpy, pandas, pandera, pyarrow, ~540 MB), so the pull
+# requests' jobs do not pull them (mlci_action/github/own_env.py).
 FROM python:3.12-slim AS build
 # Extra CAs (.github/certs/*.crt) for builds behind a TLS-intercepting proxy.
 COPY .github/certs/ /tmp/certs/
@@ -35,6 +37,7 @@ COPY --from=build /opt/mlci/venv /opt/mlci/venv
 COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY entrypoint.py /opt/mlci/entrypoint.py
 COPY requirements/monitor.txt /opt/mlci/requirements-monitor.txt
+COPY requirements/ray.txt /opt/mlci/requirements-ray.txt
 ENV PYTHONUNBUFFERED=1 \
     PATH=/opt/mlci/venv/bin:$PATH
 ENTRYPOINT ["/opt/mlci/venv/bin/python", "/opt/mlci/entrypoint.py"]

@@ -99,6 +99,20 @@ def _monitors(event: Event, config: Config) -> bool:
     return event.name == "schedule" and bool(config.monitoring.log)
 
 
+def runs_on_ray(event: Event, config: Config, environ: Mapping[str, str]) -> bool:
+    """Whether this run's pipeline uses the ray executor: the trusted mlci.yaml says so (a pull
+    request's run reads its base's) or MLCI_EXECUTOR does (which a pull request's run drops).
+    Monitoring, promote and rollback run no pipeline."""
+    if _monitors(event, config):
+        return False
+    if event.name == "workflow_dispatch" and event.dispatch_inputs.get("action") in (
+        "promote",
+        "rollback",
+    ):
+        return False
+    return (environ.get("MLCI_EXECUTOR") or config.environment.executor) == "ray"
+
+
 def marker(name: str) -> str:
     return f"<!-- mlci:{name} -->"
 
@@ -135,6 +149,18 @@ def _trusted(config: Config, project: Path, event: Event) -> tuple[Config, Trust
             hint="check out with `fetch-depth: 0` (actions/checkout)",
         )
     return trust.from_base(config, project, base, pr.base_ref)
+
+
+def trusted_settings(
+    config: Config, project: Path, event: Event, environ: Mapping[str, str]
+) -> tuple[Config, TrustReport | None, Mapping[str, str]]:
+    """The run's configuration and environment: a pull request decides what is trained and
+    tested; where, how and what ships is its base's (and MLCI_EXECUTOR is dropped)."""
+    if event.name not in PR_EVENTS:
+        return config, None, environ
+    config, report = _trusted(config, project, event)
+    config = trust.require_sandbox(config, event.name)
+    return config, report, {k: v for k, v in environ.items() if k != "MLCI_EXECUTOR"}
 
 
 def _baseline(inputs: ActionInputs, event: Event, project: Path, config: Config) -> str | None:
@@ -388,19 +414,20 @@ def _main(workflow: Workflow, environ: Mapping[str, str]) -> int:
     workspace = Path(environ.get("GITHUB_WORKSPACE", ".")).resolve()
     git.trust(workspace)  # checked out by the runner's user; this container runs as root
     project = _project(workspace, inputs.config)
-    config = load_config(project)
-    trust_report = None
-    if event.name in PR_EVENTS:
-        # the PR decides what is trained and tested; where, how and what ships: its base
-        config, trust_report = _trusted(config, project, event)
-        config = trust.require_sandbox(config, event.name)
-        environ = {k: v for k, v in environ.items() if k != "MLCI_EXECUTOR"}
-        if trust_report.ignored:
-            keys = ", ".join(change.key for change in trust_report.ignored)
-            workflow.warning(
-                f"mlci.yaml: the pull request changes settings that take effect after merge "
-                f"({keys}); this run uses those of {trust_report.base}"
-            )
+    config, trust_report, environ = trusted_settings(load_config(project), project, event, environ)
+    if runs_on_ray(event, config, environ):
+        from mlci_action.github.own_env import RAY, own_environment
+
+        own = own_environment(RAY, environ, workflow.out)
+        if own is not None:  # no Ray Client in the image: the action again, in the Ray env
+            # (which reads the inputs, the event and the trusted settings again)
+            return own.run(["-m", "mlci_action.github"])
+    if trust_report is not None and trust_report.ignored:
+        keys = ", ".join(change.key for change in trust_report.ignored)
+        workflow.warning(
+            f"mlci.yaml: the pull request changes settings that take effect after merge "
+            f"({keys}); this run uses those of {trust_report.base}"
+        )
     if inputs.registry:
         config = config.model_copy(
             update={"deploy": config.deploy.model_copy(update={"registry": inputs.registry})}
@@ -417,8 +444,12 @@ def _main(workflow: Workflow, environ: Mapping[str, str]) -> int:
             app_slug=inputs.app_slug,
         )
     if _monitors(event, config):
-        from mlci_action.github import monitor_env
-        from mlci_action.github.monitor import reference_for, run_monitor, trusted_monitoring
+        from mlci_action.github.monitor import (
+            reference_for,
+            run_monitor,
+            runner,
+            trusted_monitoring,
+        )
         from mlci_action.images.registry import Credentials
 
         trusted_monitoring(config, event)  # before anything is pulled
@@ -434,7 +465,7 @@ def _main(workflow: Workflow, environ: Mapping[str, str]) -> int:
             project,
             workspace,
             environ,
-            runner=monitor_env.runner(environ, workflow.out),
+            runner=runner(environ, workflow.out),
             reference=reference,
         )
     try:

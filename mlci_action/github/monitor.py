@@ -18,8 +18,9 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from pydantic import ValidationError
 
@@ -28,6 +29,7 @@ from mlci_action.errors import ConfigError, InputError
 from mlci_action.github.commands import Workflow
 from mlci_action.github.context import Event
 from mlci_action.github.dispatch import start_retrain
+from mlci_action.github.own_env import MONITOR, OwnEnvironment, own_environment
 from mlci_action.monitoring.record import MonitorRecord
 from mlci_action.report.monitor_issue import (
     issue_marker,
@@ -51,6 +53,23 @@ def monitor_command(argv: list[str]) -> int:
     from mlci_action.cli import main
 
     return main(["monitor", *argv])
+
+
+@dataclass(frozen=True)
+class MonitorChild:
+    """`mlci monitor ARGV` in a child process of the monitor's own environment."""
+
+    environment: OwnEnvironment
+
+    def __call__(self, argv: list[str]) -> int:
+        return self.environment.run(["-m", "mlci_action", "monitor", *argv])
+
+
+def runner(environ: Mapping[str, str], out: TextIO) -> Runner:
+    """In-process when the monitor's modules import here; else in its own environment
+    (:data:`mlci_action.github.own_env.MONITOR`: ``MLCI_MONITOR_ENV``)."""
+    own = own_environment(MONITOR, environ, out)
+    return monitor_command if own is None else MonitorChild(own)
 
 
 def read_record(path: Path) -> MonitorRecord:

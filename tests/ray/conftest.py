@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from mlci_action.executors.local import uv_bin
 from tests.conftest import EXAMPLES, ROOT, git
 
 LAUNCH = Path(__file__).with_name("launch_node.py")
@@ -206,3 +207,22 @@ def run_mlci(
         text=True,
         timeout=900,
     )
+
+
+@pytest.fixture(scope="session")
+def action_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An interpreter like the action image's: a virtualenv with requirements/action.txt only
+    (no Ray Client, no numpy; mlci itself comes from the source tree on PYTHONPATH). From uv's
+    cache: a few seconds."""
+    venv = tmp_path_factory.mktemp("action-image") / "venv"
+    uv = uv_bin()
+    subprocess.run(
+        [uv, "venv", "--quiet", "--python", str(ROOT / ".venv" / "bin" / "python"), str(venv)],
+        check=True,
+    )
+    subprocess.run(
+        [uv, "pip", "install", "--quiet", "--no-deps", "--python", str(venv / "bin" / "python"),
+         "--requirement", str(ROOT / "requirements" / "action.txt")],
+        check=True,
+    )  # fmt: skip
+    return venv / "bin" / "python"

@@ -90,6 +90,26 @@ def test_versions_that_differ_are_named_with_the_fix():
         check_versions(here, Versions("3.11.7", "2.61.0"), address)
 
 
+def test_from_the_action_a_version_mismatch_says_how_to_match_the_cluster_to_it():
+    """The action's Python (its image's) and Ray (requirements/ray.txt) are fixed: the fix is
+    on the cluster's side, or a job step with the cluster's Python."""
+    address = Address("head", 10001, "RAY_ADDRESS")
+    here, cluster = Versions("3.12.7", "2.60.0"), Versions("3.10.14", "2.60.0")
+    with pytest.raises(InputError) as caught:
+        check_versions(here, cluster, address, in_action=True)
+    message, hint = caught.value.message, caught.value.hint or ""
+    assert "does not match the mlci action" in message
+    assert "Python 3.12.7 here, Python 3.10.14 on the cluster" in message
+    assert "the action runs Python 3.12 and Ray 2.60.0" in hint
+    assert "rayproject/ray:2.60.0-py312" in hint
+    assert "Python 3.10" in hint and "ray[client]==2.60.0" in hint
+    assert caught.value.exit_code == 2
+    config = example(executor="ray")
+    environ = {"RAY_ADDRESS": "ray://head:10001"}
+    assert not settings(config, environ).in_action
+    assert settings(config, {**environ, "MLCI_OWN_ENV": "ray"}).in_action
+
+
 def _text(config: Config) -> str:
     return yaml.safe_dump(config.model_dump(mode="json", by_alias=True, exclude_none=True))
 

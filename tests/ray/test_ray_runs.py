@@ -1,9 +1,12 @@
-"""`mlci run` with the ray executor on a real two-node loopback cluster (tests/ray/conftest.py).
+"""The ray executor on a real two-node loopback cluster (tests/ray/conftest.py).
 
-Cheap by design: one `mlci run` on the cluster and one local run of the same project, shared by
-the assertions of this module (:func:`compared`); the tests' requirements are installed on the
+Cheap by design: one run on the cluster and one local run of the same project, shared by the
+assertions of this module (:func:`compared`); the tests' requirements are installed on the
 nodes already, so no pip environment is built except by the one test whose requirement cannot
-install."""
+install. The run on the cluster is the GitHub Action's, from an interpreter like the action
+image's (no Ray Client, no numpy): it installs requirements/ray.txt into its own folder first
+(from uv's cache here) and runs the pipeline from a child process; the other tests run
+`mlci run`."""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT, git
-from tests.ray.conftest import new_project, run_mlci, stops_the_second_node
+from tests.ray.conftest import Cluster, new_project, run_mlci, stops_the_second_node
 
 pytestmark = pytest.mark.ray
 
@@ -39,25 +42,100 @@ def commit_change(project: Path) -> None:
 
 
 @dataclass
+class ActionRun:
+    log: str
+    outputs: str
+    ray_env: Path
+    """The folder MLCI_RAY_ENV named."""
+    seconds: float
+
+
+@dataclass
 class Compared:
     ray: dict[str, Any]
     local: dict[str, Any]
     output: str
+    action: ActionRun
+
+
+def run_action(cluster: Cluster, python: Path, folder: Path, cache: Path) -> ActionRun:
+    """A pull request (C 0.5) against a base whose mlci.yaml says ``executor: ray``, through
+    the action's entry point as the runner starts it: the cluster's address from a secret."""
+    project = new_project(folder / "repo")
+    config = project / "mlci.yaml"
+    text = config.read_text().replace("environment:\n", "environment:\n  executor: ray\n")
+    config.write_text(text)
+    (project / ".gitignore").write_text(".mlci/\n")
+    git(project, "add", "-A")
+    git(project, "commit", "--quiet", "-m", "the team's cluster")
+    git(project, "checkout", "--quiet", "-b", "feature")
+    commit_change(project)
+    head, base = git(project, "rev-parse", "HEAD"), git(project, "rev-parse", "main")
+    event, output, summary = folder / "event.json", folder / "output", folder / "summary"
+    pull = {"number": 3, "user": {"login": "bob"}, "head": {"sha": head, "ref": "feature"},
+            "base": {"sha": base, "ref": "main"}}  # fmt: skip
+    repository = {"full_name": "acme/models", "default_branch": "main"}
+    event.write_text(json.dumps({"number": 3, "pull_request": pull, "repository": repository}))
+    output.write_text("")
+    summary.write_text("")
+    keep = ("PATH", "HOME", "TMPDIR", "LANG", "UV_CACHE_DIR", "UV_INDEX_URL", "SSL_CERT_FILE")
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env |= {
+        "PYTHONPATH": str(ROOT),  # the image installs mlci; here it is the source tree
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "GITHUB_EVENT_NAME": "pull_request",
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_REPOSITORY": "acme/models",
+        "GITHUB_SHA": head,
+        "GITHUB_REF": "refs/pull/3/merge",
+        "GITHUB_WORKSPACE": str(project),
+        "GITHUB_OUTPUT": str(output),
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "INPUT_CONFIG": ".",
+        "MLCI_CACHE_DIR": str(cache),
+        "MLCI_RAY_ENV": str(folder / "ray-env"),
+        "RAY_ADDRESS": cluster.address,
+    }
+    started = time.monotonic()
+    done = subprocess.run(
+        [str(python), str(ROOT / "entrypoint.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    seconds = time.monotonic() - started
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    return ActionRun(done.stdout + done.stderr, output.read_text(), folder / "ray-env", seconds)
 
 
 @pytest.fixture(scope="module")
-def compared(ray_cluster, shared_cache, tmp_path_factory) -> Compared:
-    """The same change run on the cluster and locally, once for this module's tests."""
-    runs = {}
-    output = ""
-    for name, env in (("ray", on_cluster(ray_cluster)), ("local", {})):
-        project = new_project(tmp_path_factory.mktemp(f"compared-{name}") / "repo")
-        commit_change(project)
-        done = run_mlci("run", str(project), "--base", "HEAD~1", cache=shared_cache, env=env)
-        assert done.returncode == 0, done.stdout + done.stderr
-        runs[name] = read_run(project)
-        output += done.stdout + done.stderr
-    return Compared(runs["ray"], runs["local"], output)
+def compared(ray_cluster, shared_cache, action_python, tmp_path_factory) -> Compared:
+    """The same change run on the cluster (by the action) and locally, once for this module's
+    tests."""
+    folder = tmp_path_factory.mktemp("compared-ray")
+    action = run_action(ray_cluster, action_python, folder, shared_cache)
+    project = new_project(tmp_path_factory.mktemp("compared-local") / "repo")
+    commit_change(project)
+    done = run_mlci("run", str(project), "--base", "HEAD~1", cache=shared_cache)
+    assert done.returncode == 0, done.stdout + done.stderr
+    ray = read_run(folder / "repo")
+    return Compared(ray, read_run(project), action.log + done.stdout + done.stderr, action)
+
+
+def test_the_action_installs_its_ray_environment_and_runs_the_pull_request_there(
+    compared, action_python
+):
+    script = "import importlib.util as u; print([m for m in ('ray', 'numpy') if u.find_spec(m)])"
+    image = subprocess.run([str(action_python), "-c", script], capture_output=True, text=True)
+    assert image.stdout.strip() == "[]"  # the action's own interpreter has neither
+    action = compared.action
+    assert "installing the ray executor's dependencies" in action.log
+    assert "verdict<<" in action.outputs and "pass" in action.outputs
+    assert compared.ray["environment"]["executor"] == "ray"
+    pins = (ROOT / "requirements" / "ray.txt").read_text()
+    assert (action.ray_env / ".mlci-installed").read_text() == pins
+    print(f"the action's run on the cluster: {action.seconds:.1f} s")
 
 
 def test_a_run_on_the_cluster_uses_the_nodes_python_when_it_has_every_requirement(compared):

@@ -70,6 +70,10 @@ class ClusterSettings:
     """The run's (trusted) environment.ray."""
     pass_env: dict[str, str]
     """The variables the trusted environment.pass_env names, as mlci saw them."""
+    in_action: bool = False
+    """Whether this is the GitHub Action's own Ray environment (``MLCI_OWN_ENV=ray``, set by
+    mlci_action/github/own_env.py), whose Python and Ray the user cannot change: a version
+    mismatch then says how to match the cluster to the action instead."""
 
 
 def settings(config: Config, environ: Mapping[str, str]) -> ClusterSettings:
@@ -83,7 +87,8 @@ def settings(config: Config, environ: Mapping[str, str]) -> ClusterSettings:
         if any(fnmatch.fnmatchcase(name, n) if n.endswith("*") else name == n for n in names)
     }
     ray = config.environment.ray
-    return ClusterSettings(resolve(ray, environ), ray, passed)
+    in_action = environ.get("MLCI_OWN_ENV") == "ray"
+    return ClusterSettings(resolve(ray, environ), ray, passed, in_action)
 
 
 def probe(address: Address, timeout: float) -> None:
@@ -125,13 +130,27 @@ class Versions:
         return ".".join(self.python.split(".")[:2])
 
 
-def check_versions(client: Versions, cluster: Versions, address: Address) -> None:
-    """Ray Client needs the same Ray version and Python minor version on both ends."""
+def check_versions(
+    client: Versions, cluster: Versions, address: Address, in_action: bool = False
+) -> None:
+    """Ray Client needs the same Ray version and Python minor version on both ends. From the
+    GitHub Action (``in_action``) the client side is fixed: the image's Python, and the Ray of
+    requirements/ray.txt."""
     problems = []
     if client.ray != cluster.ray:
         problems.append(f"Ray {client.ray} here, Ray {cluster.ray} on the cluster")
     if client.minor != cluster.minor:
         problems.append(f"Python {client.python} here, Python {cluster.python} on the cluster")
+    if problems and in_action:
+        raise InputError(
+            f"the Ray cluster at {address.source} does not match the mlci action: "
+            + "; ".join(problems),
+            hint=f"the action runs Python {client.minor} and Ray {client.ray}: run the cluster "
+            f"on those (e.g. the image rayproject/ray:{client.ray}-py{client.minor.replace('.', '')}"
+            f"), or drive this cluster from a job step with Python {cluster.minor} "
+            f"(actions/setup-python; pip install 'mlci[ray]' 'ray[client]=={cluster.ray}'; "
+            "mlci run)",
+        )
     if problems:
         raise InputError(
             f"the Ray cluster at {address.source} does not match this mlci: " + "; ".join(problems),
@@ -141,7 +160,9 @@ def check_versions(client: Versions, cluster: Versions, address: Address) -> Non
         )
 
 
-def connect(address: Address, settings: Ray, job_env: Mapping[str, Any]) -> Versions:
+def connect(
+    address: Address, settings: Ray, job_env: Mapping[str, Any], in_action: bool = False
+) -> Versions:
     """Probe, connect through Ray Client with the connection's runtime environment
     (``job_env``), check the versions; the cluster's versions. Ray's own version check is off: :func:`check_versions`
     gives the message instead."""
@@ -167,7 +188,7 @@ def connect(address: Address, settings: Ray, job_env: Mapping[str, Any]) -> Vers
         ) from None
     cluster = Versions.of(info or {})
     try:
-        check_versions(Versions.here(), cluster, address)
+        check_versions(Versions.here(), cluster, address, in_action)
     except InputError:
         ray.shutdown()
         raise

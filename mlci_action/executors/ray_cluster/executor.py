@@ -73,7 +73,12 @@ class RayExecutor:
         settings = self.settings
         address = settings.address
         if self._session is None or self._cluster is None:  # the first side: connect
-            self._cluster = connect(address, settings.ray, job_env(project, config, settings.ray))
+            self._cluster = connect(
+                address,
+                settings.ray,
+                job_env(project, config, settings.ray),
+                in_action=settings.in_action,
+            )
             self._session = Session(project)
         cluster, session = self._cluster, self._session
         session.join()
