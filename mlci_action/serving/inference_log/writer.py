@@ -212,7 +212,7 @@ class InferenceLog:
         self._gauged, self._stale = time.monotonic(), False
         if self.features is not None:
             for name, value in self.features.psi().items():
-                self.metrics.feature_psi.labels(name).set(value)
+                self.metrics.feature_gauge(name).set(value)
             self.metrics.window_rows.set(self.features.rows)
         if self.predicted is not None:
             self.metrics.prediction_psi.set(self.predicted.psi()["prediction"])
