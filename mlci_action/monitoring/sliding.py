@@ -122,6 +122,10 @@ def column_for(reference: Reference) -> Column:
     return CategoricalColumn(reference)
 
 
+PENDING_ROWS = 4096
+"""Rows :meth:`Window.add` lets wait before it bins them, at most (memory: the batches' own
+arrays, kept by reference)."""
+
 BROADCAST_ROWS = 256
 """Batches up to this many rows bin all numeric columns in one broadcast comparison (few numpy
 calls, so the writer holds the GIL briefly); larger ones a ``searchsorted`` per column (less
@@ -148,6 +152,8 @@ class Window:
         self.counts[self.empty] = self.codes.size
         self.head = 0
         self.rows = 0
+        self._pending: list[dict[str, Any]] = []
+        self._pending_rows = 0
         numeric = [
             (j, name, column)
             for j, (name, column) in enumerate(self.columns.items())
@@ -165,11 +171,39 @@ class Window:
     def add(self, columns: Mapping[str, Any]) -> None:
         """One batch: ``columns`` maps a name to its values (all the same length); columns
         without a reference are ignored, and a referenced column absent here counts none of
-        the batch's rows."""
+        the batch's rows.
+
+        The values are kept (by reference: they must not change afterwards) and binned when
+        the PSIs are read or ``PENDING_ROWS`` rows wait, many batches in one go: a batch
+        costs the caller (the inference log's writer, which holds the GIL meanwhile) a few
+        list operations."""
         lengths = {len(values) for name, values in columns.items() if name in self.columns}
         if not lengths:
             return
         (length,) = lengths
+        keep = min(length, self.size)
+        part = {name: values[length - keep :] for name, values in columns.items()}
+        self._pending.append({name: part[name] for name in self.columns if name in part})
+        self._pending_rows += keep
+        self.rows = min(self.size, self.rows + length)
+        if self._pending_rows >= PENDING_ROWS:
+            self._settle()
+
+    def _settle(self) -> None:
+        """Bin what waits: consecutive batches with the same columns as one block."""
+        pending, self._pending, self._pending_rows = self._pending, [], 0
+        group: list[dict[str, Any]] = []
+        for part in pending:
+            if group and part.keys() != group[0].keys():
+                self._bin(_joined(group))
+                group = []
+            group.append(part)
+        if group:
+            self._bin(_joined(group))
+
+    def _bin(self, columns: Mapping[str, Any]) -> None:
+        """Into the ring and the counts: the last ``size`` rows of one block."""
+        length = len(next(iter(columns.values())))
         keep = min(length, self.size)
         block = np.full((keep, len(self.columns)), self.empty, dtype=np.int32)
         present = [(j, name) for j, name, _ in self._numeric if name in columns]
@@ -193,7 +227,6 @@ class Window:
         self.counts += np.bincount(block.ravel(), minlength=width)
         self.counts -= np.bincount(gone.ravel(), minlength=width)
         self.head = (self.head + keep) % self.size
-        self.rows = min(self.size, self.rows + length)
 
     def _categorical(self, columns: Mapping[str, Any]) -> list[tuple[int, str]]:
         return [
@@ -211,6 +244,7 @@ class Window:
     def psi(self) -> dict[str, float]:
         """A PSI per column from the kept counts: the numeric columns in one vectorised
         computation, the categorical ones each with :func:`bins.categorical_psi`."""
+        self._settle()
         names = [name for _, name, _ in self._numeric]
         found = dict(zip(names, self._numeric_psi(self.counts), strict=True))
         for j, (name, column) in enumerate(self.columns.items()):
@@ -218,6 +252,13 @@ class Window:
                 start = int(self.offsets[j])
                 found[name] = column.psi(self.counts[start : start + column.size])
         return {name: found[name] for name in self.columns}
+
+
+def _joined(parts: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
+    """Batches with the same columns as one: each column's values end to end."""
+    if len(parts) == 1:
+        return parts[0]
+    return {name: np.concatenate([np.asarray(p[name]) for p in parts]) for name in parts[0]}
 
 
 class _NumericPsi:

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from mlci_action.monitoring.bins import categorical_psi, numeric_counts, numeric_psi
 from mlci_action.monitoring.sliding import (
     BROADCAST_ROWS,
+    PENDING_ROWS,
     CategoricalColumn,
     CategoricalReference,
     NumericReference,
@@ -71,19 +72,28 @@ _ABSENT = object()
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_the_window_is_the_per_column_rule_on_the_last_rows(seed: int) -> None:
+@pytest.mark.parametrize("read_each_batch", [True, False], ids=["read-each", "read-at-end"])
+def test_the_window_is_the_per_column_rule_on_the_last_rows(
+    seed: int, read_each_batch: bool
+) -> None:
+    """Read after every batch (each binned alone, small ones in one broadcast), or only at
+    the end (batches wait and are binned together, more than PENDING_ROWS on the way)."""
     rng = np.random.default_rng(seed)
     refs = references(rng)
     window = Window(refs, size=SIZE)
     seen: dict[str, list[Any]] = {name: [] for name in refs}
     lengths = [1, 16, 3, BROADCAST_ROWS, BROADCAST_ROWS + 1, 50, 2 * SIZE, 7, 120, 1]
+    if not read_each_batch:
+        lengths += [SIZE] * (PENDING_ROWS // SIZE) + [5, 9, 2]
     for round_, rows in enumerate(lengths):
         columns = batch(rng, refs, rows)
-        if round_ in (2, 5):  # a batch without one numeric and one categorical column
+        if round_ in (2, 5, 6):  # batches without one numeric and one categorical column
             del columns["x3"], columns["c"]
         window.add(columns)
         for name in refs:
             seen[name] += list(columns[name]) if name in columns else [_ABSENT] * rows
+        if not read_each_batch and round_ < len(lengths) - 1:
+            continue
         want = expected_psi(refs, seen)
         got = window.psi()
         assert list(got) == list(refs)
