@@ -20,7 +20,9 @@ requests are checked to take the server's numeric fast path (a float matrix, as 
 all-numeric models do), so logging is measured on the path it sits on in production.
 
 First, in this process, the writer thread's CPU time per 1,000 rows, column-wise against the
-per-row writer it replaced (inference_log_writer.py); ``--writer-only`` runs only that.
+per-row writer it replaced (inference_log_writer.py), and the drift gauges' part of it, now
+against the per-column window it replaced (drift_gauges.py); ``--writer-only`` runs only
+those.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from mlci_action.serving import protocol
 from mlci_action.serving.model import ServedModel, ServingConfig, load
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import drift_gauges
 import inference_log_writer
 from bench_serving import (
     BATCH_ROWS,
@@ -136,6 +139,8 @@ def main() -> int:
         f"interleaved, median of {max(args.repeats, 5)})\n"
     )
     print("\n".join(inference_log_writer.measure(model, rows, profile, max(args.repeats, 5))))
+    print()
+    print("\n".join(drift_gauges.measure(model, rows, profile, max(args.repeats, 5))))
     print()
     if args.writer_only:
         return 0

@@ -61,9 +61,17 @@ class LogMetrics:
             registry=registry,
             multiprocess_mode="liveall",
         )
+        self._feature_gauges: dict[str, Gauge] = {}
         self.registry = registry
         self.predictions: Counter | None = None
         self.prediction_value: Histogram | None = None
+
+    def feature_gauge(self, name: str) -> Gauge:
+        """The feature's drift gauge, looked up once (``labels`` costs a lock and a tuple)."""
+        gauge = self._feature_gauges.get(name)
+        if gauge is None:
+            gauge = self._feature_gauges[name] = self.feature_psi.labels(name)
+        return gauge
 
     def count_predictions(self, labels: npt.NDArray[Any], classifier: bool) -> None:
         """Into the class counter (a classifier) or the histogram (a regressor), made on
@@ -78,9 +86,14 @@ class LogMetrics:
                     ["class"],
                     registry=self.registry,
                 )
-            codes, uniques = pd.factorize(np.asarray(labels))
+            array = np.asarray(labels)
+            if array.dtype.kind in "biuU":  # cannot hold None or NaN: numpy's unique is cheaper
+                uniques, tally = np.unique(array, return_counts=True)
+            else:
+                codes, uniques = pd.factorize(array)
+                tally = np.bincount(codes[codes >= 0], minlength=len(uniques))
             counted: dict[str, int] = {}
-            for label, count in zip(uniques.tolist(), np.bincount(codes[codes >= 0]), strict=False):
+            for label, count in zip(uniques.tolist(), tally.tolist(), strict=True):
                 counted[str(label)] = counted.get(str(label), 0) + int(count)
             for label, count in counted.items():
                 self.predictions.labels(label).inc(count)

@@ -5,8 +5,9 @@ The request thread enqueues references to the frame and the model's arrays it al
 (an :class:`Entry`). The writer wakes rarely: it takes what is queued, and for up to
 ``LINGER_S`` more whatever comes in (at most ``BATCH`` requests), makes one column-wise
 :class:`~.batch.Batch` of them, writes it to the file sink in one call (:mod:`.jsonl`,
-:mod:`.parquet`), counts the outcome, and bins each feature's column into the drift window;
-the gauges (a PSI per column) are recomputed at most every ``GAUGE_S``. Per row it does no
+:mod:`.parquet`), counts the outcome, and hands the columns to the drift window (which keeps
+them by reference); the gauges (the window bins what waits, then a PSI per column) are
+recomputed at most every ``GAUGE_S``. Per row it does no
 Python work, so the time it takes from the event loop and predict (one GIL, two cores) stays
 small (benchmarks/README.md, "Inference logging on vs off"). A full
 queue drops the request's rows and counts them; a failing sink counts its rows as failed and
@@ -196,8 +197,9 @@ class InferenceLog:
         self._observe(batch)
 
     def _observe(self, batch: Batch) -> None:
-        """The prediction counts and the windows once per batch, a column at a time; the
-        gauges (a bincount and a PSI per column) at most every GAUGE_S, or when idle."""
+        """The prediction counts and the windows once per batch (the windows only keep the
+        columns); the gauges (binning what waits, a PSI per column) at most every GAUGE_S, or
+        when idle."""
         self.metrics.count_predictions(batch.labels, batch.model.classes is not None)
         if self.features is not None:
             self.features.add(batch.features)
@@ -212,7 +214,7 @@ class InferenceLog:
         self._gauged, self._stale = time.monotonic(), False
         if self.features is not None:
             for name, value in self.features.psi().items():
-                self.metrics.feature_psi.labels(name).set(value)
+                self.metrics.feature_gauge(name).set(value)
             self.metrics.window_rows.set(self.features.rows)
         if self.predicted is not None:
             self.metrics.prediction_psi.set(self.predicted.psi()["prediction"])
