@@ -92,4 +92,3 @@ def run_partitioned(request: dict[str, Any]) -> dict[str, Any]:
         for index, part in enumerate(test)
     ]
     return merged(request, parts).model_dump(mode="json")
-

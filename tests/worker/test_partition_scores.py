@@ -75,9 +75,7 @@ def test_the_bootstrap_does_not_depend_on_the_order_partitions_were_scored(split
     scored: dict[int, object] = {}
     for index in reversed(range(len(listed))):  # last partition first, as a cluster might
         part = listed[index]
-        scored[index] = score_part(
-            asked, models, read_partition(part), part.name, first=index == 0
-        )
+        scored[index] = score_part(asked, models, read_partition(part), part.name, first=index == 0)
     in_order = Evaluation.model_validate(evaluate.run(asked))
     reordered = merged(asked, [scored[index] for index in range(len(listed))])  # type: ignore[misc]
     assert reordered.model_dump() == in_order.model_dump()
