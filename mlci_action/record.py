@@ -369,6 +369,12 @@ class RunRecord(Record):
     slices: list[SliceResult] = Field(default_factory=list)
     too_small: str | None = None
     """Why the test set is too small for any interval to mean much (see Evaluation)."""
+    bootstrap_method: Literal["multinomial", "poisson"] | None = None
+    """How the bootstrap intervals' resamples were drawn (see Evaluation); None: none drawn."""
+    bootstrap_seed: int | None = None
+    test_partitions: int | None = None
+    """The test set's partitions (data.test in Parquet files), scored one by one and merged;
+    None for one test file. With the method and the seed: reproducible intervals."""
     data: DataReport | None = None
     model_tests: ModelTestsReport | None = None
     environment: EnvironmentInfo | None = None
