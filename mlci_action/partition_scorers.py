@@ -38,14 +38,13 @@ class Scorer:
         import ray
 
         from mlci_action.errors import InputError, MlciError
-        from mlci_action.worker.checks.partition_task import read
-        from mlci_action.worker.partition_scores import score_part
+        from mlci_action.worker.partition_scores import read_part, score_part
 
         started = time.perf_counter()
         asked = ScorePartition.model_validate(request)
         try:
             loaded = self._loaded(models[0], asked.evaluate)
-            frame = read(asked, data)  # type: ignore[arg-type]  # part_name, part_url
+            frame = read_part(asked.part_name, asked.part_url, data)
             answers = score_part(asked.evaluate, loaded, frame, asked.part_name, first=asked.first)
         except MlciError as exc:  # the project's input or model: its message comes back as is
             kind = "input" if isinstance(exc, InputError) or exc.exit_code == 2 else "failure"

@@ -29,7 +29,7 @@ import pandas as pd
 from mlci_action.errors import InputError
 from mlci_action.record import Evaluation
 from mlci_action.worker.evaluate import Answers, Predictions, answer, evaluate, load_models
-from mlci_action.worker.partitions import partitions, read_partition
+from mlci_action.worker.partitions import Partition, partitions, read_partition
 from mlci_action.worker.slicing import joined
 
 
@@ -81,6 +81,24 @@ def _joined(sides: list[Predictions]) -> Predictions:
         None if any(p is None for p in probas) else np.concatenate(probas),  # type: ignore[arg-type]
         first.classes,
     )
+
+
+def read_part(name: str, url: str | None, data: bytes | None) -> pd.DataFrame:
+    """A partition's rows from its bytes (a local file's, through the object store) or its
+    URL (read here)."""
+    if data is None:
+        return read_partition(Partition(name, url or ""))
+    import io
+
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(io.BytesIO(data)).to_pandas().reset_index(drop=True)
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            f"{name}: cannot be read as Parquet: {exc}",
+            hint="every file of a partitioned data set must be a Parquet file",
+        ) from None
 
 
 def run_partitioned(request: dict[str, Any]) -> dict[str, Any]:

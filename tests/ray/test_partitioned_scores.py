@@ -31,8 +31,8 @@ def test_partitioned_scoring_on_the_cluster_equals_the_local_one(ray_cluster, tm
     config["environment"]["executor"] = "ray"
     (project / "mlci.yaml").write_text(yaml.safe_dump(config))
 
-    boot = {"resamples": 200, "confidence": 0.95, "seed": 5, "method": "poisson"}
-    asked = request(parts, candidate, baseline, bootstrap=boot, slices=["region"])
+    boot = {"resamples": 100, "confidence": 0.95, "seed": 5, "method": "poisson"}
+    asked = request(parts, candidate, baseline, bootstrap=boot, slices=["x0 >= 0.5"])
     local = Evaluation.model_validate(worker_evaluate.run(asked))
 
     executor = create(
