@@ -60,6 +60,7 @@ def ensure_data(folder: Path, rows: int, files: int) -> Path:
     """The project folder (generated once): data/{train,test}/part-*.parquet, the models."""
     done = folder / "done"
     if done.is_file():
+        write_config(folder)
         return folder
     shutil.rmtree(folder, ignore_errors=True)
     from sklearn.linear_model import LogisticRegression
@@ -84,12 +85,17 @@ def ensure_data(folder: Path, rows: int, files: int) -> Path:
     X, y = sample.drop(columns=TARGET), sample[TARGET]
     save_model(LogisticRegression(max_iter=300).fit(X, y), folder / "candidate.skops")
     save_model(DecisionTreeClassifier(max_depth=3).fit(X, y), folder / "baseline.skops")
+    write_config(folder)
+    done.write_text("ok\n")
+    return folder
+
+
+def write_config(folder: Path) -> None:
     (folder / "mlci.yaml").write_text(
         "name: bench\ndata:\n  train: data/train\n  test: data/test\n  target: label\n"
         "training:\n  command: 'true'\nenvironment:\n  executor: ray\n"
+        "evaluation:\n  task: classification\n  metrics: [accuracy]\n"
     )
-    done.write_text("ok\n")
-    return folder
 
 
 # ------------------------------------------------------------------------------- cluster
