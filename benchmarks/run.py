@@ -11,6 +11,8 @@
    (benchmarks/bench_evaluate.py).
    With --scale ROWS: `mlci run` (local and docker executors) against the same work by hand on
    synthetic 20-column projects of ROWS training rows (benchmarks/bench_scale.py).
+   With --ray-scale ROWS: data tests and scoring of ROWS x 20 Parquet rows on 1 vs 2 loopback
+   Ray nodes, and `mlci run` with executor ray vs local (benchmarks/bench_ray_scale.py).
 3. Images and serving (benchmarks/bench_images.py): serving image rebuild after a model-only
    change, bytes pushed for it, image size against its parts, V2 serving latency and
    throughput. Needs Docker, the base image and the registry (scripts/services.sh); skipped
@@ -67,6 +69,13 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument(
         "--skip-images", action="store_true", help="leave out the Docker image benchmarks"
+    )
+    parser.add_argument(
+        "--ray-scale",
+        metavar="ROWS",
+        type=int,
+        help="also data tests and scoring of ROWS Parquet rows on 1 vs 2 loopback Ray nodes, "
+        "and executor ray vs local (benchmarks/bench_ray_scale.py; minutes)",
     )
     parser.add_argument(
         "--scale",
@@ -173,6 +182,8 @@ def main() -> int:
             *repeats,
             *(["--skip-docker"] if args.skip_images else []),
         )
+    if args.ray_scale:
+        bench("bench_ray_scale.py", "--rows", str(args.ray_scale), "--overhead", *repeats)
     bench("bench_monitor.py", *repeats)
     bench("bench_serving.py", *repeats)
     bench("bench_inference_log.py", *repeats)

@@ -1,4 +1,5 @@
-"""A partitioned data set's data tests on the cluster: one Ray actor task per partition.
+"""A partitioned data set's data tests on the cluster: one Ray actor task per partition
+(and :class:`Actors`, the pool the scorers of :mod:`mlci_action.partition_scorers` share).
 
 Checker actors (one CPU each, as many as the cluster has CPUs, at most one per partition) run
 in the project's runtime environment with the project as working directory; each imports
@@ -57,15 +58,19 @@ class Checker:
         return outcome.to_json(), outcome.keys, row_keys, placed
 
 
-class Checkers:
-    """The run's checker actors, for one data-tests stage."""
+class Actors:
+    """A run's actors of one kind (one CPU each, as many as the cluster has CPUs, at most one
+    per partition, at most :data:`MAX_ACTORS`), handed partitions in turn; ended by
+    :meth:`close`."""
 
-    def __init__(self, runtime: RayRuntime, partitions: int) -> None:
+    what = "the task"
+
+    def __init__(self, runtime: RayRuntime, kind: type, partitions: int) -> None:
         import ray
 
         self.runtime = runtime
         cpus = int(ray.cluster_resources().get("CPU", 1))
-        actor = ray.remote(Checker).options(
+        actor: Any = ray.remote(kind).options(
             num_cpus=1,
             runtime_env=runtime.env,
             max_restarts=runtime.max_retries,
@@ -74,6 +79,42 @@ class Checkers:
         count = max(1, min(cpus, partitions, MAX_ACTORS))
         self.actors: list[Any] = [actor.remote() for _ in range(count)]
         self._next = 0
+
+    def next_actor(self) -> Any:
+        actor = self.actors[self._next % len(self.actors)]
+        self._next += 1
+        return actor
+
+    def placed(self, name: str, placed: dict[str, Any]) -> None:
+        with self.runtime._lock:  # run.json's cluster tasks
+            self.runtime.placements.append(ClusterTask(name=name, **placed))
+
+    def _get(self, name: str, ref: Any) -> Any:
+        import ray.exceptions as errors
+
+        try:
+            return self.runtime._wait(ref)
+        except errors.RayError as exc:
+            raise StageFailure(
+                f"{self.what} of {name} failed on the cluster: {exc.__class__.__name__}",
+                log_tail=str(exc)[-4000:],
+                hint="a lost node is retried environment.ray.max_retries times",
+            ) from None
+
+    def close(self) -> None:
+        import ray
+
+        for actor in self.actors:
+            ray.kill(actor)
+
+
+class Checkers(Actors):
+    """The run's checker actors, for one data-tests stage."""
+
+    what = "the data tests"
+
+    def __init__(self, runtime: RayRuntime, partitions: int) -> None:
+        super().__init__(runtime, Checker, partitions)
 
     def run(
         self,
@@ -86,9 +127,8 @@ class Checkers:
         keys_ref = ray.put(train_keys) if train_keys is not None else None
         refs = []
         for request, local in requests:
-            actor = self.actors[self._next % len(self.actors)]
-            self._next += 1
             data = self.runtime._put(local) if local is not None else None
+            actor = self.next_actor()
             refs.append(actor.check.remote(request.model_dump(mode="json"), data, keys_ref))
         outcomes = []
         for (request, _), ref in zip(requests, refs, strict=True):
@@ -97,26 +137,5 @@ class Checkers:
                 raise InputError(found["message"], hint=found["hint"] or None)
             result, keys, row_keys, placed = found
             outcomes.append(PartOutcome.from_json(result, keys, row_keys))
-            with self.runtime._lock:  # run.json's cluster tasks
-                self.runtime.placements.append(
-                    ClusterTask(name=f"data-tests {request.part_name}", **placed)
-                )
+            self.placed(f"data-tests {request.part_name}", placed)
         return outcomes
-
-    def _get(self, name: str, ref: Any) -> Any:
-        import ray.exceptions as errors
-
-        try:
-            return self.runtime._wait(ref)
-        except errors.RayError as exc:
-            raise StageFailure(
-                f"the data tests of {name} failed on the cluster: {exc.__class__.__name__}",
-                log_tail=str(exc)[-4000:],
-                hint="a lost node is retried environment.ray.max_retries times",
-            ) from None
-
-    def close(self) -> None:
-        import ray
-
-        for actor in self.actors:
-            ray.kill(actor)

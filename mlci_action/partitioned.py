@@ -1,5 +1,5 @@
-"""The data tests of a partitioned data set on the ``ray`` executor: one Ray (actor) task per
-partition, merged on the runner in file order.
+"""The data tests and the scoring of a partitioned data set on the ``ray`` executor: one Ray
+(actor) task per partition, merged on the runner in file order.
 
 The training partitions go first, each returning its rows' 64-bit keys (8 bytes a row, never
 the rows); the runner merges them into one sorted array, put once in the object store, which
@@ -8,29 +8,78 @@ per-column tallies and (duplicates) its rows' keys over all its columns, the tra
 themselves when those are the same columns. The merge is the worker's own
 (:mod:`mlci_action.worker.checks.partitioned`), so the result equals the local executor's,
 which loops over the same partitions in one process.
+
+The scoring (:func:`evaluate`) gets each test partition's answers back (labels and
+probabilities, a few bytes a row) and evaluates them on the runner as the local worker does
+(:func:`mlci_action.worker.partition_scores.merged`): the same metrics, and the same Poisson
+bootstrap intervals (weights seeded per partition index), whichever node scored which
+partition.
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from mlci_action.config import DataChecks
 from mlci_action.executors.base import Runtime
-from mlci_action.executors.tasks import DataPartition, DataTests
-from mlci_action.record import DataReport
+from mlci_action.executors.tasks import DataPartition, DataTests, Evaluate, ScorePartition
+from mlci_action.record import DataReport, Evaluation
 from mlci_action.worker.checks.partitioned import TrainKeys, merged_report
 from mlci_action.worker.checks.partitioned_run import first_checks
 from mlci_action.worker.partitions import Partition, partitions
 
-
-def data_tests(runtime: Runtime, request: DataTests) -> DataReport:
+if TYPE_CHECKING:
     from mlci_action.executors.ray_cluster.runtime import RayRuntime
-    from mlci_action.partition_checkers import Checkers
+
+
+def _ray(runtime: Runtime) -> RayRuntime:
+    from mlci_action.executors.ray_cluster.runtime import RayRuntime
 
     if not isinstance(runtime, RayRuntime):
-        raise TypeError("partitioned data tests on the cluster need the ray executor's runtime")
+        raise TypeError("partitioned data on the cluster needs the ray executor's runtime")
+    return runtime
+
+
+def evaluate(runtime: Runtime, request: Evaluate) -> Evaluation:
+    """The evaluate task's result on a partitioned ``data.test``: a scorer task per partition."""
+    from mlci_action.partition_scorers import Scorers
+    from mlci_action.worker.partition_scores import merged
+
+    ray_runtime = _ray(runtime)
+    test = partitions(request.test_path, Path.cwd(), setting="data.test")
+    asked = request.model_dump(mode="json")
+    models = (
+        Path(request.candidate_model),
+        None if request.baseline_model is None else Path(request.baseline_model),
+    )
+    scorers = Scorers(ray_runtime, len(test))
+    try:
+        found = scorers.run(
+            [
+                (
+                    ScorePartition(
+                        evaluate=asked,
+                        part_name=part.name,
+                        part_url=part.uri if "://" in part.uri else None,
+                        first=index == 0,
+                    ),
+                    None if "://" in part.uri else Path(part.uri),
+                )
+                for index, part in enumerate(test)
+            ],
+            models,
+        )
+    finally:
+        scorers.close()
+    return merged(asked, found)
+
+
+def data_tests(runtime: Runtime, request: DataTests) -> DataReport:
+    from mlci_action.partition_checkers import Checkers
+
+    runtime = _ray(runtime)
     started = time.perf_counter()
     project = Path(request.project_dir)
     settings = DataChecks.model_validate(request.checks)

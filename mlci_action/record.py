@@ -274,7 +274,14 @@ class Evaluation(Record):
     auto resolved): "multinomial" (rows drawn with replacement, as count weights) or "poisson"
     (independent Poisson(1) counts per row); None when no interval was computed. The label
     metrics' resamples are drawn the same way but as counts per category of row (true label x
-    candidate's x baseline's), the same distribution (worker/categories.py)."""
+    candidate's x baseline's), the same distribution (worker/categories.py). A partitioned
+    test set is always "poisson", its weights drawn per partition (seed, partition index)."""
+    bootstrap_seed: int | None = None
+    """evaluation.bootstrap.seed, when an interval was computed: with the method and the
+    partitioning, the intervals are reproducible."""
+    partitions: int | None = None
+    """The test set's partitions, scored one by one and merged in file order (data.test a
+    directory, glob or URL of Parquet files); None for one test file."""
     too_small: str | None = None
     """Why the test set is too small for any interval to mean much; None when it is not."""
     slices: list[SliceResult] = Field(default_factory=list)
@@ -362,6 +369,12 @@ class RunRecord(Record):
     slices: list[SliceResult] = Field(default_factory=list)
     too_small: str | None = None
     """Why the test set is too small for any interval to mean much (see Evaluation)."""
+    bootstrap_method: Literal["multinomial", "poisson"] | None = None
+    """How the bootstrap intervals' resamples were drawn (see Evaluation); None: none drawn."""
+    bootstrap_seed: int | None = None
+    test_partitions: int | None = None
+    """The test set's partitions (data.test in Parquet files), scored one by one and merged;
+    None for one test file. With the method and the seed: reproducible intervals."""
     data: DataReport | None = None
     model_tests: ModelTestsReport | None = None
     environment: EnvironmentInfo | None = None

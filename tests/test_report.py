@@ -16,6 +16,7 @@ from mlci_action.record import (
     ModelTest,
     ModelTestsReport,
     RunRecord,
+    SliceResult,
     Source,
     StageResult,
     Status,
@@ -317,3 +318,21 @@ def test_the_positive_class_is_named_and_escaped():
     evil = render_markdown(record(positive_class=EVIL))
     assert "<img" not in evil and "@octocat" not in evil
     assert "positive class: 1 (binary metrics)" in render_markdown(record(positive_class=1))
+
+
+def test_a_partitioned_test_set_is_noted_and_its_slice_values_stay_escaped():
+    evil = '`</details>` --> "]; click x %%{init}%%'
+    part = SliceResult(
+        name=f"region = {evil}",
+        spec="region",
+        rows=40,
+        metrics={"accuracy": metric(-0.05, -0.08, -0.02)},
+    )
+    text = render_markdown(
+        record(test_partitions=6, bootstrap_method="poisson", bootstrap_seed=5, slices=[part])
+    )
+    assert "**The test set was scored in 6 partitions**" in text
+    assert "drawn from seed 5 and its index" in text
+    assert "</details>` -->" not in text and "-->" not in text.split("region = ")[1][:80]
+    assert '"]; click' not in text and "%%{init}%%" not in text
+    assert "partitions**" not in render_markdown(record())

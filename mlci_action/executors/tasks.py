@@ -115,6 +115,20 @@ class DataPartition(BaseModel):
     (mlci_action.worker.checks.tally.TallyPlan as JSON)."""
 
 
+class ScorePartition(BaseModel):
+    """The scoring's share of one test partition (the ``ray`` executor: one scorer-actor call
+    each, mlci_action.partition_scorers): the evaluate request, and the partition."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    evaluate: dict[str, Any]
+    """The Evaluate request (its model paths unused: the models travel as bytes)."""
+    part_name: str
+    part_url: str | None = None
+    """A partition the task reads itself (file://, s3://, gs://); else its bytes travel."""
+    first: bool = False
+    """The first partition: it keeps its first rows' features for the smoke cases."""
+
+
 class Bootstrap(BaseModel):
     """evaluation.bootstrap as configured (resamples 0: no intervals)."""
 
@@ -142,6 +156,9 @@ class Evaluate(TaskRequest):
     smoke_rows: int = 1000
     slices: list[str] = []
     """evaluation.slices as configured (checked by mlci_action.slices.parse_slice)."""
+    partitioned: bool = False
+    """test_path names Parquet partitions (a directory or glob), scored one at a time and
+    merged (mlci_action.worker.partition_scores)."""
 
 
 class ModelTests(TaskRequest):

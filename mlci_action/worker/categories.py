@@ -14,6 +14,10 @@ method for the same distribution, tested against the row bootstrap). One stream 
 (``SeedSequence(seed, spawn_key=(CATEGORY_STREAM,))``) draws every resample's counts in one
 call; a category count matrix plays the part of a chunk's row weights, with each category's
 first row standing for all of its rows.
+
+A partitioned test set (``partition``: each row's partition index) draws each partition's
+category counts from a stream of its own (``spawn_key=(CATEGORY_STREAM, partition)``), Poisson
+always, and adds them: the same counts whichever worker scored which partition.
 """
 
 from __future__ import annotations
@@ -48,6 +52,9 @@ class Categories:
     """The first row of each category, the row that stands for it."""
     sizes: Counts
     """Rows in each category (n_c)."""
+    by_part: dict[int, Counts] | None = None
+    """A partitioned test set: each partition's rows in each category (partition index ->
+    counts per category)."""
 
     @property
     def total(self) -> int:
@@ -55,6 +62,13 @@ class Categories:
 
     def counts(self, resamples: int, seed: int, method: Method) -> Counts:
         """(resamples x categories): each resample's rows per category."""
+        if self.by_part is not None:  # Poisson, a stream per partition
+            found = np.zeros((resamples, len(self.sizes)), dtype=np.int64)
+            for part, sizes in self.by_part.items():
+                seeded = np.random.SeedSequence(seed, spawn_key=(CATEGORY_STREAM, part))
+                stream = np.random.Generator(np.random.PCG64(seeded))
+                found += stream.poisson(sizes, size=(resamples, len(sizes))).astype(np.int64)
+            return found
         stream = np.random.Generator(
             np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(CATEGORY_STREAM,)))
         )
@@ -64,9 +78,10 @@ class Categories:
         return stream.multinomial(self.total, shares, size=resamples).astype(np.int64)
 
 
-def categorize(*columns: Array) -> Categories | None:
+def categorize(*columns: Array, partition: Array | None = None) -> Categories | None:
     """The rows' categories (the distinct combinations of the columns' values, numbered in
-    order of first appearance); None when there are more than :data:`MAX_CATEGORIES`."""
+    order of first appearance); None when there are more than :data:`MAX_CATEGORIES`.
+    ``partition``: each row's partition index (the counts are then drawn per partition)."""
     combined = np.zeros(len(columns[0]), dtype=np.int64)
     for values in columns:
         codes, uniques = pd.factorize(np.asarray(values), use_na_sentinel=False)
@@ -77,4 +92,12 @@ def categorize(*columns: Array) -> Categories | None:
         if len(found) > MAX_CATEGORIES:
             return None
     first = np.flatnonzero(~pd.Series(combined).duplicated().to_numpy())
-    return Categories(first, np.bincount(combined, minlength=len(first)).astype(np.int64))
+    sizes = np.bincount(combined, minlength=len(first)).astype(np.int64)
+    if partition is None:
+        return Categories(first, sizes)
+    parts = np.asarray(partition)
+    by_part = {
+        int(part): np.bincount(combined[parts == part], minlength=len(first)).astype(np.int64)
+        for part in np.unique(parts)
+    }
+    return Categories(first, sizes, by_part)

@@ -48,6 +48,9 @@ class Paired:
     proba_b: Array | None
     classes: Array | None
     positive: Label | None
+    partition: Array | None = None
+    """A partitioned test set: each row's partition index (the Poisson weights are drawn per
+    partition); None for one file."""
 
     def subset(self, mask: Array) -> Paired:
         def take(values: Array | None) -> Array | None:
@@ -61,6 +64,7 @@ class Paired:
             take(self.proba_b),
             self.classes,
             self.positive,
+            take(self.partition),
         )
 
 
@@ -141,6 +145,7 @@ def _bootstrap(
         paired.classes,
         positive=paired.positive,
         method=settings.method,
+        partition=paired.partition,
     )
     found: dict[str, Found] = {}
     rows = len(paired.truth)

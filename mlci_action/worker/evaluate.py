@@ -22,7 +22,7 @@ from mlci_action.worker.modelio import load_model
 from mlci_action.worker.positive import Label, resolve_positive
 from mlci_action.worker.resampling import resolve_method
 from mlci_action.worker.scoring import metric_values
-from mlci_action.worker.slicing import Slice, slices
+from mlci_action.worker.slicing import Slice, SlicePart, merged_slices, slice_part
 
 Array = npt.NDArray[Any]
 
@@ -36,28 +36,82 @@ class Predictions:
     """The model's classes_, the order of the ``proba`` columns."""
 
 
+@dataclass(frozen=True)
+class Answers:
+    """What the models answered on the test rows (one file, or one partition of them, or
+    the partitions merged in file order): the few bytes a row the metrics need, never the
+    features but the first rows' (the smoke cases)."""
+
+    truth: Array
+    candidate: Predictions
+    baseline: Predictions | None
+    slices: SlicePart
+    head: pd.DataFrame
+    """The first rows' features, for the smoke cases (empty when none are asked for)."""
+
+
 def run(request: dict[str, Any]) -> dict[str, Any]:
-    specs = [_spec(name, request["task"]) for name in request["metrics"]]
+    if request.get("partitioned"):  # one partition at a time (mlci_action.worker.partition_scores)
+        from mlci_action.worker.partition_scores import run_partitioned
+
+        return run_partitioned(request)
     test_path = request["test_path"]
     frame = read_table(test_path, what="test file")
-    features, target = split_xy(frame, request["target"], test_path)
-    truth = target.to_numpy()
+    answers = answer(request, load_models(request), frame, test_path)
+    return evaluate(request, answers).model_dump(mode="json")
+
+
+def load_models(request: dict[str, Any]) -> tuple[object, object | None]:
     trusted = list(request.get("trusted_types") or [])
+    baseline = request.get("baseline_model")
+    return (
+        load_model(request["candidate_model"], trusted),
+        load_model(baseline, trusted) if baseline else None,
+    )
+
+
+def answer(
+    request: dict[str, Any],
+    models: tuple[object, object | None],
+    frame: pd.DataFrame,
+    name: str,
+    *,
+    head: bool = True,
+) -> Answers:
+    """Both models' answers on ``frame`` (the test file ``name``, or one of its partitions);
+    ``head``: keep the first rows' features for the smoke cases (when asked for)."""
+    features, target = split_xy(frame, request["target"], name)
+    specs = [_spec(metric, request["task"]) for metric in request["metrics"]]
     proba_metrics = [spec.name for spec in specs if spec.input == "proba"]
     classify = request["task"] == "classification"
-
-    candidate = _predict(
-        load_model(request["candidate_model"], trusted),
-        "candidate",
-        features,
-        proba_metrics,
-        classify,
+    candidate = _predict(models[0], "candidate", features, proba_metrics, classify)
+    # probabilities when it has them: the ROC and precision-recall curves overlay both
+    baseline = (
+        None
+        if models[1] is None
+        else _predict(models[1], "baseline", features, proba_metrics, classify)
     )
-    baseline = None
-    if request.get("baseline_model"):
-        model = load_model(request["baseline_model"], trusted)
-        # probabilities when it has them: the ROC and precision-recall curves overlay both
-        baseline = _predict(model, "baseline", features, proba_metrics, classify)
+    smoke = head and bool(request.get("smoke_path"))
+    rows = int(request.get("smoke_rows") or 1000) if smoke else 0
+    return Answers(
+        target.to_numpy(),
+        candidate,
+        baseline,
+        slice_part(frame, list(request.get("slices") or [])),
+        features.iloc[:rows].reset_index(drop=True),
+    )
+
+
+def evaluate(
+    request: dict[str, Any], answers: Answers, partition: Array | None = None
+) -> Evaluation:
+    """The metrics, intervals, slices, curves and files from the models' answers.
+    ``partition``: each row's partition index (a partitioned test set; its bootstrap is the
+    Poisson bootstrap drawn per partition)."""
+    specs = [_spec(name, request["task"]) for name in request["metrics"]]
+    truth, candidate, baseline = answers.truth, answers.candidate, answers.baseline
+    proba_metrics = [spec.name for spec in specs if spec.input == "proba"]
+    classify = request["task"] == "classification"
 
     classes = _shared_classes(candidate, baseline) if classify else None
     sides = [side for side in (candidate, baseline) if side is not None]
@@ -76,24 +130,31 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         for spec in specs
     }
     paired = None
-    method = resolve_method(boot.method, len(truth))
+    method = "poisson" if partition is not None else resolve_method(boot.method, len(truth))
     if baseline is not None:
         paired = Paired(
-            truth, candidate.labels, probas[0], baseline.labels, probas[1], classes, positive
+            truth,
+            candidate.labels,
+            probas[0],
+            baseline.labels,
+            probas[1],
+            classes,
+            positive,
+            partition,
         )
     settings = Settings(boot.resamples, boot.confidence, boot.seed, method)
-    results = compare(specs, values, paired, settings)
     sliced = [
         _slice(part, truth, specs, sides, probas, (classes, positive, classify), paired, settings)
-        for part in slices(frame, list(request.get("slices") or []))
+        for part in merged_slices(answers.slices, list(request.get("slices") or []))
     ]
     written = _write_predictions(request.get("predictions_path"), candidate)
     if request.get("smoke_path"):
+        rows = len(answers.head)
         smoke_cases.write(
             request["smoke_path"],
-            features,
-            candidate.labels,
-            candidate.proba,
+            answers.head,
+            candidate.labels[:rows],
+            None if candidate.proba is None else candidate.proba[:rows],
             candidate.classes,
             int(request.get("smoke_rows") or 1000),
         )
@@ -102,17 +163,18 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         if classify
         else regression_curves(truth, [side.labels for side in sides])
     )
-    evaluation = Evaluation(
+    bootstrapped = baseline is not None and boot.resamples > 0
+    return Evaluation(
         rows=len(truth),
         curves=curves,
-        metrics=results,
+        metrics=compare(specs, values, paired, settings),
         predictions_file=written,
         positive_class=positive,
-        bootstrap_method=method if baseline is not None and boot.resamples > 0 else None,
+        bootstrap_method=method if bootstrapped else None,
+        bootstrap_seed=boot.seed if bootstrapped else None,
         too_small=caution(truth, classify),
         slices=sliced,
     )
-    return evaluation.model_dump(mode="json")
 
 
 def _curves(

@@ -21,6 +21,11 @@ Each row block of each resample has its own random stream
 (``SeedSequence(seed, spawn_key=(resample, block))``; the multinomial top-up continues the last
 block's), so the weights depend on (seed, resample, row block), not on the chunking.
 
+A partitioned test set (:func:`draw_parts`) is always bootstrapped with Poisson counts, each
+partition's rows from streams of their own (``spawn_key=(resample, PARTITION_STREAM,
+partition, block)``): the weights depend on (seed, resample, partition index, row block within
+the partition), not on which worker scored which partition, or in what order.
+
 Poisson counts are drawn by inverting the CDF on random bytes: a byte decides the count unless
 its 1/256 slice of [0, 1) holds a CDF step (2 % of draws), which then gets a float64
 uniform inside the slice. Exact to float64 rounding of the CDF, about 4x faster than
@@ -30,7 +35,7 @@ uniform inside the slice. Exact to float64 rounding of the CDF, about 4x faster 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Literal
 
 import numpy as np
@@ -45,6 +50,9 @@ ROW_BLOCK = 1 << 18
 """Rows per random stream in a resample: the unit a partitioned evaluation would split on."""
 CHUNK_CELLS = 1 << 22
 """Weight cells (resamples x rows) per chunk; the scorers' working set is ~20 bytes a cell."""
+
+PARTITION_STREAM = (1 << 32) - 2
+"""Marks a partition's row streams (one file's have two-part keys, the categories' one part)."""
 
 _SLACK = 3.5  # multinomial: lam = 1 - 3.5/sqrt(rows); the Poisson sum overshoots 2e-4 of the time
 _AMBIGUOUS = 255
@@ -98,6 +106,23 @@ def draw(rows: int, resamples: range, seed: int, method: Method) -> Weights:
     if extra:
         # counts above 255 would wrap: a row drawn 256 times out of n is beyond 1e-400
         np.add.at(weights.reshape(-1), np.concatenate(extra), np.uint8(1))
+    return weights
+
+
+def draw_parts(sizes: Sequence[int], resamples: range, seed: int) -> Weights:
+    """Poisson(1) weights (resamples x rows) of a test set in partitions of ``sizes`` rows (in
+    file order, the partition's index is its place in ``sizes``; a partition of 0 rows draws
+    nothing): the same whatever the chunking of resamples."""
+    sampler = _PoissonSampler(1.0)
+    weights = np.zeros((len(resamples), int(sum(sizes))), dtype=np.uint8)
+    for local, resample in enumerate(resamples):
+        row, offset = weights[local], 0
+        for partition, size in enumerate(sizes):
+            for start in range(0, size, ROW_BLOCK):
+                stream = _stream(seed, resample, PARTITION_STREAM, partition, start // ROW_BLOCK)
+                block = min(ROW_BLOCK, size - start)
+                row[offset + start : offset + start + block] = sampler.sample(stream, block)
+            offset += size
     return weights
 
 

@@ -30,7 +30,13 @@ from mlci_action.worker.categories import Categories, by_category, categorize
 from mlci_action.worker.fast_scores import Array, Chunk, Columns, Floats, Scorer, fast_scorer
 from mlci_action.worker.parallel import in_parallel
 from mlci_action.worker.positive import Label, resolve_positive
-from mlci_action.worker.resampling import Method, chunk_ranges, draw, resolve_method
+from mlci_action.worker.resampling import (
+    Method,
+    chunk_ranges,
+    draw,
+    draw_parts,
+    resolve_method,
+)
 
 Interval = tuple[float | None, float | None]
 
@@ -172,17 +178,25 @@ def bootstrap_deltas_all(
     method: str = "auto",
     fast: bool = True,
     categories: bool = True,
+    partition: Array | None = None,
 ) -> dict[str, Floats]:
     """metric(candidate) - metric(baseline) on each resample, for every metric; NaN where
-    undefined. Both models are scored on the same resamples (paired), and so is every metric
+    undefined. ``partition``: each row's partition index (the rows in file order) for a
+    partitioned test set, bootstrapped with Poisson weights drawn per partition
+    (:func:`mlci_action.worker.resampling.draw_parts`), whatever ``method`` says. Both models are scored on the same resamples (paired), and so is every metric
     scored on row weights; the label metrics (accuracy, precision, recall, F1, balanced
     accuracy) share resamples drawn per category of row (:mod:`mlci_action.worker.categories`;
     ``categories=False``: on the row weights too)."""
     truth, pred_c, pred_b = np.asarray(y_true), np.asarray(pred_c), np.asarray(pred_b)
     names = list(dict.fromkeys(metrics))
-    chosen = resolve_method(method, len(truth))
+    chosen = "poisson" if partition is not None else resolve_method(method, len(truth))
+    sizes = None if partition is None else np.bincount(np.asarray(partition)).tolist()
     found: dict[str, Floats] = {}
-    grouped = categorize(truth, pred_c, pred_b) if categories and len(truth) else None
+    grouped = (
+        categorize(truth, pred_c, pred_b, partition=partition)
+        if categories and len(truth)
+        else None
+    )
     if grouped is not None:
         counted = [name for name in names if by_category(_spec(name))]
         if counted:
@@ -201,7 +215,12 @@ def bootstrap_deltas_all(
     columns.freeze()
 
     def score(resamples: range) -> dict[str, Floats]:
-        chunk = columns.chunk(draw(len(truth), resamples, seed, chosen))
+        weights = (
+            draw(len(truth), resamples, seed, chosen)
+            if sizes is None
+            else draw_parts(sizes, resamples, seed)
+        )
+        chunk = columns.chunk(weights)
         return {
             name: candidate(chunk) - baseline(chunk)
             for name, (candidate, baseline) in pairs.items()

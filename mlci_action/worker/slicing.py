@@ -30,7 +30,23 @@ class Slice:
 
 def slices(frame: pd.DataFrame, specs: list[str]) -> list[Slice]:
     """Every slice of every spec, in the order of ``specs``."""
-    found: list[Slice] = []
+    return merged_slices(slice_part(frame, specs), specs)
+
+
+@dataclass(frozen=True)
+class SlicePart:
+    """One partition's share of the slices (a few bytes a row, no feature values but the
+    distinct values of a ``column`` spec): each comparison's mask, and each value spec's
+    distinct values (in order of first appearance) with each row's index among them."""
+
+    masks: dict[str, Mask]
+    keys: dict[str, tuple[list[str], npt.NDArray[np.int32]]]
+
+
+def slice_part(frame: pd.DataFrame, specs: list[str]) -> SlicePart:
+    """The slices' share of one partition (or of the one test file)."""
+    masks: dict[str, Mask] = {}
+    keys: dict[str, tuple[list[str], npt.NDArray[np.int32]]] = {}
     for text in specs:
         try:
             spec = parse_slice(text)
@@ -44,20 +60,49 @@ def slices(frame: pd.DataFrame, specs: list[str]) -> list[Slice]:
                 hint=f"its columns: {shown}",
             )
         column = frame[spec.column]
-        found += _values(spec, column) if spec.op is None else [_compare(spec, column)]
-    return found
+        if spec.op is None:
+            named = column.astype(object).where(column.notna(), "(missing)").astype(str)
+            codes, uniques = pd.factorize(named)
+            keys[text] = ([str(u) for u in uniques], codes.astype(np.int32))
+        else:
+            masks[text] = _compare(spec, column).mask
+    return SlicePart(masks, keys)
 
 
-def _values(spec: SliceSpec, column: pd.Series[Any]) -> list[Slice]:
-    keys = column.astype(object).where(column.notna(), "(missing)").astype(str)
-    counts = keys.value_counts(sort=True)
-    top = list(counts.index[:TOP_VALUES])
-    found = [
-        Slice(f"{spec.column} = {value}", spec.text, (keys == value).to_numpy()) for value in top
-    ]
-    rest = ~keys.isin(top).to_numpy()
-    if rest.any():
-        found.append(Slice(f"{spec.column} = {OTHER}", spec.text, rest))
+def joined(parts: list[SlicePart]) -> SlicePart:
+    """The parts' rows as one part, in the parts' order (a value spec's distinct values in
+    order of first appearance over all of them)."""
+    if len(parts) == 1:
+        return parts[0]
+    masks = {text: np.concatenate([part.masks[text] for part in parts]) for text in parts[0].masks}
+    keys: dict[str, tuple[list[str], npt.NDArray[np.int32]]] = {}
+    for text in parts[0].keys:
+        index: dict[str, int] = {}
+        codes = []
+        for part in parts:
+            uniques, local = part.keys[text]
+            mapping = np.asarray([index.setdefault(value, len(index)) for value in uniques])
+            codes.append(mapping[local].astype(np.int32) if len(local) else local)
+        keys[text] = (list(index), np.concatenate(codes))
+    return SlicePart(masks, keys)
+
+
+def merged_slices(part: SlicePart, specs: list[str]) -> list[Slice]:
+    """Every slice of every spec, in the order of ``specs``: a value spec's
+    :data:`TOP_VALUES` most frequent values (ties: the first seen first), the rest as one."""
+    found: list[Slice] = []
+    for text in specs:
+        spec = parse_slice(text)
+        if spec.op is not None:
+            found.append(Slice(text, text, part.masks[text]))
+            continue
+        names, codes = part.keys[text]
+        counts = np.bincount(codes, minlength=len(names))
+        top = np.argsort(-counts, kind="stable")[:TOP_VALUES]
+        found += [Slice(f"{spec.column} = {names[k]}", text, codes == k) for k in top.tolist()]
+        rest = ~np.isin(codes, top)
+        if rest.any():
+            found.append(Slice(f"{spec.column} = {OTHER}", text, rest))
     return found
 
 
