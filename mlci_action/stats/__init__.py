@@ -6,8 +6,6 @@
   small for any interval to mean much;
 - :mod:`.mde`: the minimum detectable effect at a confidence level and a power;
 - :mod:`.holm`: Holm's step-down correction of several p-values;
-- :mod:`.poisson_bootstrap`: the Poisson bootstrap of a delta of means, merged across the
-  partitions of a test set (not yet used by the scoring: issue 14, part 4).
 
 :mod:`.holm` is pure Python (the gates stage uses it outside the project's environment); the
 others need numpy and scipy and run in the worker.
