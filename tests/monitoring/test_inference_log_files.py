@@ -18,6 +18,7 @@ from mlci_action.serving.inference_log.batch import Batch, batch_of
 from mlci_action.serving.inference_log.files import RotatingFiles
 from mlci_action.serving.inference_log.records import Entry, records
 from tests.monitoring.conftest import Project, sample
+from tests.monitoring.test_inference_log_encode import rfc3339_of
 
 NAME = re.compile(r"inference-\d{8}T\d{6}-(\d+)-(\d+)\.(jsonl|parquet)")
 
@@ -45,7 +46,7 @@ def test_records_read_back_as_written(project: Project, tmp_path: Path, fmt: str
     if fmt == "jsonl":
         back = [json.loads(line) for line in path.read_text().splitlines()]
     else:
-        back = pq.read_table(path).to_pylist()
+        back = [{**r, "time": rfc3339_of(r["time"])} for r in pq.read_table(path).to_pylist()]
     assert back == one + two
     assert back[0]["features"]["a"] is None and back[0]["time"] == "2027-01-15T08:00:00.500000Z"
 
