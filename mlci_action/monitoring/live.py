@@ -213,6 +213,7 @@ class _Window:
 
     def add(self, block: Block) -> None:
         self.lines += block.lines
+        self.outside += block.outside
         self.malformed += len(block.malformed)
         self.examples += list(block.malformed[: EXAMPLES - len(self.examples)])
         if not block.size:
@@ -341,11 +342,8 @@ def read_log(
     against ``profile``; ``keep``: also each row's id, prediction and probabilities."""
     now = now or datetime.now(UTC)
     cutoff = now - since if since is not None else None
-    window = _Window(
-        profile,
-        None if cutoff is None else round(cutoff.timestamp() * 1_000_000),
-        keep,
-    )
+    start = None if cutoff is None else round(cutoff.timestamp() * 1_000_000)
+    window = _Window(profile, start, keep)
     numeric = [n for n, f in profile.features.items() if isinstance(f, NumericProfile)]
     schema = json_schema(numeric, list(profile.probabilities or {}))
     wanted = Wanted(
@@ -353,6 +351,7 @@ def read_log(
         categorical=[n for n, f in profile.features.items() if isinstance(f, CategoricalProfile)],
         probabilities=bool(profile.probabilities),
         ids=keep,
+        cutoff=start,
     )
     files = log_files(sources, cutoff)
     with window.pool:
