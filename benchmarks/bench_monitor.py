@@ -5,7 +5,7 @@
 
 Writes an inference log of N rows (default 1,000,000) x 20 features (15 numeric, 5
 categorical) in the monitoring contract's record format, as four JSONL files and as four
-Parquet files, plus a reference profile of a 100,000-row training frame. Then runs
+Parquet files (the time a timestamp column, as the serving image writes it), plus a reference profile of a 100,000-row training frame. Then runs
 ``mlci monitor`` (drift only: no probabilities, no labels) on each, in a fresh process:
 "before" (mlci_action of REF, default ``main``, extracted with git archive) and "after" (this
 checkout), interleaved, and prints per case the median wall time, rows/s and peak resident
@@ -30,6 +30,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from datetime import datetime
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mlci_action.monitoring.profile import build_profile
+from mlci_action.serving.inference_log.parquet import TIME
 
 ROOT = Path(__file__).resolve().parents[1]
 OLD = "42d8483"
@@ -104,7 +106,13 @@ def write_logs(root: Path, rows: int) -> tuple[Path, Path]:
             {
                 "id": ids,
                 "row": [0] * per_file,
-                "time": [f"{stamp}.{i % 1_000_000:06d}Z" for i in range(per_file)],
+                "time": pa.array(  # a timestamp, as the serving image writes it
+                    [
+                        datetime.fromisoformat(f"{stamp}.{i % 1_000_000:06d}+00:00")
+                        for i in range(per_file)
+                    ],
+                    type=TIME,
+                ),
                 "model": ["bench"] * per_file,
                 "version": ["1"] * per_file,
                 "image_digest": [""] * per_file,
