@@ -195,7 +195,7 @@ def test_the_log_reader_tallies_what_a_value_by_value_pass_counts(
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_the_lookup_counts_what_a_straightforward_pass_counts_on_any_values(seed: int) -> None:
+def test_a_tally_counts_what_a_straightforward_pass_counts_on_any_values(seed: int) -> None:
     """Property test of the tally: random heavy-tailed references at scales from 1e-6 to 1e9
     (some with tied quantiles, one with a point at 1e300), and values with NaN, infinities,
     ties on every edge and point, values far outside, in blocks of random size (some empty)."""
@@ -220,4 +220,3 @@ def test_the_lookup_counts_what_a_straightforward_pass_counts_on_any_values(seed
         tally.add(part)
     expected = reference_numeric(edges, points.tolist(), values)
     assert tallied(tally) == expected
-
