@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mlci_action.monitoring.profile import build_profile
@@ -77,8 +78,9 @@ def write_reference(path: Path) -> None:
 def write_logs(root: Path, rows: int) -> tuple[Path, Path]:
     """The same records as JSONL and as Parquet, FILES files each."""
     jsonl, parquet = root / "jsonl", root / "parquet"
-    jsonl.mkdir(parents=True)
-    parquet.mkdir(parents=True)
+    parquet_string = root / "parquet-string"
+    for folder in (jsonl, parquet, parquet_string):
+        folder.mkdir(parents=True)
     per_file = rows // FILES
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 60))
     for part in range(FILES):
@@ -123,6 +125,12 @@ def write_logs(root: Path, rows: int) -> tuple[Path, Path]:
             }
         )
         pq.write_table(table, parquet / f"{name}.parquet")
+        older = table.set_column(  # the RFC 3339 string serving images wrote before
+            table.schema.get_field_index("time"),
+            "time",
+            pc.strftime(table["time"], "%Y-%m-%dT%H:%M:%SZ", "C"),  # %S has the microseconds
+        )
+        pq.write_table(older, parquet_string / f"{name}.parquet")
     return jsonl, parquet
 
 
@@ -192,7 +200,11 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--before", default=BEFORE, help="the git ref whose reader is compared")
     parser.add_argument("--old", action="store_true", help=f"also the first reader ({OLD})")
-    parser.add_argument("--formats", default="jsonl,parquet", help="comma-separated")
+    parser.add_argument(
+        "--formats",
+        default="jsonl,parquet,parquet-string",
+        help="comma-separated; parquet-string: the time as the RFC 3339 string of older logs",
+    )
     parser.add_argument("--keep", type=Path, help="write the logs here and keep them")
     args = parser.parse_args()
     formats = [f for f in args.formats.split(",") if f]
@@ -202,7 +214,7 @@ def main() -> int:
     if not (work / "log").exists():
         write_reference(reference)
         write_logs(work / "log", args.rows)
-    logs = {"jsonl": work / "log" / "jsonl", "parquet": work / "log" / "parquet"}
+    logs = {kind: work / "log" / kind for kind in ("jsonl", "parquet", "parquet-string")}
     quarter = sorted(logs["parquet"].iterdir())[0]
     readers = {"before": extract_old(args.before, work / "before"), "after": ROOT}
     if args.old:
