@@ -5,7 +5,7 @@
 
 Writes an inference log of N rows (default 1,000,000) x 20 features (15 numeric, 5
 categorical) in the monitoring contract's record format, as four JSONL files and as four
-Parquet files, plus a reference profile of a 100,000-row training frame. Then runs
+Parquet files (the time a timestamp column, as the serving image writes it), plus a reference profile of a 100,000-row training frame. Then runs
 ``mlci monitor`` (drift only: no probabilities, no labels) on each, in a fresh process:
 "before" (mlci_action of REF, default ``main``, extracted with git archive) and "after" (this
 checkout), interleaved, and prints per case the median wall time, rows/s and peak resident
@@ -30,6 +30,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from datetime import datetime
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -37,9 +38,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mlci_action.monitoring.profile import build_profile
+from mlci_action.serving.inference_log.parquet import TIME
 
 ROOT = Path(__file__).resolve().parents[1]
 OLD = "42d8483"
@@ -75,8 +78,9 @@ def write_reference(path: Path) -> None:
 def write_logs(root: Path, rows: int) -> tuple[Path, Path]:
     """The same records as JSONL and as Parquet, FILES files each."""
     jsonl, parquet = root / "jsonl", root / "parquet"
-    jsonl.mkdir(parents=True)
-    parquet.mkdir(parents=True)
+    parquet_string = root / "parquet-string"
+    for folder in (jsonl, parquet, parquet_string):
+        folder.mkdir(parents=True)
     per_file = rows // FILES
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 60))
     for part in range(FILES):
@@ -104,7 +108,13 @@ def write_logs(root: Path, rows: int) -> tuple[Path, Path]:
             {
                 "id": ids,
                 "row": [0] * per_file,
-                "time": [f"{stamp}.{i % 1_000_000:06d}Z" for i in range(per_file)],
+                "time": pa.array(  # a timestamp, as the serving image writes it
+                    [
+                        datetime.fromisoformat(f"{stamp}.{i % 1_000_000:06d}+00:00")
+                        for i in range(per_file)
+                    ],
+                    type=TIME,
+                ),
                 "model": ["bench"] * per_file,
                 "version": ["1"] * per_file,
                 "image_digest": [""] * per_file,
@@ -115,6 +125,12 @@ def write_logs(root: Path, rows: int) -> tuple[Path, Path]:
             }
         )
         pq.write_table(table, parquet / f"{name}.parquet")
+        older = table.set_column(  # the RFC 3339 string serving images wrote before
+            table.schema.get_field_index("time"),
+            "time",
+            pc.strftime(table["time"], "%Y-%m-%dT%H:%M:%SZ", "C"),  # %S has the microseconds
+        )
+        pq.write_table(older, parquet_string / f"{name}.parquet")
     return jsonl, parquet
 
 
@@ -184,7 +200,11 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--before", default=BEFORE, help="the git ref whose reader is compared")
     parser.add_argument("--old", action="store_true", help=f"also the first reader ({OLD})")
-    parser.add_argument("--formats", default="jsonl,parquet", help="comma-separated")
+    parser.add_argument(
+        "--formats",
+        default="jsonl,parquet,parquet-string",
+        help="comma-separated; parquet-string: the time as the RFC 3339 string of older logs",
+    )
     parser.add_argument("--keep", type=Path, help="write the logs here and keep them")
     args = parser.parse_args()
     formats = [f for f in args.formats.split(",") if f]
@@ -194,7 +214,7 @@ def main() -> int:
     if not (work / "log").exists():
         write_reference(reference)
         write_logs(work / "log", args.rows)
-    logs = {"jsonl": work / "log" / "jsonl", "parquet": work / "log" / "parquet"}
+    logs = {kind: work / "log" / kind for kind in ("jsonl", "parquet", "parquet-string")}
     quarter = sorted(logs["parquet"].iterdir())[0]
     readers = {"before": extract_old(args.before, work / "before"), "after": ROOT}
     if args.old:

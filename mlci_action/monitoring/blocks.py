@@ -9,6 +9,9 @@ Arrow columns (the fast path). A block
 the fast path refuses (a line that is not JSON or not a record, a time without an offset, a
 value of another type than the column's) is read again one line at a time, and each bad line is
 named by file and line (Parquet: row) and skipped.
+
+A Parquet log's time is a timestamp column (older logs: the RFC 3339 string, still read): its
+row groups' min/max statistics let a window skip every row group wholly before its start.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import groupby
 from typing import IO, Any
 
 import numpy as np
@@ -26,6 +31,7 @@ from mlci_action.monitoring.window import parse_time
 
 CHUNK = 8 << 20
 """Bytes of a JSONL file parsed at once."""
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 BATCH = 65_536
 """Rows of a Parquet file read at once."""
 REQUIRED = ("id", "time", "features", "prediction")
@@ -43,6 +49,9 @@ class Wanted:
     probabilities: bool = True
     ids: bool = True
     """The request id and row (to join labels)."""
+    cutoff: int | None = None
+    """The window's start (microseconds since the epoch, UTC): a Parquet row group whose time
+    column (a timestamp) has every value before it is not read, by its statistics."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,9 @@ class Block:
     """Records read: the well-formed ones and the malformed."""
     malformed: Sequence[str]
     """``file:line: why`` of each malformed record."""
+    outside: int = 0
+    """Records of :attr:`lines` not read since they are all before the window (a Parquet row
+    group skipped by its statistics)."""
 
 
 def _arrow() -> Any:
@@ -177,7 +189,7 @@ def _slow(
             malformed.append(f"{where}: {why}")
             continue
         good.append(record)
-        stamps.append(round(stamp.timestamp() * 1_000_000))
+        stamps.append((stamp - EPOCH) // timedelta(microseconds=1))
     features: dict[str, list[Any]] = {}
     for index, record in enumerate(good):
         for key, value in record["features"].items():
@@ -289,8 +301,57 @@ def _parquet_columns(file: Any, wanted: Wanted) -> tuple[list[str], list[str], l
         else:  # a feature name with a dot cannot be a column path: the whole struct
             found.append("features")
     paths = {file.schema.column(i).path for i in range(len(file.schema))}
-    text = [f"features.{name}" for name in wanted.categorical] + ["model", "version"]
+    # a nested column read as a dictionary fails on a batch across row groups (pyarrow:
+    # "Nested data conversions not implemented for chunked array outputs"): only in one
+    text = ["model", "version"]
+    if file.metadata.num_row_groups <= 1:
+        text += [f"features.{name}" for name in wanted.categorical]
     return found, required, [path for path in text if path in paths]
+
+
+def _before(metadata: Any, cutoff: int | None) -> list[bool]:
+    """Per row group: is every time in it before ``cutoff`` (by the time column's statistics;
+    a string time, or a row group without statistics, is read)?"""
+    groups = metadata.num_row_groups
+    if cutoff is None or not groups:
+        return [False] * groups
+    first = metadata.row_group(0)
+    column = next(
+        (j for j in range(first.num_columns) if first.column(j).path_in_schema == "time"), None
+    )
+    out = []
+    for index in range(groups):
+        stats = None if column is None else metadata.row_group(index).column(column).statistics
+        latest = stats.max if stats is not None and stats.has_min_max else None
+        out.append(
+            isinstance(latest, datetime)
+            and latest.tzinfo is not None
+            and (latest - EPOCH) // timedelta(microseconds=1) < cutoff
+        )
+    return out
+
+
+def _skipped(rows: int) -> Block:
+    return Block(0, np.empty(0, np.int64), {}, {}, None, rows, (), outside=rows)
+
+
+def _parquet_batches(
+    name: str, batches: Iterator[Any], required: Sequence[str], start: int
+) -> Iterator[Block]:
+    """Blocks of record batches whose first row is row ``start`` of the file."""
+    pa = _arrow()
+    for batch in batches:
+        table = pa.Table.from_batches([batch])
+        block = _fast(table, required)
+        if block is None:
+            rows = table.to_pylist()
+            block = _slow(
+                [(f"{name}:row {start + i}", record) for i, record in enumerate(rows)],
+                len(rows),
+                required,
+            )
+        start += table.num_rows
+        yield block
 
 
 def parquet_blocks(name: str, handle: IO[bytes], wanted: Wanted | None = None) -> Iterator[Block]:
@@ -300,22 +361,21 @@ def parquet_blocks(name: str, handle: IO[bytes], wanted: Wanted | None = None) -
     wanted = wanted or Wanted()
     try:
         probe = pq.ParquetFile(handle)
+        metadata = probe.metadata
         columns, required, dictionaries = _parquet_columns(probe, wanted)
-        file = pq.ParquetFile(handle, metadata=probe.metadata, read_dictionary=dictionaries)
-        batches = file.iter_batches(batch_size=BATCH, columns=columns)
+        file = pq.ParquetFile(handle, metadata=metadata, read_dictionary=dictionaries)
         start = 1
-        for batch in batches:
-            table = pa.Table.from_batches([batch])
-            block = _fast(table, required)
-            if block is None:
-                rows = table.to_pylist()
-                block = _slow(
-                    [(f"{name}:row {start + i}", record) for i, record in enumerate(rows)],
-                    len(rows),
-                    required,
-                )
-            start += table.num_rows
-            yield block
+        for old, run in groupby(
+            range(metadata.num_row_groups), key=_before(metadata, wanted.cutoff).__getitem__
+        ):
+            groups = list(run)
+            rows = sum(metadata.row_group(index).num_rows for index in groups)
+            if old:
+                yield _skipped(rows)
+            else:
+                batches = file.iter_batches(batch_size=BATCH, columns=columns, row_groups=groups)
+                yield from _parquet_batches(name, batches, required, start)
+            start += rows
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(
             f"{name}: not a Parquet file of the inference log ({exc})",

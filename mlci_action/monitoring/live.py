@@ -11,8 +11,8 @@ few are named by file and line; the monitor never stops on one.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -150,9 +150,8 @@ def _add(tally: Tally, values: Any) -> None:
             pa.types.is_string(kind.value_type) or pa.types.is_integer(kind.value_type)
         ):  # counted on the codes; the level names are the dictionary's
             kind = pa.string()
-        elif pa.types.is_integer(kind):
-            values, kind = pc.cast(values, pa.string()), pa.string()
-        if pa.types.is_string(kind) or pa.types.is_null(kind):
+        if pa.types.is_string(kind) or pa.types.is_null(kind) or pa.types.is_integer(kind):
+            # integers (a class label) counted as numbers, named as text: str(1) is "1"
             found = pc.value_counts(values.drop_null()).to_pylist() if len(values) else []
             counts = {str(item["values"]): int(item["counts"]) for item in found}
             tally.add(counts, values.null_count)
@@ -213,6 +212,7 @@ class _Window:
 
     def add(self, block: Block) -> None:
         self.lines += block.lines
+        self.outside += block.outside
         self.malformed += len(block.malformed)
         self.examples += list(block.malformed[: EXAMPLES - len(self.examples)])
         if not block.size:
@@ -329,6 +329,30 @@ class _Window:
         )
 
 
+def _blocks(files: list[tuple[str, Any]], wanted: Wanted, schema: Any) -> Iterator[Block]:
+    """Every block of ``files`` in order."""
+    for name, fs in files:
+        handle = fs.open(name, "rb") if fs is not None else open(name, "rb")  # noqa: SIM115
+        with handle:
+            if name.endswith(".parquet"):
+                yield from parquet_blocks(name, handle, wanted)
+            else:
+                yield from jsonl_blocks(name, handle, schema)
+
+
+def _ahead(blocks: Iterator[Block], reader: ThreadPoolExecutor) -> Iterator[Block]:
+    """``blocks``, each next one read (decoded: pyarrow releases the GIL) in ``reader`` while
+    the caller tallies this one; never more than one block ahead (bounded memory)."""
+    pending = reader.submit(next, blocks, None)
+    try:
+        while (block := pending.result()) is not None:
+            pending = reader.submit(next, blocks, None)
+            yield block
+    finally:
+        pending.cancel()
+        wait([pending])
+
+
 def read_log(
     sources: Sequence[str],
     profile: Profile,
@@ -341,11 +365,8 @@ def read_log(
     against ``profile``; ``keep``: also each row's id, prediction and probabilities."""
     now = now or datetime.now(UTC)
     cutoff = now - since if since is not None else None
-    window = _Window(
-        profile,
-        None if cutoff is None else round(cutoff.timestamp() * 1_000_000),
-        keep,
-    )
+    start = None if cutoff is None else round(cutoff.timestamp() * 1_000_000)
+    window = _Window(profile, start, keep)
     numeric = [n for n, f in profile.features.items() if isinstance(f, NumericProfile)]
     schema = json_schema(numeric, list(profile.probabilities or {}))
     wanted = Wanted(
@@ -353,18 +374,12 @@ def read_log(
         categorical=[n for n, f in profile.features.items() if isinstance(f, CategoricalProfile)],
         probabilities=bool(profile.probabilities),
         ids=keep,
+        cutoff=start,
     )
     files = log_files(sources, cutoff)
-    with window.pool:
-        for name, fs in files:
-            handle = fs.open(name, "rb") if fs is not None else open(name, "rb")  # noqa: SIM115
-            with handle:
-                if name.endswith(".parquet"):
-                    blocks = parquet_blocks(name, handle, wanted)
-                else:
-                    blocks = jsonl_blocks(name, handle, schema)
-                for block in blocks:
-                    window.add(block)
+    with window.pool, ThreadPoolExecutor(1) as reader:
+        for block in _ahead(_blocks(files, wanted, schema), reader):
+            window.add(block)
     return window.result(len(files))
 
 

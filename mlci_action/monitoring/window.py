@@ -19,7 +19,12 @@ def parse_duration(text: str) -> timedelta:
 
 
 def parse_time(text: Any) -> datetime:
-    """An RFC 3339 time (``...Z`` or with an offset) as an aware UTC datetime."""
+    """An RFC 3339 time (``...Z`` or with an offset), or an aware datetime (a Parquet
+    timestamp read row by row), as an aware UTC datetime."""
+    if isinstance(text, datetime):
+        if text.tzinfo is None:
+            raise ValueError("time has no UTC offset")
+        return text.astimezone(UTC)
     if not isinstance(text, str):
         raise ValueError("time is not a string")
     value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -20,7 +21,7 @@ from mlci_action.serving.features import Feature
 from mlci_action.serving.inference_log import jsonl
 from mlci_action.serving.inference_log.batch import batch_of
 from mlci_action.serving.inference_log.metrics import observe_all
-from mlci_action.serving.inference_log.parquet import table_of
+from mlci_action.serving.inference_log.parquet import TIME, table_of
 from mlci_action.serving.inference_log.records import Entry, records
 from mlci_action.serving.model import ServedModel
 from tests.monitoring.conftest import Project, sample
@@ -47,7 +48,15 @@ def check(entries: list[Entry]) -> None:
     assert [json.loads(line) for line in lines[:-1]] == expected
     buffer = io.BytesIO()
     pq.write_table(table_of(batch, DIGEST), buffer)
-    assert pq.read_table(io.BytesIO(buffer.getvalue())).to_pylist() == expected
+    back = pq.read_table(io.BytesIO(buffer.getvalue()))
+    assert back.schema.field("time").type == TIME  # a timestamp, not the JSON's string
+    assert [{**r, "time": rfc3339_of(r["time"])} for r in back.to_pylist()] == expected
+
+
+def rfc3339_of(when: datetime) -> str:
+    """A Parquet time read back as the JSON record's string."""
+    assert when.tzinfo is not None
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def test_frames_with_missing_values_and_hostile_strings(project: Project) -> None:
@@ -128,3 +137,17 @@ def samples(registry: CollectorRegistry) -> dict[tuple[str, tuple], float]:
         for s in family.samples
         if not s.name.endswith("_created")
     }
+
+
+def test_the_parquet_time_is_the_instant_the_json_time_names() -> None:
+    """Sub-microsecond fractions round alike in both formats (Python's round-half-even)."""
+    from mlci_action.monitoring.window import parse_time
+    from mlci_action.serving.inference_log.parquet import EPOCH, micros
+    from mlci_action.serving.inference_log.records import rfc3339
+
+    rng = np.random.default_rng(5)
+    times = [1_800_000_000.0000005, 1_800_000_000.0000015, 0.0, 1.5e-6, 2.5e-6]
+    times += (rng.random(200) * 2e9).tolist()
+    for seconds in times:
+        named = parse_time(rfc3339(seconds)) - EPOCH
+        assert micros(seconds) == named // np.timedelta64(1, "us").item(), seconds

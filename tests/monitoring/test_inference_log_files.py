@@ -18,6 +18,7 @@ from mlci_action.serving.inference_log.batch import Batch, batch_of
 from mlci_action.serving.inference_log.files import RotatingFiles
 from mlci_action.serving.inference_log.records import Entry, records
 from tests.monitoring.conftest import Project, sample
+from tests.monitoring.test_inference_log_encode import rfc3339_of
 
 NAME = re.compile(r"inference-\d{8}T\d{6}-(\d+)-(\d+)\.(jsonl|parquet)")
 
@@ -45,7 +46,7 @@ def test_records_read_back_as_written(project: Project, tmp_path: Path, fmt: str
     if fmt == "jsonl":
         back = [json.loads(line) for line in path.read_text().splitlines()]
     else:
-        back = pq.read_table(path).to_pylist()
+        back = [{**r, "time": rfc3339_of(r["time"])} for r in pq.read_table(path).to_pylist()]
     assert back == one + two
     assert back[0]["features"]["a"] is None and back[0]["time"] == "2027-01-15T08:00:00.500000Z"
 
@@ -86,3 +87,30 @@ def test_an_fsspec_url(project: Project) -> None:
     (path,) = fs.glob("/mlci-logs/m/*.jsonl")
     back = pd.read_json(fs.open(path), lines=True)
     assert back["id"].tolist() == ["r", "r"] and back["row"].tolist() == [0, 1]
+
+
+def test_the_monitor_reads_the_parquet_sink_as_it_reads_the_jsonl_sink(
+    project: Project, tmp_path: Path
+) -> None:
+    """The serving image's Parquet file has a row group per write (a categorical feature in a
+    nested column across row groups once failed to read) and a timestamp time; the monitor
+    tallies it as the same requests written as JSON Lines."""
+    from mlci_action.monitoring.live import read_log
+    from mlci_action.monitoring.profile import Profile
+    from tests.monitoring.test_reader import tallies
+
+    profile = Profile.from_json(project.reference.read_text())
+    for fmt in ("jsonl", "parquet"):
+        sink = RotatingFiles(str(tmp_path / fmt), fmt, rotate_bytes=1 << 30, rotate_seconds=3600)
+        for index in range(4):
+            sink.write(made(project, 30 + index, 40 + index, f"r{index}")[0], "")
+        sink.close()
+    (parquet,) = (tmp_path / "parquet").iterdir()
+    assert pq.ParquetFile(parquet).metadata.num_row_groups == 4
+    from_jsonl = read_log([str(tmp_path / "jsonl")], profile, keep=True)
+    from_parquet = read_log([str(tmp_path / "parquet")], profile, keep=True)
+    assert from_parquet.counts == from_jsonl.counts and from_parquet.counts.rows == 126
+    assert tallies(from_parquet) == tallies(from_jsonl)
+    assert (from_parquet.first, from_parquet.last) == (from_jsonl.first, from_jsonl.last)
+    assert from_parquet.kept is not None and from_jsonl.kept is not None
+    assert from_parquet.kept.ids == from_jsonl.kept.ids

@@ -192,3 +192,31 @@ def test_the_log_reader_tallies_what_a_value_by_value_pass_counts(
     assert live.counts.rows == len(everything) and live.counts.malformed == 0
     assert _got(live.features, live.prediction) == _expected(profile, everything)
     assert live.models == ["m v"]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_tally_counts_what_a_straightforward_pass_counts_on_any_values(seed: int) -> None:
+    """Property test of the tally: random heavy-tailed references at scales from 1e-6 to 1e9
+    (some with tied quantiles, one with a point at 1e300), and values with NaN, infinities,
+    ties on every edge and point, values far outside, in blocks of random size (some empty)."""
+    rng = np.random.default_rng(100 + seed)
+    scale = [1.0, 1e-6, 1e9][seed % 3]
+    train = rng.standard_t(1 + seed % 3, 500) * scale  # heavy tails: crowded buckets
+    if seed % 3 == 0:
+        train = np.round(train, 1)  # ties among the quantiles
+    edges = np.unique(np.quantile(train, np.linspace(0, 1, 11))).tolist()
+    far = [1e300] if seed == 5 else []
+    points = np.unique(np.concatenate([np.quantile(train, np.linspace(0, 1, 101)), far]))
+    values = rng.standard_t(2, 4000) * scale * 2
+    values[rng.random(values.size) < 0.1] = np.nan
+    values[rng.random(values.size) < 0.01] = np.inf
+    values[rng.random(values.size) < 0.01] = -np.inf
+    ties = rng.random(values.size) < 0.2
+    values[ties] = rng.choice(np.concatenate([edges, points]), int(ties.sum()))
+    values = [float(v) for v in values]
+    tally = numeric_tally(edges, points)
+    cuts = sorted(rng.choice(len(values), 9).tolist())
+    for part in np.split(np.asarray(values), [0, *cuts, cuts[-1]]):
+        tally.add(part)
+    expected = reference_numeric(edges, points.tolist(), values)
+    assert tallied(tally) == expected
