@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -122,8 +123,12 @@ def test_worker_host_runs_tasks_and_survives_errors(tmp_path):
         payload = host.call("train-estimator", ok, cwd=tmp_path, env={}, log=tmp_path / "t.log")
         assert payload["ok"] is True and (tmp_path / "m.skops").is_file()
         assert pool.get(sys.executable, env) is host  # reused, imports paid once
+        idle = pool.get(sys.executable, env, lane="model-tests")  # warmed, never given a task
     finally:
         pool.close()
+    assert host._proc.returncode == 0  # a used host ends when its input closes
+    # one never used is stopped at once, not left to finish its imports first
+    assert idle._proc.returncode == -signal.SIGTERM
 
 
 def model_tests_request(tmp_path):
@@ -177,7 +182,7 @@ def test_worker_host_timeout(tmp_path):
                 cwd=tmp_path,
                 env={},
                 log=None,
-                timeout=15,
+                timeout=3,  # the test sleeps 60 s: any timeout short of that is exceeded
             )
     finally:
         pool.close()

@@ -19,6 +19,7 @@ class WorkerHost:
 
     def __init__(self, python: str, env: Mapping[str, str], log: Path) -> None:
         self._lock = threading.Lock()
+        self._used = False
         self._log = log
         log.parent.mkdir(parents=True, exist_ok=True)
         self._stderr: IO[bytes] = log.open("wb")
@@ -50,6 +51,7 @@ class WorkerHost:
         timeout: float | None = None,
     ) -> dict[str, Any]:
         with self._lock, tempfile.TemporaryDirectory(prefix="mlci-task-") as tmp:
+            self._used = True
             timer = threading.Timer(timeout, self._proc.kill) if timeout else None
             result = Path(tmp) / "result.json"
             if log is not None:
@@ -95,9 +97,13 @@ class WorkerHost:
         return self._proc.poll() is None
 
     def close(self) -> None:
+        """End the process: an idle one exits when its input closes; one warmed but never
+        given a task is stopped at once (it would finish its seconds of imports first)."""
         if self._proc.stdin is not None:
             with contextlib.suppress(OSError):
                 self._proc.stdin.close()
+        if not self._used:
+            self._proc.terminate()
         try:
             self._proc.wait(timeout=10)
         except subprocess.TimeoutExpired:

@@ -47,8 +47,9 @@ class Node:
         """Stop this node: its whole process group (ray start --block and what it started)."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
-            try:  # the head drains for up to 30 s on SIGTERM: nothing of a test's is left
-                self.process.wait(timeout=10)
+            try:  # the head drains for up to 30 s on SIGTERM (nothing of a test's is left to
+                # drain): its processes have a few seconds to end, then the group is killed
+                self.process.wait(timeout=3)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
