@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from mlci_action.serving.inference_log import jsonl
+from mlci_action.serving.inference_log import files, jsonl
 from mlci_action.serving.inference_log.batch import Batch, batch_of
 from mlci_action.serving.inference_log.files import RotatingFiles
 from mlci_action.serving.inference_log.records import Entry, records
@@ -90,11 +90,12 @@ def test_an_fsspec_url(project: Project) -> None:
 
 
 def test_the_monitor_reads_the_parquet_sink_as_it_reads_the_jsonl_sink(
-    project: Project, tmp_path: Path
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The serving image's Parquet file has a row group per write (a categorical feature in a
+    """The serving image's Parquet file has several row groups (a categorical feature in a
     nested column across row groups once failed to read) and a timestamp time; the monitor
     tallies it as the same requests written as JSON Lines."""
+    monkeypatch.setattr(files, "ROW_GROUP_ROWS", 30)  # a row group for each write below
     from mlci_action.monitoring.live import read_log
     from mlci_action.monitoring.profile import Profile
     from tests.monitoring.test_reader import tallies
@@ -114,3 +115,23 @@ def test_the_monitor_reads_the_parquet_sink_as_it_reads_the_jsonl_sink(
     assert (from_parquet.first, from_parquet.last) == (from_jsonl.first, from_jsonl.last)
     assert from_parquet.kept is not None and from_jsonl.kept is not None
     assert from_parquet.kept.ids == from_jsonl.kept.ids
+
+
+def test_small_parquet_writes_gather_into_large_row_groups(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer wake-up's few rows are not a row group each: rows gather until ROW_GROUP_ROWS
+    (here 50), and the rest is written when the file closes; nothing is lost or reordered."""
+    monkeypatch.setattr(files, "ROW_GROUP_ROWS", 50)
+    sink = RotatingFiles(str(tmp_path), "parquet", rotate_bytes=1 << 30, rotate_seconds=3600)
+    ids = []
+    for index in range(12):  # 12 writes of 10 rows: groups of 50, 50 and the last 20
+        batch = made(project, 10, 100 + index, f"q{index}")[0]
+        sink.write(batch, "")
+        ids += [f"q{index}"] * batch.rows
+    assert not list(tmp_path.glob("*.parquet"))  # invisible until closed
+    sink.close()
+    (path,) = tmp_path.glob("*.parquet")
+    meta = pq.ParquetFile(path).metadata
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [50, 50, 20]
+    assert pq.read_table(path).column("id").to_pylist() == ids

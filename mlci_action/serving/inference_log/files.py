@@ -60,6 +60,12 @@ def storage_for(path: str) -> _Local | _Fsspec:
     return _Local(path)
 
 
+ROW_GROUP_ROWS = 65_536
+"""Parquet rows gathered before a row group is written. A file is invisible until it is closed
+and renamed, so gathering costs no freshness; it keeps a reader's blocks (and the row-group
+statistics ``mlci monitor --since`` skips by) large instead of one per writer wake-up."""
+
+
 class RotatingFiles:
     """``write(records)`` appends to the open file (opening one if needed); raises OSError
     (or the filesystem's error) when it cannot: the writer counts it and goes on."""
@@ -86,6 +92,8 @@ class RotatingFiles:
         self._opened = 0.0
         self._size = 0
         self._parquet: Any = None
+        self._pending: list[Any] = []  # Parquet tables not yet written as a row group
+        self._pending_rows = 0
 
     def write(self, batch: Batch, image_digest: str) -> None:
         if not batch.rows:
@@ -99,8 +107,11 @@ class RotatingFiles:
             table = table_of(batch, image_digest)
             if self._parquet is None:
                 self._parquet = writer_for(self._file, table.schema)
-            self._parquet.write_table(table)
+            self._pending.append(table)
+            self._pending_rows += table.num_rows
             self._size += table.nbytes
+            if self._pending_rows >= ROW_GROUP_ROWS:
+                self._write_row_group()
         else:
             data = jsonl.encode(batch, image_digest)
             self._file.write(data)
@@ -119,13 +130,23 @@ class RotatingFiles:
         if self._file is None:
             return
         file, path, parquet = self._file, self._path, self._parquet
-        self._file, self._parquet = None, None
         try:
             if parquet is not None:
+                self._write_row_group()
                 parquet.close()
         finally:
+            self._file, self._parquet = None, None
+            self._pending, self._pending_rows = [], 0
             file.close()
         self.storage.rename(path + ".tmp", path)
+
+    def _write_row_group(self) -> None:
+        if not self._pending:
+            return
+        import pyarrow as pa
+
+        tables, self._pending, self._pending_rows = self._pending, [], 0
+        self._parquet.write_table(pa.concat_tables(tables), row_group_size=ROW_GROUP_ROWS * 2)
 
     def _open(self) -> None:
         self.storage.makedirs()
