@@ -1,0 +1,150 @@
+"""Drift of partitioned data against the baseline's training data, merged from per-partition
+tallies: the categorical PSI equals the one-file figure, the numeric KS statistic (at the
+grid's bin edges) gives the one-file verdict and lies within the bound its detail states."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlci_action.record import DataCheck, DataReport
+from mlci_action.worker.checks import run
+from mlci_action.worker.checks.common import ks
+from mlci_action.worker.checks.drift_merged import ks_bounds
+from mlci_action.worker.checks.drift_tally import grid_keys
+
+HOSTILE = "`</details>` -->"
+"""A drifted column's name that must not break out of the report."""
+
+
+def frame(n: int, seed: int, drifted: bool) -> pd.DataFrame:
+    generator = np.random.default_rng(seed)
+    size = generator.normal(1000, 2, n)  # far from zero, narrow: the grid's hard case
+    kind = generator.choice(["a", "b", "c"], n, p=[0.5, 0.3, 0.2]).astype(object)
+    if drifted:
+        size = size + 1.5
+        kind = generator.choice(["a", "b", "c", "d"], n, p=[0.2, 0.3, 0.2, 0.3]).astype(object)
+    result = pd.DataFrame(
+        {
+            "steady": generator.exponential(3, n).round(3),  # not drifted, numeric
+            "size": size,  # drifted, numeric
+            "colour": generator.choice(["red", "blue", None], n).astype(object),  # not drifted
+            HOSTILE: kind,  # drifted, categorical
+            "count": generator.integers(0, 20, n),  # not drifted, discrete
+            "label": generator.integers(0, 2, n),
+        }
+    )
+    return result
+
+
+def write(root: Path, name: str, data: pd.DataFrame, files: int) -> None:
+    """root/data/NAME.parquet, and root/data/NAME/ in ``files`` uneven Parquet files."""
+    (root / "data" / name).mkdir(parents=True)
+    data.to_parquet(root / "data" / f"{name}.parquet", index=False)
+    cuts = np.sort(np.random.default_rng(files).choice(len(data), files - 1, replace=False))
+    for at, (start, end) in enumerate(itertools.pairwise([0, *cuts.tolist(), len(data)])):
+        data.iloc[start:end].to_parquet(root / "data" / name / f"part-{at:02d}.parquet")
+
+
+@pytest.fixture(scope="module")
+def projects(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(the candidate's project, the baseline's project)."""
+    candidate, baseline = tmp_path_factory.mktemp("candidate"), tmp_path_factory.mktemp("base")
+    train = frame(2500, 1, drifted=True)
+    write(candidate, "train", train, files=6)
+    write(candidate, "test", frame(600, 2, drifted=True), files=3)
+    write(baseline, "train", frame(3000, 3, drifted=False), files=5)
+    return candidate, baseline
+
+
+def report(project: Path, train: str, test: str, baseline: str) -> DataReport:
+    request = {
+        "project_dir": str(project),
+        "train_path": train,
+        "test_path": test,
+        "target": "label",
+        "task": "classification",
+        "checks": {"target": {"enabled": False}, "categories": {"enabled": False}},
+        "baseline_train_path": baseline,
+        "partitioned": train.endswith("/"),
+    }
+    return DataReport.model_validate(run(request))
+
+
+def drift(found: DataReport) -> dict[str | None, DataCheck]:
+    return {c.column: c for c in found.checks if c.kind == "drift"}
+
+
+@pytest.mark.parametrize("baseline_partitioned", [False, True])
+def test_partitioned_drift_matches_the_one_file_check(
+    projects: tuple[Path, Path], baseline_partitioned: bool
+) -> None:
+    candidate, base = projects
+    whole = drift(
+        report(candidate, "data/train.parquet", "data/test.parquet", f"{base}/data/train.parquet")
+    )
+    baseline = f"{base}/data/train" + ("/" if baseline_partitioned else ".parquet")
+    parts = drift(report(candidate, "data/train/", "data/test/", baseline))
+
+    assert list(whole) == list(parts) == [None, "steady", "size", "colour", HOSTILE, "count"]
+    assert parts[None].name == "feature_columns" and parts[None].passed
+    for column in ("colour", HOSTILE):  # PSI from counts: the one-file figure exactly
+        a, b = whole[column], parts[column]
+        assert (a.statistic, a.detail, a.passed, a.setting) == (
+            b.statistic,
+            b.detail,
+            b.passed,
+            b.setting,
+        )
+    assert not parts[HOSTILE].passed and parts["colour"].passed
+    for column in ("steady", "size", "count"):  # KS at the bins' edges, within its bound
+        a, b = whole[column], parts[column]
+        assert a.statistic is not None and b.statistic is not None
+        high = float(re.search(r"at most (\d\.\d+)", b.detail).group(1))  # type: ignore[union-attr]
+        assert b.statistic <= a.statistic + 1e-12
+        assert a.statistic <= high + 0.0005  # the detail rounds to 3 places
+        assert a.passed == b.passed and a.setting == b.setting
+    assert not parts["size"].passed and parts["steady"].passed and parts["count"].passed
+    assert parts["count"].statistic == pytest.approx(whole["count"].statistic, abs=1e-12)
+
+
+def test_ks_bounds_bracket_the_exact_statistic() -> None:
+    generator = np.random.default_rng(5)
+    for shift in (0.0, 0.3, 3.0):
+        a = generator.normal(50, 1, 4000)
+        b = generator.normal(50 + shift, 1.2, 3000)
+        exact = ks(a, b)
+        low, high = ks_bounds(*_histogram(a, 49.0), *_histogram(b, 49.0))
+        assert low <= exact + 1e-12 and exact <= high + 1e-12
+        assert low == pytest.approx(ks(grid_keys(a, 49.0), grid_keys(b, 49.0)))
+
+
+def _histogram(values: np.ndarray, origin: float) -> tuple[np.ndarray, np.ndarray]:
+    keys, counts = np.unique(grid_keys(values, origin), return_counts=True)
+    return keys, counts
+
+
+def test_grid_keys_grow_with_the_value() -> None:
+    values = np.array([-np.inf, -1e6, -3.0, -1e-12, 0.0, 1e-12, 2.0, 2.001, 1e300, np.inf])
+    keys = grid_keys(values, 0.0)
+    assert np.all(np.diff(keys) >= 0)
+    assert keys[4] == keys[3] == keys[5] == 0  # within TINY of the origin
+    assert keys[6] < keys[8] < keys[9]
+
+
+def test_a_baseline_that_is_not_there_is_a_note(projects: tuple[Path, Path]) -> None:
+    candidate, base = projects
+    found = drift(report(candidate, "data/train/", "data/test/", f"{base}/nowhere/"))
+    assert [c.severity for c in found.values()] == ["warning"]
+    assert "drift not checked" in found[None].detail
+
+
+def test_the_same_partitions_are_unchanged(projects: tuple[Path, Path]) -> None:
+    candidate, _ = projects
+    found = drift(report(candidate, "data/train/", "data/test/", f"{candidate}/data/train/"))
+    assert [(c.detail, c.passed) for c in found.values()] == [("data unchanged", True)]
