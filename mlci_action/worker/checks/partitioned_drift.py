@@ -17,6 +17,15 @@ from mlci_action.worker.checks.drift_tally import DriftPlan
 from mlci_action.worker.partitions import PARQUET, Partition, partitions
 
 
+def baseline_spec(path: str | None, glob: str, url: str | None) -> str | None:
+    """The baseline's data.train as one setting (the data-tests request's three fields)."""
+    if url:
+        return url
+    if path and glob:
+        return f"{path.rstrip('/')}/{glob}"
+    return path
+
+
 @dataclass(frozen=True)
 class BaselineFiles:
     """The baseline's training data as partitions (a one-file baseline: one), or why not."""

@@ -27,7 +27,11 @@ from mlci_action.worker.checks.partitioned import (
     empty_frame,
     merged_report,
 )
-from mlci_action.worker.checks.partitioned_drift import BaselineFiles, drift_plan
+from mlci_action.worker.checks.partitioned_drift import (
+    BaselineFiles,
+    baseline_spec,
+    drift_plan,
+)
 from mlci_action.worker.checks.table import Table
 from mlci_action.worker.checks.tally import TallyPlan
 from mlci_action.worker.frames import split_xy
@@ -121,8 +125,13 @@ def run_partitioned(request: dict[str, Any]) -> dict[str, Any]:
     train = partitions(names[0], project, setting="data.train")
     test = partitions(names[1], project, setting="data.test")
     baseline = None
-    if request.get("baseline_train_path") and settings.drift.enabled:
-        baseline = BaselineFiles.find(request["baseline_train_path"], project, train)
+    baseline_train = baseline_spec(
+        request.get("baseline_train_path"),
+        request.get("baseline_train_glob") or "",
+        request.get("baseline_train_url"),
+    )
+    if baseline_train and settings.drift.enabled:
+        baseline = BaselineFiles.find(baseline_train, project, train)
     checks, keys, plan = first_checks(
         train, test, names, settings, target, request["task"], baseline
     )
@@ -165,7 +174,11 @@ def run_partitioned(request: dict[str, Any]) -> dict[str, Any]:
         settings=settings,
         plan=plan,
         started=started,
-        baseline=None if baseline is None else baseline_outcome(baseline, plan, outcome),
+        baseline=None
+        if baseline is None
+        else baseline_outcome(
+            baseline, plan, lambda parts: [outcome(part, "baseline", None) for part in parts]
+        ),
         columns=[str(c) for c in empty_frame(train[0]).columns],
     ).model_dump(mode="json")
 
@@ -173,14 +186,15 @@ def run_partitioned(request: dict[str, Any]) -> dict[str, Any]:
 def baseline_outcome(
     baseline: BaselineFiles,
     plan: TallyPlan | None,
-    outcome: Callable[[Partition, str, None], PartOutcome],
-) -> BaselineOutcome | None:
-    """The baseline's partitions' drift tallies, read one at a time after the candidate's;
-    an unreadable partition makes the drift check a note, like an unreadable one-file baseline."""
+    read: Callable[[list[Partition]], list[PartOutcome]],
+) -> BaselineOutcome:
+    """The baseline's partitions' drift tallies (``read``: their outcomes, read after the
+    candidate's); an unreadable partition makes the drift check a note, like an unreadable
+    one-file baseline."""
     if plan is None or plan.drift is None or not baseline.compared or baseline.frame is None:
         return BaselineOutcome(problem=baseline.problem, unchanged=baseline.unchanged)
     try:
-        parts = [outcome(part, "baseline", None) for part in baseline.parts]
+        parts = read(baseline.parts)
     except InputError as exc:
         return BaselineOutcome(problem=exc.message)
     tallies = [p.tally.drift for p in parts if p.tally is not None and p.tally.drift]

@@ -148,3 +148,70 @@ def test_the_same_partitions_are_unchanged(projects: tuple[Path, Path]) -> None:
     candidate, _ = projects
     found = drift(report(candidate, "data/train/", "data/test/", f"{candidate}/data/train/"))
     assert [(c.detail, c.passed) for c in found.values()] == [("data unchanged", True)]
+
+
+def test_a_glob_baseline_is_read_as_its_partitions(projects: tuple[Path, Path]) -> None:
+    candidate, base = projects
+    request = {
+        "project_dir": str(candidate),
+        "train_path": "data/train/",
+        "test_path": "data/test/",
+        "target": "label",
+        "task": "classification",
+        "baseline_train_path": f"{base}/data/train",
+        "baseline_train_glob": "part-0[0-2].parquet",  # three of its five files
+        "partitioned": True,
+    }
+    found = drift(DataReport.model_validate(run(request)))
+    every = drift(report(candidate, "data/train/", "data/test/", f"{base}/data/train/"))
+    assert found[HOSTILE].statistic != every[HOSTILE].statistic  # fewer baseline rows
+    assert not found[HOSTILE].passed and found["colour"].passed
+
+
+def test_the_stage_passes_the_baseline_as_a_path_a_glob_or_a_url(tmp_path: Path) -> None:
+    from mlci_action.stages.data_tests import BaselineTrain
+
+    (tmp_path / "data" / "train").mkdir(parents=True)
+    (tmp_path / "data" / "one.csv").write_text("a\n1\n")
+    root = tmp_path.resolve()
+    assert BaselineTrain.of(tmp_path, "data/one.csv") == BaselineTrain(f"{root}/data/one.csv")
+    assert BaselineTrain.of(tmp_path, "data/train") == BaselineTrain(f"{root}/data/train")
+    assert BaselineTrain.of(tmp_path, "data/train/*.parquet") == BaselineTrain(
+        f"{root}/data/train", "*.parquet"
+    )
+    assert BaselineTrain.of(tmp_path, "s3://bucket/train/") == BaselineTrain(
+        url="s3://bucket/train/"
+    )
+    assert BaselineTrain.of(tmp_path, "data/gone.csv") == BaselineTrain()
+
+
+def test_a_drifted_column_named_from_the_pr_cannot_break_out_of_the_report(
+    tmp_path: Path,
+) -> None:
+    from mlci_action.report.render import render_markdown
+    from tests.test_report import EVIL, _cells, _data_section, record
+
+    data = frame(900, 1, drifted=True).rename(columns={HOSTILE: EVIL})
+    data.loc[:300, EVIL] = '"]; click x %%{init}%%'  # a drifted category, hostile too
+    write(tmp_path / "cand", "train", data, files=3)
+    write(
+        tmp_path / "cand",
+        "test",
+        frame(300, 2, drifted=True).rename(columns={HOSTILE: EVIL}),
+        files=2,
+    )
+    write(
+        tmp_path / "base",
+        "train",
+        frame(900, 3, drifted=False).rename(columns={HOSTILE: EVIL}),
+        files=2,
+    )
+    found = report(tmp_path / "cand", "data/train/", "data/test/", f"{tmp_path}/base/data/train/")
+    assert not drift(found)[EVIL].passed
+    section = _data_section(render_markdown(record(data=found)))
+    assert "onerror=alert" in section  # the column's name is in the report, escaped
+    assert "<img" not in section and "-->" not in section and "%%{init}%%" not in section
+    assert '"]; click' not in section
+    assert section.count("<details>") == section.count("</details>")
+    for row in (row for row in section.splitlines() if row.startswith("|")):
+        assert _cells(row) in (4, 5), row
