@@ -95,17 +95,20 @@ def grid_keys(values: np.ndarray, origin: float) -> np.ndarray:
     return (np.sign(distance) * steps).astype(np.int64)
 
 
+def numeric_tally(column: pd.Series, origin: float) -> NumericTally:
+    """A numeric column's values on the grid around ``origin``."""
+    values = column.to_numpy(dtype=float, na_value=np.nan)
+    present = values[~np.isnan(values)]
+    keys, counts = np.unique(grid_keys(present, origin), return_counts=True)
+    missing = int(len(values) - len(present))
+    return NumericTally(keys.tolist(), counts.tolist(), float(present.sum()), missing)
+
+
 def drift_tally(frame: pd.DataFrame, plan: DriftPlan) -> DriftTally:
-    numeric = {}
-    for column in plan.numeric:
-        values = frame[column].to_numpy(dtype=float, na_value=np.nan)
-        present = values[~np.isnan(values)]
-        keys, counts = np.unique(
-            grid_keys(present, plan.origins.get(column, 0.0)), return_counts=True
-        )
-        numeric[column] = NumericTally(
-            keys.tolist(), counts.tolist(), float(present.sum()), int(len(values) - len(present))
-        )
+    numeric = {
+        column: numeric_tally(frame[column], plan.origins.get(column, 0.0))
+        for column in plan.numeric
+    }
     levels = {}
     for column in plan.levels:
         values = frame[column]

@@ -31,6 +31,7 @@ from mlci_action.worker.checks.partitioned_drift import (
     BaselineFiles,
     baseline_spec,
     drift_plan,
+    origins,
 )
 from mlci_action.worker.checks.table import Table
 from mlci_action.worker.checks.tally import TallyPlan
@@ -64,7 +65,10 @@ def first_checks(
             )
         )
     keys = RowKeys.shared(train0, test0) if settings.leakage.enabled else None
-    return checks, keys, tally_plan(train0, test0, target, task, settings, drift)
+    plan = tally_plan(train0, test0, target, task, settings, drift)
+    if plan is not None and task == "regression" and settings.target.enabled:
+        plan = replace(plan, target_origin=origins(train[0], [target]).get(target, 0.0))
+    return checks, keys, plan
 
 
 def tally_plan(

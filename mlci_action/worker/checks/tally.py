@@ -20,7 +20,13 @@ import pandas as pd
 from mlci_action.errors import InputError
 from mlci_action.worker.checks.common import EXAMPLES, is_numeric, show
 from mlci_action.worker.checks.constant import is_constant
-from mlci_action.worker.checks.drift_tally import DriftPlan, DriftTally, drift_tally
+from mlci_action.worker.checks.drift_tally import (
+    DriftPlan,
+    DriftTally,
+    NumericTally,
+    drift_tally,
+    numeric_tally,
+)
 
 Scalar = str | int | float | bool
 
@@ -42,6 +48,8 @@ class TallyPlan:
     duplicates: bool = False
     drift: DriftPlan | None = None
     """The drift check's tallies, of the training data and of the baseline's (None: off)."""
+    target_origin: float = 0.0
+    """A regression's target is binned on the drift grid around this (its target shift)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -80,6 +88,8 @@ class PartTally:
     missing_target: int = 0
     missing_rows: list[int] = field(default_factory=list)
     drift: DriftTally | None = None
+    target_bins: NumericTally | None = None
+    """A regression's target on the drift grid (its target shift)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -97,12 +107,13 @@ class PartTally:
             )
             for name, column in data["columns"].items()
         }
-        drift = data.get("drift")
+        drift, bins = data.get("drift"), data.get("target_bins")
         return cls(
             columns,
             data["missing_target"],
             data["missing_rows"],
             None if drift is None else DriftTally.from_json(drift),
+            None if bins is None else NumericTally(**bins),
         )
 
 
@@ -150,7 +161,8 @@ def tally(frame: pd.DataFrame, dataset: str, plan: TallyPlan, name: str) -> Part
             hint="use task: classification for class labels, or fix the column",
         )
     missing = np.flatnonzero(y.isna().to_numpy())
-    return PartTally(columns, len(missing), missing[:EXAMPLES].tolist(), drift)
+    bins = numeric_tally(y, plan.target_origin) if plan.task == "regression" else None
+    return PartTally(columns, len(missing), missing[:EXAMPLES].tolist(), drift, bins)
 
 
 def _levels(values: pd.Series, original: pd.Series, cap: int | None) -> list[Level] | None:

@@ -215,3 +215,40 @@ def test_a_drifted_column_named_from_the_pr_cannot_break_out_of_the_report(
     assert section.count("<details>") == section.count("</details>")
     for row in (row for row in section.splitlines() if row.startswith("|")):
         assert _cells(row) in (4, 5), row
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.8])
+def test_a_regression_target_shift_within_its_bound(tmp_path: Path, shift: float) -> None:
+    generator = np.random.default_rng(7)
+
+    def rows(n: int, moved: float) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"x": generator.normal(0, 1, n), "price": generator.lognormal(3 + moved, 0.5, n)}
+        )
+
+    write(tmp_path, "train", rows(2400, 0.0), files=6)
+    write(tmp_path, "test", rows(800, shift), files=4)
+
+    def shifted(train: str, test: str) -> DataCheck:
+        request = {
+            "project_dir": str(tmp_path),
+            "train_path": train,
+            "test_path": test,
+            "target": "price",
+            "task": "regression",
+            "partitioned": train.endswith("/"),
+        }
+        found = DataReport.model_validate(run(request))
+        return next(c for c in found.checks if c.name == "target_shift")
+
+    whole = shifted("data/train.parquet", "data/test.parquet")
+    parts = shifted("data/train/", "data/test/")
+    assert whole.statistic is not None and parts.statistic is not None
+    high = float(re.search(r"at most (\d\.\d+)", parts.detail).group(1))  # type: ignore[union-attr]
+    assert parts.statistic <= whole.statistic + 1e-12 <= high + 0.0005
+    assert (parts.passed, parts.setting, parts.threshold) == (
+        whole.passed,
+        whole.setting,
+        whole.threshold,
+    )
+    assert parts.passed is (shift == 0.0)
