@@ -21,7 +21,8 @@ executor, :mod:`mlci_action.partitioned`). Memory is bounded by the largest part
   or partitioned): each partition of both tallies its features (:mod:`.drift_tally`, the
   candidate's in the same read as its other checks), merged by :mod:`.drift_merged`.
 
-Not merged: a regression's target shift (a KS statistic over every value).
+A regression's target shift and a numeric feature's drift are KS statistics at the bin
+edges of :mod:`.drift_tally`'s grid (not over every value; the detail bounds the gap).
 """
 
 from __future__ import annotations
