@@ -252,3 +252,47 @@ def test_a_regression_target_shift_within_its_bound(tmp_path: Path, shift: float
         whole.threshold,
     )
     assert parts.passed is (shift == 0.0)
+
+
+def test_a_checker_actor_tallies_a_baseline_partition_for_drift_only(
+    projects: tuple[Path, Path],
+) -> None:
+    """What a checker actor runs for the baseline (mlci_action.partition_checkers), without
+    Ray: the partition's bytes in, its drift tallies out (no target needed, no row keys)."""
+    from mlci_action.executors.tasks import DataPartition
+    from mlci_action.worker.checks.drift_tally import DriftPlan
+    from mlci_action.worker.checks.partition_task import check
+    from mlci_action.worker.checks.tally import TallyPlan
+
+    _, base = projects
+    part = base / "data" / "train" / "part-01.parquet"
+    rows = pd.read_parquet(part).drop(columns="label")
+    plan = TallyPlan(
+        target="label",
+        task="classification",
+        drift=DriftPlan(numeric=["size"], levels=["colour"], origins={"size": 990.0}),
+    )
+    asked = DataPartition(
+        part_name=str(part),
+        dataset="baseline",
+        target="label",
+        tally_plan=TallyPlan.from_json(plan.to_json()).to_json(),
+    )
+    buffer = rows.to_parquet(index=False)
+    outcome = check(asked, buffer, None)
+    assert outcome.keys is None and outcome.row_keys is None and outcome.schema is None
+    assert outcome.tally is not None and outcome.tally.drift is not None
+    drift_of = outcome.tally.drift
+    assert sum(drift_of.numeric["size"].counts) == len(rows)
+    assert drift_of.levels["colour"].counts == {
+        str(k): int(v)
+        for k, v in rows["colour"]
+        .astype(str)
+        .where(rows["colour"].notna(), "(missing)")
+        .value_counts(sort=False)
+        .items()
+    }
+    # as the actor returns it to the runner (JSON, no pickled objects)
+    from mlci_action.worker.checks.partitioned import PartOutcome
+
+    assert PartOutcome.from_json(outcome.to_json()).tally == outcome.tally
