@@ -19,6 +19,7 @@ partition.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -26,8 +27,9 @@ from mlci_action.config import DataChecks
 from mlci_action.executors.base import Runtime
 from mlci_action.executors.tasks import DataPartition, DataTests, Evaluate, ScorePartition
 from mlci_action.record import DataReport, Evaluation
-from mlci_action.worker.checks.partitioned import TrainKeys, merged_report
-from mlci_action.worker.checks.partitioned_run import first_checks
+from mlci_action.worker.checks.partitioned import TrainKeys, empty_frame, merged_report
+from mlci_action.worker.checks.partitioned_drift import BaselineFiles, baseline_spec
+from mlci_action.worker.checks.partitioned_run import baseline_outcome, first_checks
 from mlci_action.worker.partitions import Partition, partitions
 
 if TYPE_CHECKING:
@@ -86,12 +88,29 @@ def data_tests(runtime: Runtime, request: DataTests) -> DataReport:
     names = (request.train_path, request.test_path)
     train = partitions(names[0], project, setting="data.train")
     test = partitions(names[1], project, setting="data.test")
-    checks, keys, plan = first_checks(train, test, names, settings, request.target, request.task)
+    baseline = None
+    baseline_train = baseline_spec(
+        request.baseline_train_path, request.baseline_train_glob, request.baseline_train_url
+    )
+    if baseline_train and settings.drift.enabled:
+        baseline = BaselineFiles.find(baseline_train, project, train)
+    checks, keys, plan = first_checks(
+        train, test, names, settings, request.target, request.task, baseline
+    )
 
     def asked(
-        part: Partition, dataset: Literal["train", "test"]
+        part: Partition, dataset: Literal["train", "test", "baseline"]
     ) -> tuple[DataPartition, Path | None]:
         local = "://" not in part.uri
+        if dataset == "baseline":  # its drift tallies only
+            assert plan is not None
+            return DataPartition(
+                part_name=part.name,
+                part_url=None if local else part.uri,
+                dataset=dataset,
+                target=request.target,
+                tally_plan=replace(plan, duplicates=False).to_json(),
+            ), Path(part.uri) if local else None
         return DataPartition(
             part_name=part.name,
             part_url=None if local else part.uri,
@@ -111,6 +130,13 @@ def data_tests(runtime: Runtime, request: DataTests) -> DataReport:
             [asked(part, "test") for part in test],
             None if train_keys is None else train_keys.keys,
         )
+        outcome = None
+        if baseline is not None:
+            outcome = baseline_outcome(
+                baseline,
+                plan,
+                lambda parts: checkers.run([asked(part, "baseline") for part in parts]),
+            )
     finally:
         checkers.close()
     return merged_report(
@@ -122,4 +148,6 @@ def data_tests(runtime: Runtime, request: DataTests) -> DataReport:
         settings=settings,
         plan=plan,
         started=started,
+        baseline=outcome,
+        columns=[str(c) for c in empty_frame(train[0]).columns],
     )

@@ -91,6 +91,11 @@ class DataTests(TaskRequest):
     schema_spec: dict[str, str] | None = None
     checks: dict[str, Any] = {}
     baseline_train_path: In | None = None
+    """The baseline's training data: a file, or a directory of Parquet partitions."""
+    baseline_train_glob: str = ""
+    """A glob below baseline_train_path (the baseline's data.train is a glob)."""
+    baseline_train_url: str | None = None
+    """The baseline's data.train as a URL, read where it points (instead of the path)."""
     partitioned: bool = False
     """train_path / test_path name Parquet partitions (a directory, glob or URL), checked one
     at a time (mlci_action.worker.checks.partitioned_run)."""
@@ -104,7 +109,8 @@ class DataPartition(BaseModel):
     part_name: str
     part_url: str | None = None
     """A partition the task reads itself (file://, s3://, gs://); else its bytes travel."""
-    dataset: Literal["train", "test"]
+    dataset: Literal["train", "test", "baseline"]
+    """baseline: a partition of the baseline's training data (drift tallies only)."""
     target: str
     schema_spec: dict[str, str] | None = None
     key_columns: list[str] | None = None

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from mlci_action.config import Data
-from mlci_action.dataset import is_partitioned
+from mlci_action.dataset import is_partitioned, is_url
 from mlci_action.errors import StageFailure
 from mlci_action.executors.tasks import DataTests as DataTestsRequest
 from mlci_action.pipeline import RunContext, RunState, StageOutput
 from mlci_action.record import DataReport, Status
+from mlci_action.worker.partitions import glob_root
 
 
 def schema_spec(data: Data) -> dict[str, str] | None:
@@ -21,6 +23,26 @@ def schema_spec(data: Data) -> dict[str, str] | None:
     return {"kind": "yaml", "path": path}
 
 
+@dataclass(frozen=True)
+class BaselineTrain:
+    """The baseline's data.train as the data-tests request carries it: a file or directory
+    of its checkout (copied to where the task runs), a glob below one, or a URL."""
+
+    path: str | None = None
+    glob: str = ""
+    url: str | None = None
+
+    @classmethod
+    def of(cls, project: Path, spec: str) -> BaselineTrain:
+        if is_url(spec):  # the base branch's own setting, read where it points
+            return cls(url=spec)
+        root, glob = glob_root(spec)
+        found = project.resolve() / root
+        if glob:
+            return cls(found.as_posix(), glob) if found.is_dir() else cls()
+        return cls(found.as_posix()) if found.exists() else cls()
+
+
 class DataTests:
     name = "data_tests"
     needs: tuple[str, ...] = ("environment",)
@@ -30,15 +52,15 @@ class DataTests:
         if side.runtime is None:
             raise StageFailure("no environment was prepared")
         data = side.config.data
-        baseline_train = None
+        baseline_train, baseline_partitioned = BaselineTrain(), False
         base = state.baseline
-        if (
-            base is not None
-            and base.project.is_absolute()
-            and (base.project / base.config.data.train).is_file()
-        ):
-            baseline_train = str((base.project / base.config.data.train).resolve())
-        partitioned = any(is_partitioned(side.project, s) for s in (data.train, data.test))
+        if base is not None and base.project.is_absolute():
+            baseline_partitioned = is_partitioned(base.project, base.config.data.train)
+            baseline_train = BaselineTrain.of(base.project, base.config.data.train)
+        # a partitioned baseline takes the partitioned path too (its drift is merged there)
+        partitioned = baseline_partitioned or any(
+            is_partitioned(side.project, s) for s in (data.train, data.test)
+        )
         request = DataTestsRequest(
             project_dir=str(side.project.resolve()),
             train_path=data.train,
@@ -47,7 +69,9 @@ class DataTests:
             task=side.config.evaluation.task,
             schema_spec=schema_spec(data),
             checks=data.checks.model_dump(mode="json"),
-            baseline_train_path=baseline_train,
+            baseline_train_path=baseline_train.path,
+            baseline_train_glob=baseline_train.glob,
+            baseline_train_url=baseline_train.url,
             partitioned=partitioned,
         )
         log = ctx.log_path("data-tests")

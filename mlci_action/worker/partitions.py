@@ -31,7 +31,7 @@ class Partition:
     """Where to read it: a local path, or a URL with its scheme."""
 
 
-def _glob_root(path: str) -> tuple[str, str]:
+def glob_root(path: str) -> tuple[str, str]:
     """The folder above the first glob character, and the pattern below it."""
     parts = PurePosixPath(path).parts
     for at, part in enumerate(parts):
@@ -51,7 +51,7 @@ def _kept(below: str, pattern: str) -> bool:
 def _local(spec: str, project: Path, setting: str) -> list[Partition]:
     """:func:`partitions` of a path in the project without pyarrow (the action image has
     none: it lists files, and the project's environment reads them)."""
-    root, pattern = _glob_root((project / spec).as_posix())
+    root, pattern = glob_root((project / spec).as_posix())
     prefix = spec[: len(spec) - len(pattern)].rstrip("/") if pattern else spec.rstrip("/")
     top = Path(root)
     if top.is_file() and not pattern:
@@ -100,7 +100,7 @@ def partitions(spec: str, project: Path, *, setting: str) -> list[Partition]:
             f"{setting}: cannot open {spec!r}: {exc}",
             hint="use a path in the project, or a file://, s3:// or gs:// URL",
         ) from None
-    root, pattern = _glob_root(path)
+    root, pattern = glob_root(path)
     prefix = spec[: len(spec) - len(pattern)].rstrip("/") if pattern else spec.rstrip("/")
     info = filesystem.get_file_info(root)
     if info.type == fs.FileType.File and not pattern:

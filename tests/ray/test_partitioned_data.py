@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -33,7 +34,18 @@ def test_partitioned_data_tests_on_the_cluster_equal_the_local_ones(ray_cluster,
     (project / "data" / "train.parquet").unlink()  # only the partitions go to the cluster
     (project / "data" / "test.parquet").unlink()
 
-    asked = request(project, "data/train", "data/test/*.parquet", partitioned=True)
+    # the baseline's training data in other partitions, one feature moved: drift is merged too
+    base = tmp_path / "base"
+    write(base, files=4)
+    for part in sorted((base / "data" / "train").glob("*.parquet")):
+        moved = pd.read_parquet(part)
+        moved["radius"] += 10.0
+        moved.to_parquet(part, index=False)
+    asked = {
+        **request(project, "data/train", "data/test/*.parquet", partitioned=True),
+        "checks": {"leakage": {"max_rows": 0}},
+        "baseline_train_path": str(base / "data" / "train"),
+    }
     local = DataReport.model_validate(run(asked))
 
     executor = create(
@@ -51,10 +63,13 @@ def test_partitioned_data_tests_on_the_cluster_equal_the_local_ones(ray_cluster,
     assert leakage.statistic == LEAKED
     # the whole-data-set checks, merged from the actors' row keys and tallies
     failed = {check.name for check in found.checks if not check.passed}
-    assert {"duplicates", "constant", "categories"} <= failed
+    assert {"duplicates", "constant", "categories", "feature_drift"} <= failed
+    drifted = {c.column for c in found.checks if c.name == "feature_drift" and not c.passed}
+    assert drifted == {"radius"}
     # one task per partition (the names as mlci.yaml's data.train finds them), on both nodes
     assert sorted(task.name for task in placed) == sorted(
         [f"data-tests data/train/part-{i:02d}.parquet" for i in range(6)]
         + [f"data-tests data/test/part-{i:02d}.parquet" for i in range(6)]
+        + [f"data-tests {base}/data/train/part-{i:02d}.parquet" for i in range(4)]
     )
     assert len({task.node_id for task in placed}) == 2

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import filecmp
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlci_action.errors import InputError
 from mlci_action.worker.checks.table import Table
+from mlci_action.worker.partitions import Partition
 
 
 @dataclass(frozen=True)
@@ -27,3 +29,15 @@ def load_baseline(path: Path, candidate: Table) -> Baseline:
         return Baseline(Table.read(path, f"baseline {path.name}", what="baseline training data"))
     except InputError as exc:
         return Baseline(None, problem=exc.message)
+
+
+def same_files(baseline: Sequence[Partition], candidate: Sequence[Partition]) -> bool:
+    """The baseline's partitions are the candidate's, file for file and byte for byte (local
+    files only: a URL is never taken as unchanged)."""
+    return len(baseline) == len(candidate) and all(
+        "://" not in a.uri
+        and "://" not in b.uri
+        and Path(a.uri).is_file()
+        and filecmp.cmp(a.uri, b.uri, shallow=False)
+        for a, b in zip(baseline, candidate, strict=True)
+    )

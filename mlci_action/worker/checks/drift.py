@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -23,53 +25,69 @@ def drift_checks(
     baseline: Baseline, candidate: Table, target: str, limits: DriftCheck
 ) -> list[DataCheck]:
     """Every feature column (the target excluded); a warning unless fail_on_drift."""
-    severity: Severity = "error" if limits.fail_on_drift else "warning"
+    if baseline.unchanged or baseline.table is None:
+        return [not_compared(baseline.problem, limits)]
+    old_frame, new_frame = baseline.table.frame, candidate.frame
+    checks, shared = feature_columns(
+        list(old_frame.columns), list(new_frame.columns), target, limits
+    )
+    old = _sample(old_frame[shared])
+    new = _sample(new_frame[shared])
+    for column in shared:
+        checks.append(_column_drift(old[column], new[column], limits))
+    return checks
 
-    def note(
-        passed: bool,
-        detail: str,
-        name: str = "feature_drift",
-        level: Severity = severity,
-        setting: str | None = f"{_SETTINGS}.fail_on_drift",
-    ) -> DataCheck:
+
+def _severity(limits: DriftCheck) -> Severity:
+    return "error" if limits.fail_on_drift else "warning"
+
+
+def not_compared(problem: str | None, limits: DriftCheck) -> DataCheck:
+    """The one check when the data is unchanged (``problem`` None) or could not be read."""
+    if problem is None:
         return make_check(
-            name=name,
+            name="feature_drift",
             kind="drift",
             dataset="baseline→candidate",
-            passed=passed,
-            severity=level,
-            detail=detail,
-            setting=setting,
+            passed=True,
+            severity=_severity(limits),
+            detail="data unchanged",
+            setting=f"{_SETTINGS}.fail_on_drift",
         )
+    # drift is advisory: a baseline without usable data is no reason to stop the run
+    return make_check(
+        name="feature_drift",
+        kind="drift",
+        dataset="baseline→candidate",
+        passed=False,
+        severity="warning",
+        detail=f"drift not checked: {problem}",
+        setting=None,
+    )
 
-    if baseline.unchanged:
-        return [note(True, "data unchanged")]
-    if baseline.table is None:
-        # drift is advisory: a baseline without usable data is no reason to stop the run
-        return [
-            note(False, f"drift not checked: {baseline.problem}", level="warning", setting=None)
-        ]
-    old_frame, new_frame = baseline.table.frame, candidate.frame
-    before = [column for column in old_frame.columns if column != target]
-    after = [column for column in new_frame.columns if column != target]
+
+def feature_columns(
+    before: list[Any], after: list[Any], target: str, limits: DriftCheck
+) -> tuple[list[DataCheck], list[Any]]:
+    """The feature_columns check (columns added or removed), and the shared feature columns
+    in the candidate's order."""
+    before = [column for column in before if column != target]
+    after = [column for column in after if column != target]
     known, kept = set(before), set(after)
     added = [column for column in after if column not in known]
     removed = [column for column in before if column not in kept]
     changes = [f"added: {', '.join(map(str, added))}"] if added else []
     changes += [f"removed: {', '.join(map(str, removed))}"] if removed else []
-    checks = [
-        note(
-            not changes,
-            "; ".join(changes) or f"same {plural(len(after), 'feature column')}",
-            name="feature_columns",
-        )
-    ]
-    shared = [column for column in after if column in known]
-    old = _sample(old_frame[shared])
-    new = _sample(new_frame[shared])
-    for column in shared:
-        checks.append(_column_drift(old[column], new[column], limits, severity))
-    return checks
+    check = make_check(
+        name="feature_columns",
+        kind="drift",
+        dataset="baseline→candidate",
+        passed=not changes,
+        severity=_severity(limits),
+        detail="; ".join(changes) or f"same {plural(len(after), 'feature column')}",
+        setting=f"{_SETTINGS}.fail_on_drift",
+    )
+    return [check], [column for column in after if column in known]
 
 
 def _sample(frame: pd.DataFrame) -> pd.DataFrame:
@@ -78,9 +96,7 @@ def _sample(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sample(n=DRIFT_SAMPLE, random_state=DRIFT_SEED)
 
 
-def _column_drift(
-    old: pd.Series, new: pd.Series, limits: DriftCheck, severity: Severity
-) -> DataCheck:
+def _column_drift(old: pd.Series, new: pd.Series, limits: DriftCheck) -> DataCheck:
     column = str(new.name)
     if is_numeric(old) and is_numeric(new):
         a, b = old.dropna().to_numpy(float), new.dropna().to_numpy(float)
@@ -90,9 +106,18 @@ def _column_drift(
         else:
             statistic = ks(a, b)
             detail = f"KS statistic {statistic:.3f} (mean {a.mean():.4g} → {b.mean():.4g})"
+        return column_result(column, statistic, detail, numeric=True, limits=limits)
+    statistic, detail = _psi(old, new)
+    return column_result(column, statistic, detail, numeric=False, limits=limits)
+
+
+def column_result(
+    column: str, statistic: float, detail: str, *, numeric: bool, limits: DriftCheck
+) -> DataCheck:
+    """One feature's check: a KS statistic (numeric) or a PSI against its threshold."""
+    if numeric:
         threshold, setting = limits.ks_threshold, f"{_SETTINGS}.ks_threshold"
     else:
-        statistic, detail = _psi(old, new)
         threshold, setting = limits.psi_threshold, f"{_SETTINGS}.psi_threshold"
     return make_check(
         name="feature_drift",
@@ -100,7 +125,7 @@ def _column_drift(
         dataset="baseline→candidate",
         column=column,
         passed=statistic <= threshold,
-        severity=severity,
+        severity=_severity(limits),
         detail=detail,
         setting=setting,
         statistic=statistic,
@@ -109,9 +134,18 @@ def _column_drift(
 
 
 def _psi(old: pd.Series, new: pd.Series) -> tuple[float, str]:
-    """Population stability index over the union of categories; missing values are one more."""
-    p = old.astype(str).where(old.notna(), "(missing)").value_counts()
-    q = new.astype(str).where(new.notna(), "(missing)").value_counts()
+    return psi_of_counts(_level_counts(old), _level_counts(new))
+
+
+def _level_counts(values: pd.Series) -> pd.Series:
+    return values.astype(str).where(values.notna(), "(missing)").value_counts()
+
+
+def psi_of_counts(p: pd.Series, q: pd.Series) -> tuple[float, str]:
+    """Population stability index over the union of categories; missing values are one more.
+
+    ``p`` and ``q``: the baseline's and the candidate's counts per value as text, as
+    ``value_counts()`` gives them (largest first)."""
     p, q = p.align(q, fill_value=0)
     if len(p) > PSI_MAX_BINS:
         top = (p + q).nlargest(PSI_MAX_BINS - 1).index

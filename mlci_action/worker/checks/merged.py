@@ -18,9 +18,14 @@ from mlci_action.record import CheckFailure, DataCheck
 from mlci_action.worker.checks.categories import Columns, categories_result
 from mlci_action.worker.checks.common import EXAMPLES
 from mlci_action.worker.checks.constant import constant_result
+from mlci_action.worker.checks.drift_merged import numeric_drift
 from mlci_action.worker.checks.duplicates import duplicates_result
 from mlci_action.worker.checks.tally import Level, PartTally, Scalar, TallyPlan
-from mlci_action.worker.checks.target import class_checks, missing_result
+from mlci_action.worker.checks.target import (
+    class_checks,
+    missing_result,
+    regression_shift_result,
+)
 
 
 @dataclass(frozen=True)
@@ -159,8 +164,8 @@ def target(
     limits: TargetCheck,
 ) -> list[DataCheck]:
     """Missing labels in both data sets, and for a classification unseen classes, class
-    balance and the shift of the class shares (a regression's target shift, a KS statistic
-    over every value, is not merged)."""
+    balance and the shift of the class shares; for a regression the target's shift, a KS
+    statistic at the drift grid's bin edges (not over every value: its detail bounds it)."""
     checks = []
     for parts, name, dataset in ((train, names[0], "train"), (test, names[1], "test")):
         tallies = [(p, p.tally) for p in parts if p.tally is not None]
@@ -171,7 +176,7 @@ def target(
         rows = sum(p.rows for p in parts)
         checks.append(missing_result(count, rows, examples, name, dataset, plan.target, limits))
     if plan.task == "regression":
-        return checks
+        return [*checks, _regression_shift(train, test, plan, limits)]
     a, b = _merge(train, plan.target), _merge(test, plan.target)
 
     def unseen_rows(classes: pd.Index) -> list[str]:
@@ -184,6 +189,18 @@ def target(
         *checks,
         *class_checks(_counts(a), _counts(b), unseen_rows, plan.target, names[1], limits),
     ]
+
+
+def _regression_shift(
+    train: Sequence[Part], test: Sequence[Part], plan: TallyPlan, limits: TargetCheck
+) -> DataCheck:
+    """The KS statistic of the target at the drift grid's bin edges (:mod:`.drift_merged`)."""
+    a = [p.tally.target_bins for p in train if p.tally is not None and p.tally.target_bins]
+    b = [p.tally.target_bins for p in test if p.tally is not None and p.tally.target_bins]
+    if not sum(sum(t.counts) for t in a) or not sum(sum(t.counts) for t in b):
+        return regression_shift_result(plan.target, None, "no target values to compare", limits)
+    statistic, detail = numeric_drift(a, b)
+    return regression_shift_result(plan.target, statistic, detail, limits)
 
 
 def _counts(merged: _Merged) -> pd.Series:

@@ -17,8 +17,12 @@ executor, :mod:`mlci_action.partitioned`). Memory is bounded by the largest part
   all its columns (``keys`` itself when those are the leakage columns) and small per-column
   tallies (:mod:`.tally`), merged by :mod:`.merged` to the one-file checks' figures.
 
-Not merged: drift (against the baseline's training data, one file) and a regression's
-target shift (a KS statistic over every value).
+* ``drift`` (the candidate's training data against the baseline's, either of them one file
+  or partitioned): each partition of both tallies its features (:mod:`.drift_tally`, the
+  candidate's in the same read as its other checks), merged by :mod:`.drift_merged`.
+
+A regression's target shift and a numeric feature's drift are KS statistics at the bin
+edges of :mod:`.drift_tally`'s grid (not over every value; the detail bounds the gap).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from mlci_action.config import DataChecks
 from mlci_action.record import DataCheck, DataReport
 from mlci_action.worker.checks import merged
 from mlci_action.worker.checks.common import EXAMPLES, is_numeric, show_row
+from mlci_action.worker.checks.drift_merged import BaselineOutcome
 from mlci_action.worker.checks.leakage import leakage_result
 from mlci_action.worker.checks.merge import PartSchema, merge_schema
 from mlci_action.worker.checks.merged import Part
@@ -229,9 +234,12 @@ def merged_checks(
     train_keys: TrainKeys | None,
     settings: DataChecks,
     plan: TallyPlan | None,
+    baseline: BaselineOutcome | None = None,
+    columns: list[str] | None = None,
 ) -> list[DataCheck]:
     """The checks of both data sets from their partitions' outcomes in file order, in the
-    one-file checks' order; ``names``: data.train and data.test as mlci.yaml gives them."""
+    one-file checks' order; ``names``: data.train and data.test as mlci.yaml gives them;
+    ``baseline``: for the drift check, with ``columns`` the training data's first file's."""
     checks = []
     for parts, name, dataset in ((train, names[0], "train"), (test, names[1], "test")):
         schemas = [p.schema for p in parts if p.schema is not None]
@@ -255,6 +263,9 @@ def merged_checks(
         checks.append(merged.categories(left, right, plan, names, settings.categories))
     if plan is not None and settings.target.enabled:
         checks.extend(merged.target(left, right, plan, names, settings.target))
+    if settings.drift.enabled and baseline is not None:
+        tallies = [p.tally.drift for p in train if p.tally is not None and p.tally.drift]
+        checks.extend(baseline.checks(tallies, columns or [], settings.drift))
     return checks
 
 
@@ -268,14 +279,23 @@ def merged_report(
     settings: DataChecks,
     plan: TallyPlan | None,
     started: float,
+    baseline: BaselineOutcome | None = None,
+    columns: list[str] | None = None,
 ) -> DataReport:
     """The data report of a partitioned data set: the ``checks`` made on its first files,
     then :func:`merged_checks`; rows summed over the partitions; seconds since ``started``
-    (a ``time.perf_counter()``)."""
+    (a ``time.perf_counter()``); ``baseline`` and ``columns``: :func:`merged_checks`'."""
     checks = [
         *checks,
         *merged_checks(
-            train, test, names=names, train_keys=train_keys, settings=settings, plan=plan
+            train,
+            test,
+            names=names,
+            train_keys=train_keys,
+            settings=settings,
+            plan=plan,
+            baseline=baseline,
+            columns=columns,
         ),
     ]
     return DataReport(

@@ -20,6 +20,13 @@ import pandas as pd
 from mlci_action.errors import InputError
 from mlci_action.worker.checks.common import EXAMPLES, is_numeric, show
 from mlci_action.worker.checks.constant import is_constant
+from mlci_action.worker.checks.drift_tally import (
+    DriftPlan,
+    DriftTally,
+    NumericTally,
+    drift_tally,
+    numeric_tally,
+)
 
 Scalar = str | int | float | bool
 
@@ -39,13 +46,18 @@ class TallyPlan:
     max_levels: int = 50
     target_checks: bool = False
     duplicates: bool = False
+    drift: DriftPlan | None = None
+    """The drift check's tallies, of the training data and of the baseline's (None: off)."""
+    target_origin: float = 0.0
+    """A regression's target is binned on the drift grid around this (its target shift)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TallyPlan:
-        return cls(**data)
+        drift = data.get("drift")
+        return cls(**{**data, "drift": None if drift is None else DriftPlan.from_json(drift)})
 
 
 @dataclass(frozen=True)
@@ -75,6 +87,9 @@ class PartTally:
     columns: dict[str, ColumnTally]
     missing_target: int = 0
     missing_rows: list[int] = field(default_factory=list)
+    drift: DriftTally | None = None
+    target_bins: NumericTally | None = None
+    """A regression's target on the drift grid (its target shift)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,7 +107,14 @@ class PartTally:
             )
             for name, column in data["columns"].items()
         }
-        return cls(columns, data["missing_target"], data["missing_rows"])
+        drift, bins = data.get("drift"), data.get("target_bins")
+        return cls(
+            columns,
+            data["missing_target"],
+            data["missing_rows"],
+            None if drift is None else DriftTally.from_json(drift),
+            None if bins is None else NumericTally(**bins),
+        )
 
 
 def scalar(value: Any) -> Scalar | None:
@@ -107,7 +129,12 @@ def scalar(value: Any) -> Scalar | None:
 
 
 def tally(frame: pd.DataFrame, dataset: str, plan: TallyPlan, name: str) -> PartTally:
-    """The partition's tallies (``name``: its file, for a message)."""
+    """The partition's tallies (``name``: its file, for a message); a partition of the
+    baseline's training data (``dataset`` "baseline") tallies for the drift check only."""
+    wanted_drift = plan.drift if dataset in ("train", "baseline") else None
+    drift = None if wanted_drift is None else drift_tally(frame, wanted_drift)
+    if dataset == "baseline":
+        return PartTally({}, drift=drift)
     columns: dict[str, ColumnTally] = {}
     wanted = (plan.constant if dataset == "train" else []) + [
         column for column in plan.levels if column not in plan.constant or dataset != "train"
@@ -125,7 +152,7 @@ def tally(frame: pd.DataFrame, dataset: str, plan: TallyPlan, name: str) -> Part
             levels = _levels(compared, values, cap)
         columns[column] = ColumnTally(first, shown, constant, levels)
     if not plan.target_checks:
-        return PartTally(columns)
+        return PartTally(columns, drift=drift)
     y = frame[plan.target]
     if plan.task == "regression" and not is_numeric(y.dropna()):
         raise InputError(
@@ -134,7 +161,8 @@ def tally(frame: pd.DataFrame, dataset: str, plan: TallyPlan, name: str) -> Part
             hint="use task: classification for class labels, or fix the column",
         )
     missing = np.flatnonzero(y.isna().to_numpy())
-    return PartTally(columns, len(missing), missing[:EXAMPLES].tolist())
+    bins = numeric_tally(y, plan.target_origin) if plan.task == "regression" else None
+    return PartTally(columns, len(missing), missing[:EXAMPLES].tolist(), drift, bins)
 
 
 def _levels(values: pd.Series, original: pd.Series, cap: int | None) -> list[Level] | None:

@@ -157,28 +157,26 @@ def missing_result(
 
 
 def _regression_shift(train: pd.Series, test: pd.Series, limits: TargetCheck) -> DataCheck:
-    setting = f"{_SETTINGS}.max_shift"
     column = str(train.name)
     if train.empty or test.empty:
-        return make_check(
-            name="target_shift",
-            kind="target",
-            dataset="train→test",
-            column=column,
-            passed=False,
-            detail="no target values to compare",
-            setting=setting,
-            threshold=limits.max_shift,
-        )
+        return regression_shift_result(column, None, "no target values to compare", limits)
     statistic = ks(train.to_numpy(float), test.to_numpy(float))
+    detail = f"KS statistic {statistic:.3f} (mean {train.mean():.4g} → {test.mean():.4g})"
+    return regression_shift_result(column, statistic, detail, limits)
+
+
+def regression_shift_result(
+    column: str, statistic: float | None, detail: str, limits: TargetCheck
+) -> DataCheck:
+    """A regression target's shift between train and test (None: no values to compare)."""
     return make_check(
         name="target_shift",
         kind="target",
         dataset="train→test",
         column=column,
-        passed=statistic <= limits.max_shift,
-        detail=f"KS statistic {statistic:.3f} (mean {train.mean():.4g} → {test.mean():.4g})",
-        setting=setting,
+        passed=statistic is not None and statistic <= limits.max_shift,
+        detail=detail,
+        setting=f"{_SETTINGS}.max_shift",
         statistic=statistic,
         threshold=limits.max_shift,
     )
