@@ -52,9 +52,7 @@ class Summary:
 def summarize(values: Any) -> Summary:
     x = np.asarray(values, dtype=float)
     present = x[~np.isnan(x)]
-    points = (
-        np.quantile(present, np.linspace(0, 1, GRID + 1)) if present.size else np.empty(0)
-    )
+    points = np.quantile(present, np.linspace(0, 1, GRID + 1)) if present.size else np.empty(0)
     return Summary(present=int(present.size), missing=int(x.size - present.size), points=points)
 
 
@@ -70,7 +68,6 @@ def merged_quantiles(summaries: list[Summary], probabilities: Any) -> npt.NDArra
         cdf += s.present / total * np.interp(xs, s.points, grid, left=0.0, right=1.0)
     cdf = np.maximum.accumulate(np.clip(cdf, 0.0, 1.0))
     return np.interp(np.asarray(probabilities, dtype=float), cdf, xs)
-
 
 
 def numeric_profile(summaries: list[Summary], counts: list[int] | None = None) -> NumericProfile:
