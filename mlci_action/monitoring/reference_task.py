@@ -59,7 +59,8 @@ def _score(
         all_labels.append(labels)
         all_predicted.append(predicted)
         all_proba.append(proba)
-    joined = None if all_proba[0] is None else np.concatenate(all_proba)
+    kept = [proba for proba in all_proba if proba is not None]
+    joined = np.concatenate(kept) if kept else None
     return (
         pd.concat(all_labels, ignore_index=True),
         np.concatenate(all_predicted),
