@@ -46,6 +46,7 @@ from mlci_action.executors.transfer import Transfer, walk
 from mlci_action.images.activity import Activity
 from mlci_action.images.docker_api import SANDBOX_ROOT, Docker, connect
 from mlci_action.record import ClusterTask, EnvironmentInfo
+from mlci_action.worker.partitions import glob_folder
 
 _LIST_PACKAGES = (
     "import json, importlib.metadata as m; "
@@ -132,7 +133,8 @@ class ContainerRuntime:
             stale: list[str] = []
             items: list[tuple[Path, str]] = []
             signatures: dict[Path, tuple[float, int]] = {}
-            for path in sorted({Path(p).absolute() for p in paths}, key=lambda p: len(p.parts)):
+            folders = {glob_folder(Path(p).absolute()) for p in paths}  # a glob: its folder
+            for path in sorted(folders, key=lambda p: len(p.parts)):
                 inside_synced = next(
                     (
                         d

@@ -131,16 +131,26 @@ def level_names(values: Any) -> Any:
     return pd.Series(values, dtype=object).map(lambda v: None if pd.isna(v) else str(v))
 
 
-def categorical_profile(values: Any) -> CategoricalProfile:
+def level_counts(values: Any) -> tuple[dict[str, int], int]:
+    """Every level's count, in order of first appearance, and the missing values' count:
+    what partitions merge (summed in file order) before :func:`top_levels`."""
     names = level_names(values)
-    missing = int(names.isna().sum())
-    counts = names.dropna().value_counts()
-    top = counts.iloc[:MAX_LEVELS]
+    counts = names.dropna().value_counts(sort=False)
+    return {str(k): int(v) for k, v in counts.items()}, int(names.isna().sum())
+
+
+def top_levels(counts: dict[str, int], missing: int) -> CategoricalProfile:
+    """The :data:`MAX_LEVELS` most frequent levels (ties: the first to appear)."""
+    ranked = sorted(counts.items(), key=lambda item: -item[1])
     return CategoricalProfile(
-        frequencies={str(k): int(v) for k, v in top.items()},
-        other=int(counts.iloc[MAX_LEVELS:].sum()),
+        frequencies=dict(ranked[:MAX_LEVELS]),
+        other=sum(count for _, count in ranked[MAX_LEVELS:]),
         missing=missing,
     )
+
+
+def categorical_profile(values: Any) -> CategoricalProfile:
+    return top_levels(*level_counts(values))
 
 
 def column_profile(series: pd.Series) -> FeatureProfile:
@@ -148,7 +158,7 @@ def column_profile(series: pd.Series) -> FeatureProfile:
 
 
 def build_profile(
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | None,
     target: str,
     predictions: Any,
     probabilities: pd.DataFrame | None,
@@ -156,13 +166,23 @@ def build_profile(
     *,
     task: Literal["classification", "regression"],
     positive_class: str | int | float | bool | None = None,
+    features: tuple[dict[str, FeatureProfile], int] | None = None,
 ) -> Profile:
     """The profile of the training ``frame`` (its ``target`` column left out), the test-set
     ``predictions`` and ``probabilities`` (one column per class, named by the class), and the
-    candidate's ``metrics``."""
+    candidate's ``metrics``. ``features``: the training data's feature profiles and row count
+    when they were merged from partitions (:mod:`mlci_action.monitoring.merge`), instead of
+    a ``frame``."""
     import pandas as pd
 
-    features = {str(name): column_profile(frame[name]) for name in frame.columns if name != target}
+    if features is None:
+        if frame is None:
+            raise ValueError("build_profile needs a frame or its features")
+        features = (
+            {str(name): column_profile(frame[name]) for name in frame.columns if name != target},
+            len(frame),
+        )
+    profiles, rows = features
     prediction: FeatureProfile = (
         categorical_profile(predictions)
         if task == "classification"
@@ -175,11 +195,11 @@ def build_profile(
             for label in probabilities.columns
         }
     return Profile(
-        rows=len(frame),
+        rows=rows,
         target=target,
         task=task,
         positive_class=positive_class,
-        features=features,
+        features=profiles,
         prediction=prediction,
         probabilities=probs,
         metrics=metrics,

@@ -7,6 +7,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from mlci_action.dataset import is_url
 from mlci_action.errors import StageFailure
 from mlci_action.executors.environment_image import ensure_environment_image, image_key
 from mlci_action.executors.host import HostPool
@@ -32,6 +33,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _data_path(project: Path, spec: str) -> str:
+    """A data setting as the worker reads it: a URL as written, else a path in the project
+    (a directory or glob of partitions too: the worker merges their profiles)."""
+    return spec if is_url(spec) else str((project / spec).resolve())
+
+
 def reference_profile(ctx: RunContext, state: RunState) -> tuple[Profile, Path]:
     """The candidate's reference profile, computed by the worker in the project's environment."""
     side, config = state.candidate, state.candidate.config
@@ -46,8 +53,8 @@ def reference_profile(ctx: RunContext, state: RunState) -> tuple[Profile, Path]:
         runtime = runtime.with_hosts(hosts)
     path = ctx.workdir / REFERENCE
     request = ReferenceProfile(
-        train_path=str((side.project / config.data.train).resolve()),
-        test_path=str((side.project / config.data.test).resolve()),
+        train_path=_data_path(side.project, config.data.train),
+        test_path=_data_path(side.project, config.data.test),
         target=config.data.target,
         task=config.evaluation.task,
         model=str(side.model),

@@ -40,6 +40,13 @@ def glob_root(path: str) -> tuple[str, str]:
     return path, ""
 
 
+def glob_folder(path: Path) -> Path:
+    """The folder above a glob's first glob character (``data/test`` of
+    ``data/test/*.parquet``): where its files are; any other path as it is."""
+    root, pattern = _glob_root(path.as_posix())
+    return Path(root) if pattern else path
+
+
 def _kept(below: str, pattern: str) -> bool:
     """A file ``below`` the root is a partition: not hidden or partial (Spark's _SUCCESS),
     and matching the glob, or a Parquet file where there is no glob."""

@@ -32,6 +32,7 @@ from mlci_action.executors.ray_cluster import node
 from mlci_action.executors.tasks import Command, Role, TaskRequest, TrainEstimator
 from mlci_action.executors.transfer import walk
 from mlci_action.record import ClusterTask, EnvironmentInfo
+from mlci_action.worker.partitions import glob_folder
 
 POLL_SECONDS = 0.5
 """How often a wait on a task looks up, so that an interrupt is handled promptly."""
@@ -143,7 +144,15 @@ class RayRuntime:
         """node path -> object ref of the bytes, for each file (of each folder) in ``paths``."""
         shipped: dict[str, Any] = {}
         for path in paths:
-            for item in walk(path) if path.is_dir() else iter([path]):
+            folder = glob_folder(path)  # a glob (a partitioned data.test): its matching files
+            found = (
+                walk(path)
+                if path.is_dir()
+                else folder.glob(path.relative_to(folder).as_posix())
+                if folder != path
+                else iter([path])
+            )
+            for item in found:
                 if item.is_file() and not item.is_symlink():
                     shipped[self.where(item)] = self._put(item)
         return shipped
