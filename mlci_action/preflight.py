@@ -13,7 +13,7 @@ import yaml
 from mlci_action import git
 from mlci_action.column_values import column_values
 from mlci_action.config import CONFIG_FILE, Config
-from mlci_action.dataset import check_partitioned, is_partitioned
+from mlci_action.dataset import check_partitioned, is_partitioned, is_url
 from mlci_action.errors import ConfigError, InputError
 from mlci_action.executors.base import check_environment_files
 from mlci_action.metrics import CATALOG
@@ -208,6 +208,22 @@ def check_positive_class(project: Path, config: Config) -> None:
         resolve_positive(labels, evaluation.positive_class)
     except InputError as exc:
         raise InputError(f"{where}: {exc.message}", hint=exc.hint) from None
+
+
+def check_reachable(project: Path, config: Config, executor: str) -> None:
+    """A data URL is read by mlci's own processes and the project's tasks where they run: the
+    docker executor's containers have no host files, no credentials and (by default) no network,
+    so a URL there is refused now rather than failing mid-run."""
+    if executor != "docker":
+        return
+    for key, spec in (("data.train", config.data.train), ("data.test", config.data.test)):
+        if is_url(spec):
+            raise ConfigError(
+                f"{located(project, key, spec)} is a URL, which the docker executor's "
+                "containers cannot read (no host files, credentials or network)",
+                hint="name a file or folder inside the checkout (data.prepare can copy it "
+                "there), or run with environment.executor: local or ray",
+            )
 
 
 def check_inputs(project: Path, config: Config) -> None:

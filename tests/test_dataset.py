@@ -13,7 +13,7 @@ import yaml
 from mlci_action.config import load_config
 from mlci_action.dataset import data_digest, is_partitioned
 from mlci_action.errors import InputError, MlciError
-from mlci_action.preflight import check_inputs
+from mlci_action.preflight import check_inputs, check_reachable
 from tests.conftest import EXAMPLES
 
 
@@ -119,3 +119,17 @@ def test_a_pull_request_cannot_point_the_data_at_a_url_of_its_choosing(project: 
     with pytest.raises(InputError, match=r"data\.test is a URL \(s3://\.\.\.\)") as refused:
         apply(load_config(project), None, "main @ base")
     assert "team-bucket" not in refused.value.message
+
+
+def test_a_url_is_refused_for_the_docker_executor_at_entry(project: Path) -> None:
+    """The docker executor's containers have no host files, credentials or network: a URL data
+    set exits 2 before anything runs, naming the line and setting; local and ray read it."""
+    spec = (project / "data" / "train").as_uri()
+    line = configure(project, test=spec)
+    config = load_config(project)
+    for fine in ("local", "ray", "current"):
+        check_reachable(project, config, fine)
+    with pytest.raises(MlciError) as caught:
+        check_reachable(project, config, "docker")
+    assert f"mlci.yaml:{line + 1}: data.test" in caught.value.message
+    assert caught.value.exit_code == 2 and "executor" in caught.value.hint

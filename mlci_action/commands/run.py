@@ -23,7 +23,7 @@ from mlci_action.layout import BASELINE_MODEL, CANDIDATE_MODEL, PREDICTIONS, SMO
 from mlci_action.params import diff, load_params
 from mlci_action.paths import check_paths, path_keys
 from mlci_action.pipeline import Options, Progress, RunContext, RunState, Side, run_stages
-from mlci_action.preflight import check_inputs
+from mlci_action.preflight import check_inputs, check_reachable
 from mlci_action.prepare import run_prepare
 from mlci_action.record import (
     CacheInfo,
@@ -425,6 +425,7 @@ def begin(
     prepare = options.prepare and config.data.prepare is not None
     check_paths(project, config) if prepare else check_inputs(project, config)
     executor = create(config, options.cache_dir, environ)
+    check_reachable(project, config, executor.name)
     with ExitStack() as stack:
         stack.enter_context(remembered())  # each data file hashed once, whatever names it
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlci-run-")))
