@@ -43,7 +43,7 @@ def glob_root(path: str) -> tuple[str, str]:
 def glob_folder(path: Path) -> Path:
     """The folder above a glob's first glob character (``data/test`` of
     ``data/test/*.parquet``): where its files are; any other path as it is."""
-    root, pattern = _glob_root(path.as_posix())
+    root, pattern = glob_root(path.as_posix())
     return Path(root) if pattern else path
 
 
