@@ -19,10 +19,9 @@ import hashlib
 from pathlib import Path
 
 from mlci_action.errors import InputError
+from mlci_action.globs import GLOB_CHARACTERS
 from mlci_action.hashing import file_digest
 from mlci_action.worker.partitions import Partition, partitions
-
-_GLOB = set("*?[")
 
 
 def is_url(spec: str) -> bool:
@@ -31,7 +30,7 @@ def is_url(spec: str) -> bool:
 
 def is_partitioned(project: Path, spec: str) -> bool:
     """A directory, a glob or a URL: read as Parquet partitions, not as one file."""
-    return is_url(spec) or bool(_GLOB & set(spec)) or (project / spec).is_dir()
+    return is_url(spec) or bool(GLOB_CHARACTERS & set(spec)) or (project / spec).is_dir()
 
 
 def listed(project: Path, spec: str, where: str) -> list[Partition]:

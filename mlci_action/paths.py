@@ -16,6 +16,7 @@ from typing import Any
 
 from mlci_action.config import CONFIG_FILE, Config
 from mlci_action.errors import ConfigError
+from mlci_action.globs import split_glob
 from mlci_action.yamlfile import Loc, YamlDocument, load_yaml
 
 HINT = (
@@ -171,17 +172,8 @@ def check_paths(project: Path, config: Config, doc: YamlDocument | None = None) 
         if key in ("data.train", "data.test"):
             if "://" in value:
                 continue  # a URL: read where it lives (file:// on the cluster's shared mount)
-            value = glob_root(value)  # a glob: the folder it lists must be inside
+            value = split_glob(value)[0]  # a glob: the folder it lists must be inside
         confined(project, value, key, doc, written=written)
-
-
-def glob_root(value: str) -> str:
-    """The folders of ``value`` above its first glob character (``.`` when it starts with one)."""
-    parts = PurePath(value).parts
-    for at, part in enumerate(parts):
-        if set("*?[") & set(part):
-            return PurePath(*parts[:at]).as_posix() if at else "."
-    return value
 
 
 def located(project: Path, key: str, value: str) -> str:

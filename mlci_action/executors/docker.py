@@ -43,10 +43,10 @@ from mlci_action.executors.environment_image import (
 from mlci_action.executors.host import HostPool
 from mlci_action.executors.tasks import Command, Role, TaskRequest
 from mlci_action.executors.transfer import Transfer, walk
+from mlci_action.globs import glob_folder
 from mlci_action.images.activity import Activity
 from mlci_action.images.docker_api import SANDBOX_ROOT, Docker, connect
 from mlci_action.record import ClusterTask, EnvironmentInfo
-from mlci_action.worker.partitions import glob_folder
 
 _LIST_PACKAGES = (
     "import json, importlib.metadata as m; "

@@ -9,9 +9,9 @@ from mlci_action.config import Data
 from mlci_action.dataset import is_partitioned, is_url
 from mlci_action.errors import StageFailure
 from mlci_action.executors.tasks import DataTests as DataTestsRequest
+from mlci_action.globs import split_glob
 from mlci_action.pipeline import RunContext, RunState, StageOutput
 from mlci_action.record import DataReport, Status
-from mlci_action.worker.partitions import glob_root
 
 
 def schema_spec(data: Data) -> dict[str, str] | None:
@@ -36,7 +36,7 @@ class BaselineTrain:
     def of(cls, project: Path, spec: str) -> BaselineTrain:
         if is_url(spec):  # the base branch's own setting, read where it points
             return cls(url=spec)
-        root, glob = glob_root(spec)
+        root, glob = split_glob(spec)
         found = project.resolve() / root
         if glob:
             return cls(found.as_posix(), glob) if found.is_dir() else cls()

@@ -14,12 +14,12 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from mlci_action.errors import InputError
+from mlci_action.globs import split_glob
 
 if TYPE_CHECKING:
     import pandas as pd
 
 PARQUET = (".parquet", ".pq")
-_GLOB = set("*?[")
 
 
 @dataclass(frozen=True)
@@ -29,22 +29,6 @@ class Partition:
     (``data/train/part-0001.parquet``), or the file itself."""
     uri: str
     """Where to read it: a local path, or a URL with its scheme."""
-
-
-def glob_root(path: str) -> tuple[str, str]:
-    """The folder above the first glob character, and the pattern below it."""
-    parts = PurePosixPath(path).parts
-    for at, part in enumerate(parts):
-        if _GLOB & set(part):
-            return str(PurePosixPath(*parts[:at])) if at else ".", str(PurePosixPath(*parts[at:]))
-    return path, ""
-
-
-def glob_folder(path: Path) -> Path:
-    """The folder above a glob's first glob character (``data/test`` of
-    ``data/test/*.parquet``): where its files are; any other path as it is."""
-    root, pattern = glob_root(path.as_posix())
-    return Path(root) if pattern else path
 
 
 def _kept(below: str, pattern: str) -> bool:
@@ -58,7 +42,7 @@ def _kept(below: str, pattern: str) -> bool:
 def _local(spec: str, project: Path, setting: str) -> list[Partition]:
     """:func:`partitions` of a path in the project without pyarrow (the action image has
     none: it lists files, and the project's environment reads them)."""
-    root, pattern = glob_root((project / spec).as_posix())
+    root, pattern = split_glob((project / spec).as_posix())
     prefix = spec[: len(spec) - len(pattern)].rstrip("/") if pattern else spec.rstrip("/")
     top = Path(root)
     if top.is_file() and not pattern:
@@ -107,7 +91,7 @@ def partitions(spec: str, project: Path, *, setting: str) -> list[Partition]:
             f"{setting}: cannot open {spec!r}: {exc}",
             hint="use a path in the project, or a file://, s3:// or gs:// URL",
         ) from None
-    root, pattern = glob_root(path)
+    root, pattern = split_glob(path)
     prefix = spec[: len(spec) - len(pattern)].rstrip("/") if pattern else spec.rstrip("/")
     info = filesystem.get_file_info(root)
     if info.type == fs.FileType.File and not pattern:

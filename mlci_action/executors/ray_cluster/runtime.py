@@ -31,8 +31,8 @@ from mlci_action.executors.host import HostPool
 from mlci_action.executors.ray_cluster import node
 from mlci_action.executors.tasks import Command, Role, TaskRequest, TrainEstimator
 from mlci_action.executors.transfer import walk
+from mlci_action.globs import glob_folder
 from mlci_action.record import ClusterTask, EnvironmentInfo
-from mlci_action.worker.partitions import glob_folder
 
 POLL_SECONDS = 0.5
 """How often a wait on a task looks up, so that an interrupt is handled promptly."""
