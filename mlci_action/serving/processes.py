@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import socket
+import sys
 import tempfile
 import threading
 from collections.abc import Callable
@@ -128,6 +129,13 @@ class _Server(uvicorn.Server):
             self.inference_log.close()
 
 
+SWITCH_INTERVAL_S = 0.0002
+"""How long a thread may hold the GIL while another waits (CPython's default: 5 ms). The event
+loop answering requests shares the process with the inference log's writer thread and
+prometheus_client; at 5 ms a request arriving while the writer encodes a batch waits up to that
+long, which is the single-row p99 (benchmarks/README.md, "Inference logging on vs off")."""
+
+
 def _worker(
     sock: socket.socket,
     name: str,
@@ -135,6 +143,7 @@ def _worker(
     limits: Limits,
     logging_: LogSettings | None = None,
 ) -> int:
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     slot = ModelSlot(name)
     state = ServerState(slot, ServingMetrics())
     inference_log = None
