@@ -11,7 +11,8 @@ store (each file put once); a URL's partition is read by its actor.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,28 @@ class Actors:
         self._next += 1
         return actor
 
+    def results(
+        self, requests: Sequence[tuple[Any, Path | None]], submit: Callable[[Any, Any, Any], Any]
+    ) -> Iterator[tuple[Any, Any]]:
+        """``(request, result)`` for each request in order; ``submit(actor, request, data)``
+        starts its task. At most two tasks per actor are in flight, and a local partition's
+        bytes are put in the object store just before its task and dropped with its result, so
+        the cluster and the runner hold a few partitions at a time, never the data set."""
+        import ray
+
+        window = 2 * len(self.actors)
+        pending: deque[tuple[Any, Any]] = deque()
+        for request, local in requests:
+            data = ray.put(local.read_bytes()) if local is not None else None
+            pending.append((request, submit(self.next_actor(), request, data)))
+            del data
+            if len(pending) >= window:
+                done, ref = pending.popleft()
+                yield done, self._get(done.part_name, ref)
+        while pending:
+            done, ref = pending.popleft()
+            yield done, self._get(done.part_name, ref)
+
     def placed(self, name: str, placed: dict[str, Any]) -> None:
         with self.runtime._lock:  # run.json's cluster tasks
             self.runtime.placements.append(ClusterTask(name=name, **placed))
@@ -125,14 +148,13 @@ class Checkers(Actors):
         import ray
 
         keys_ref = ray.put(train_keys) if train_keys is not None else None
-        refs = []
-        for request, local in requests:
-            data = self.runtime._put(local) if local is not None else None
-            actor = self.next_actor()
-            refs.append(actor.check.remote(request.model_dump(mode="json"), data, keys_ref))
         outcomes = []
-        for (request, _), ref in zip(requests, refs, strict=True):
-            found = self._get(request.part_name, ref)
+        for request, found in self.results(
+            requests,
+            lambda actor, request, data: actor.check.remote(
+                request.model_dump(mode="json"), data, keys_ref
+            ),
+        ):
             if isinstance(found, dict):
                 raise InputError(found["message"], hint=found["hint"] or None)
             result, keys, row_keys, placed = found

@@ -98,14 +98,13 @@ class Scorers(Actors):
         import ray
 
         shared = ray.put(tuple(None if path is None else path.read_bytes() for path in models))
-        refs = []
-        for request, local in requests:
-            data = self.runtime._put(local) if local is not None else None
-            actor = self.next_actor()
-            refs.append(actor.score.remote(request.model_dump(mode="json"), data, [shared]))
         found = []
-        for (request, _), ref in zip(requests, refs, strict=True):
-            outcome = self._get(request.part_name, ref)
+        for request, outcome in self.results(
+            requests,
+            lambda actor, request, data: actor.score.remote(
+                request.model_dump(mode="json"), data, [shared]
+            ),
+        ):
             if isinstance(outcome, dict):
                 error = InputError if outcome["kind"] == "input" else StageFailure
                 raise error(outcome["message"], hint=outcome["hint"] or None)
