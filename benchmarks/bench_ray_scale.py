@@ -1,7 +1,7 @@
 """Data tests and scoring of a partitioned Parquet data set on a Ray cluster: 1 node vs 2.
 
     python benchmarks/bench_ray_scale.py [--rows N] [--files F] [--repeats R] [--cache DIR]
-                                         [--resamples B] [--overhead]
+                                         [--resamples B] [--overhead] [--overhead-only]
 
 Generates once (into --cache, default build/bench-ray-scale/ROWS): N training and N test rows x
 20 columns (19 numeric features, a binary target) in F Parquet files each, and two models (a
@@ -387,12 +387,14 @@ def main() -> int:
     parser.add_argument("--resamples", type=int, default=0)
     parser.add_argument("--cache", default=str(ROOT / "build" / "bench-ray-scale"))
     parser.add_argument("--overhead", action="store_true")
+    parser.add_argument("--overhead-only", action="store_true", help="skip the 1 vs 2 nodes part")
     args = parser.parse_args()
     temp = Path(tempfile.mkdtemp(prefix="mlci-bench-ray-"))
     nodes: dict[str, Node] = {}
     try:
-        scale(args, temp, nodes)
-        if args.overhead:
+        if not args.overhead_only:
+            scale(args, temp, nodes)
+        if args.overhead or args.overhead_only:
             overhead(args, temp, nodes)
     finally:
         for node in nodes.values():

@@ -10,6 +10,7 @@ temporary folder of their own; only the process groups started here are stopped 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -20,6 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -227,3 +229,18 @@ def action_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=True,
     )  # fmt: skip
     return venv / "bin" / "python"
+
+
+@contextlib.contextmanager
+def cluster_runtime(project: Path, work: Path, cluster: Cluster) -> Iterator[Any]:
+    """The ray executor's runtime for ``project`` on the session cluster, closed afterwards."""
+    from mlci_action.config import load_config
+    from mlci_action.executors import create
+
+    config = load_config(project)
+    executor = create(config, work / "cache", {"RAY_ADDRESS": cluster.address})
+    runtime = executor.prepare(project, config, work / "logs" / "env.log")
+    try:
+        yield runtime
+    finally:
+        runtime.close()

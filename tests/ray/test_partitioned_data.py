@@ -10,13 +10,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from mlci_action.config import load_config
-from mlci_action.executors import create
 from mlci_action.executors.tasks import DataTests
 from mlci_action.partitioned import data_tests
 from mlci_action.record import DataReport
 from mlci_action.worker.checks import run
 from tests.conftest import EXAMPLES
+from tests.ray.conftest import cluster_runtime
 from tests.worker.checks.partitioned_data import LEAKED, request, write
 
 pytestmark = pytest.mark.ray
@@ -48,15 +47,9 @@ def test_partitioned_data_tests_on_the_cluster_equal_the_local_ones(ray_cluster,
     }
     local = DataReport.model_validate(run(asked))
 
-    executor = create(
-        load_config(project), tmp_path / "cache", {"RAY_ADDRESS": ray_cluster.address}
-    )
-    runtime = executor.prepare(project, load_config(project), tmp_path / "logs" / "env.log")
-    try:
+    with cluster_runtime(project, tmp_path, ray_cluster) as runtime:
         found = data_tests(runtime, DataTests.model_validate(asked))
         placed = [task for task in runtime.tasks() if task.name.startswith("data-tests ")]
-    finally:
-        runtime.close()
 
     assert found.model_dump(exclude={"seconds"}) == local.model_dump(exclude={"seconds"})
     leakage = next(check for check in found.checks if check.name == "leakage")

@@ -9,13 +9,12 @@ import shutil
 import pytest
 import yaml
 
-from mlci_action.config import load_config
-from mlci_action.executors import create
 from mlci_action.executors.tasks import Evaluate
 from mlci_action.partitioned import evaluate
 from mlci_action.record import Evaluation
 from mlci_action.worker import evaluate as worker_evaluate
 from tests.conftest import EXAMPLES
+from tests.ray.conftest import cluster_runtime
 from tests.worker.partitioned_scores import SIZES, request, write
 
 pytestmark = pytest.mark.ray
@@ -35,15 +34,9 @@ def test_partitioned_scoring_on_the_cluster_equals_the_local_one(ray_cluster, tm
     asked = request(parts, candidate, baseline, bootstrap=boot, slices=["x0 >= 0.5"])
     local = Evaluation.model_validate(worker_evaluate.run(asked))
 
-    executor = create(
-        load_config(project), tmp_path / "cache", {"RAY_ADDRESS": ray_cluster.address}
-    )
-    runtime = executor.prepare(project, load_config(project), tmp_path / "logs" / "env.log")
-    try:
+    with cluster_runtime(project, tmp_path, ray_cluster) as runtime:
         found = evaluate(runtime, Evaluate.model_validate(asked))
         placed = [task for task in runtime.tasks() if task.name.startswith("evaluate ")]
-    finally:
-        runtime.close()
 
     # metrics, exact tests and Poisson intervals: identical, whichever node scored what
     assert found.model_dump() == local.model_dump()
