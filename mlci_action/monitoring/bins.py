@@ -52,11 +52,22 @@ def psi(expected_counts: Any, actual_counts: Any, eps: float = EPS) -> float:
     actual = np.asarray(actual_counts, dtype=np.float64)
     if expected.shape != actual.shape:
         raise ValueError(f"psi: {expected.shape} expected bins against {actual.shape} actual")
-    if expected.sum() <= 0 or actual.sum() <= 0:
-        return float("nan")
-    e = np.clip(expected / expected.sum(), eps, None)
-    a = np.clip(actual / actual.sum(), eps, None)
-    return float(np.sum((a - e) * np.log(a / e)))
+    return float(psi_rows(expected[np.newaxis], actual[np.newaxis], eps)[0])
+
+
+def psi_rows(
+    expected: npt.NDArray[np.float64], actual: npt.NDArray[np.float64], eps: float = EPS
+) -> npt.NDArray[np.float64]:
+    """:func:`psi` of each row of two aligned 2-D count arrays (a row per feature, its bins
+    along the last axis; bins padded with 0 on both sides add nothing)."""
+    e_total = expected.sum(axis=1, keepdims=True)
+    a_total = actual.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        e = np.clip(expected / e_total, eps, None)
+        a = np.clip(actual / a_total, eps, None)
+        found = np.sum((a - e) * np.log(a / e), axis=1)
+    found[(e_total[:, 0] <= 0) | (a_total[:, 0] <= 0)] = np.nan
+    return found
 
 
 def numeric_psi(

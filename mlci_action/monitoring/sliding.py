@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from mlci_action.monitoring.bins import EPS, categorical_psi, numeric_psi
+from mlci_action.monitoring.bins import categorical_psi, numeric_psi, psi_rows
 
 MAX_NEW_LEVELS = 50
 
@@ -281,12 +281,5 @@ class _NumericPsi:
     def __call__(self, counts: npt.NDArray[np.int64]) -> list[float]:
         if not len(self.expected):
             return []
-        actual = counts[self.take].astype(np.float64)
-        e_total = self.expected.sum(axis=1, keepdims=True)
-        a_total = actual.sum(axis=1, keepdims=True)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            e = np.clip(self.expected / e_total, EPS, None)
-            a = np.clip(actual / a_total, EPS, None)
-            found = np.sum((a - e) * np.log(a / e), axis=1)
-        found[(e_total[:, 0] <= 0) | (a_total[:, 0] <= 0)] = np.nan
+        found = psi_rows(self.expected, counts[self.take].astype(np.float64))
         return [float(v) for v in found.tolist()]
